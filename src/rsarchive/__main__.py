@@ -1,0 +1,3 @@
+from rsarchive.cli.main import main
+
+main()

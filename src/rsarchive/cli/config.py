@@ -1,0 +1,44 @@
+"""``rsarchive config show``: the settings in force (secrets hidden)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from rsarchive.cli.options import get_settings
+
+_SECRET = {"s3_secret_key"}
+
+
+@click.group("config")
+def command() -> None:
+    """Inspect the settings in force (config/rsarchive.toml + RSARCHIVE_* environment)."""
+
+
+@command.command("show")
+@click.option("--key", help="Print only this setting's value.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def show(key: str | None, as_json: bool) -> None:
+    """Print the settings, including derived store URLs and DSNs."""
+    from rsarchive.errors import UsageError
+    from rsarchive.settings import config_file
+
+    settings = get_settings()
+    values = {k: ("***" if k in _SECRET and v else v) for k, v in settings.model_dump(mode="json").items()}
+    values |= {
+        "primary_store": settings.primary_store,
+        "copy_store": settings.copy_store,
+        "internal_database_dsn": settings.internal_database_dsn,
+        "public_database_dsn": settings.public_database_dsn,
+        "settings_file": str(config_file()),
+    }
+    if key is not None:
+        if key not in values:
+            raise UsageError(f"unknown setting {key!r}; known: {', '.join(sorted(values))}")
+        click.echo(values[key])
+    elif as_json:
+        click.echo(json.dumps(values, indent=1))
+    else:
+        for name, value in values.items():
+            click.echo(f"{name} = {value}")

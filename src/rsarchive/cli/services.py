@@ -1,0 +1,55 @@
+"""``rsarchive services up|down|status``: the local PostgreSQL/pgSTAC and SeaweedFS."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from rsarchive.cli.options import get_settings
+
+
+@click.group("services")
+def command() -> None:
+    """Start, stop and check the local services (PostgreSQL + pgSTAC, SeaweedFS)."""
+
+
+def _print(statuses: list, as_json: bool) -> bool:  # type: ignore[type-arg]
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in statuses], indent=1))
+    else:
+        width = max(len(s.name) for s in statuses)
+        for s in statuses:
+            state = "up" if s.answers else "DOWN"
+            click.echo(f"{s.name:<{width}}  {state:<4}  {s.address}  {s.detail}")
+    return all(s.answers for s in statuses)
+
+
+@command.command("up")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def up_command(as_json: bool) -> None:
+    """Start what is not running, create databases and buckets, migrate. Idempotent."""
+    from rsarchive import services
+
+    statuses = services.up(get_settings())
+    if not _print(statuses, as_json):
+        raise SystemExit(1)
+
+
+@command.command("down")
+def down_command() -> None:
+    """Stop the services that `services up` started (nothing else)."""
+    from rsarchive import services
+
+    stopped = services.down(get_settings())
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop (services up started nothing here)")
+
+
+@command.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status_command(as_json: bool) -> None:
+    """Show each service, its address and whether it answers (exit 1 when one does not)."""
+    from rsarchive import services
+
+    if not _print(services.status(get_settings()), as_json):
+        raise SystemExit(1)

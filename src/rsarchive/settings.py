@@ -1,0 +1,149 @@
+"""Deployment settings: typed, one env prefix (``RSARCHIVE_``), defaults in
+``config/rsarchive.toml``.
+
+Precedence, highest first: keyword arguments, environment variables
+(``RSARCHIVE_ARCHIVE_ROOT``, ``RSARCHIVE_STORE_URL`` …, plus the standard
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_REGION``), the TOML file
+named by ``RSARCHIVE_CONFIG`` (default: the project's ``config/rsarchive.toml``),
+then the defaults below.  Relative paths are resolved against the project root.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rsarchive.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The source checkout (``src/rsarchive/settings.py`` → two levels up)."""
+
+CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+def config_file() -> Path:
+    """The settings file in force: ``$RSARCHIVE_CONFIG`` or ``config/rsarchive.toml``."""
+    named = os.environ.get("RSARCHIVE_CONFIG")
+    return Path(named) if named else CONFIG_DIR / "rsarchive.toml"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may change.  See ``config/rsarchive.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RSARCHIVE_",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    archive_root: Path = Field(default=Path("var"), description="where local data, logs and the embedded services live")
+    config_dir: Path = Field(default=CONFIG_DIR, description="mission profiles, CPFs, leap seconds, fees")
+
+    store_url: str = Field(default="", description="primary store: file:///dir or s3://bucket (empty: <archive_root>/objects/primary)")
+    copy_store_url: str = Field(default="", description="copy store: second directory or bucket (empty: <archive_root>/objects/copy)")
+    s3_endpoint_url: str = Field(default="", description="S3 endpoint for s3:// stores (empty: AWS)")
+    copy_s3_endpoint_url: str = Field(default="", description="S3 endpoint of the copy store (empty: same as primary)")
+    s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("RSARCHIVE_S3_REGION", "AWS_REGION", "s3_region"))
+    s3_access_key: str = Field(default="", validation_alias=AliasChoices("RSARCHIVE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "s3_access_key"))
+    s3_secret_key: str = Field(default="", repr=False, validation_alias=AliasChoices("RSARCHIVE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "s3_secret_key"))
+
+    pg_host: str = "127.0.0.1"
+    pg_port: int = Field(default=5439, ge=1, le=65535)
+    pg_user: str = "rsarchive"
+    internal_db: str = "rsarchive"
+    public_db: str = "rsarchive_public"
+    internal_dsn: str = Field(default="", description="overrides pg_host/pg_port/pg_user/internal_db")
+    public_dsn: str = Field(default="", description="overrides pg_host/pg_port/pg_user/public_db")
+
+    pg_bindir: str = Field(default="", description="PostgreSQL server binaries (empty: /usr/lib/postgresql/15/bin or PATH)")
+    seaweed_binary: str = Field(default="", description="the weed executable (empty: beside Python, then PATH)")
+    seaweed_s3_port: int = Field(default=8333, ge=1, le=65535)
+    seaweed_master_port: int = Field(default=9333, ge=1, le=55535)
+    seaweed_volume_port: int = Field(default=8480, ge=1, le=55535)
+    seaweed_filer_port: int = Field(default=8888, ge=1, le=55535)
+    primary_bucket: str = "rsarchive-primary"
+    copy_bucket: str = "rsarchive-copy"
+
+    dask_scheduler: str = Field(default="", description="tcp://host:port of a distributed scheduler; empty = local")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("archive_root", "config_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        value = value.expanduser()
+        return value if value.is_absolute() else (PROJECT_ROOT / value).resolve()
+
+    @field_validator("store_url", "copy_store_url")
+    @classmethod
+    def _store_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("file://", "s3://")):
+            raise ValueError(f"store URL {value!r} must start with file:// or s3://")
+        return value
+
+    def derive(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (derived values recomputed)."""
+        return type(self)(**(self.model_dump() | changes))
+
+    # Derived values -------------------------------------------------------
+    @cached_property
+    def primary_store(self) -> str:
+        return self.store_url or (self.archive_root / "objects" / "primary").as_uri()
+
+    @cached_property
+    def copy_store(self) -> str:
+        return self.copy_store_url or (self.archive_root / "objects" / "copy").as_uri()
+
+    def _dsn(self, database: str) -> str:
+        return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{database}"
+
+    @cached_property
+    def internal_database_dsn(self) -> str:
+        return self.internal_dsn or self._dsn(self.internal_db)
+
+    @cached_property
+    def public_database_dsn(self) -> str:
+        return self.public_dsn or self._dsn(self.public_db)
+
+    @cached_property
+    def seaweed_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.seaweed_s3_port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning any invalid value into one :class:`ConfigError` line."""
+    path = config_file()
+    if os.environ.get("RSARCHIVE_CONFIG") and not path.is_file():
+        raise ConfigError(f"settings file {path} (RSARCHIVE_CONFIG) does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings ({path}, RSARCHIVE_* environment): {problems}") from None
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from None
