@@ -1,0 +1,95 @@
+"""Pipelines declared as data: ``pipelines/<name>.yaml`` is read, validated and run.
+
+A pipeline names its stages (in order), the mission profile, the CPF and
+options such as a DEM or GCP refinement.  Stage names are checked against the
+stages the code knows, so a typo fails at submission, not in the middle of a pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rsarchive.errors import ConfigError, UsageError
+
+INGEST_STAGES = ("store_level0", "decode", "split", "raw", "product", "store", "catalog", "publish")
+"""Every stage an ingest pipeline may use, in the only order that makes sense."""
+
+CLASSIFICATIONS = ("unclassified", "restricted", "confidential", "secret", "top-secret")
+
+
+class PipelineOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dem: str | None = Field(default=None, description="GeoTIFF of terrain heights (m) for orthorectification")
+    refine: bool = Field(default=False, description="GCP refinement against the reference orthoimage")
+    reference: str | None = Field(default=None, description="reference orthoimage for GCP refinement")
+    classification: Literal[CLASSIFICATIONS] = "unclassified"  # type: ignore[valid-type]
+    publish: bool = Field(default=True, description="publish unclassified items to the public catalog")
+
+
+class PipelineSpec(BaseModel):
+    """One pipeline definition file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Literal["ingest"] = "ingest"
+    description: str = ""
+    mission: str
+    profile: str
+    cpf: str
+    stages: list[str]
+    options: PipelineOptions = PipelineOptions()
+    max_attempts: int = Field(default=3, ge=1, le=20)
+
+    @field_validator("stages")
+    @classmethod
+    def _known_and_ordered(cls, stages: list[str]) -> list[str]:
+        unknown = [s for s in stages if s not in INGEST_STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; known: {', '.join(INGEST_STAGES)}")
+        if len(set(stages)) != len(stages):
+            raise ValueError("a stage is listed twice")
+        positions = [INGEST_STAGES.index(s) for s in stages]
+        if positions != sorted(positions):
+            raise ValueError(f"stages must follow the order {' → '.join(INGEST_STAGES)}")
+        if not stages or stages[0] != "store_level0":
+            raise ValueError("an ingest pipeline starts with store_level0 (the law keeps level-0 first)")
+        return stages
+
+
+def pipelines_dir() -> Path:
+    from rsarchive.settings import PROJECT_ROOT
+
+    return PROJECT_ROOT / "pipelines"
+
+
+def available(folder: Path | None = None) -> list[str]:
+    folder = folder or pipelines_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def load_pipeline(name_or_path: str, folder: Path | None = None) -> PipelineSpec:
+    """Read and validate a pipeline by name (``pipelines/<name>.yaml``) or path."""
+    import yaml
+
+    folder = folder or pipelines_dir()
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = folder / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise UsageError(f"unknown pipeline {name_or_path!r}; available: {', '.join(available(folder)) or 'none'}")
+    try:
+        data: Any = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"pipeline {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"pipeline {path} must be a mapping")
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid pipeline {path}: {problems}") from None
