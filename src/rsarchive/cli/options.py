@@ -27,4 +27,6 @@ def show_progress(ctx: click.Context | None = None) -> bool:
     """Progress bars are shown on a terminal unless ``-q`` was given."""
     ctx = ctx or click.get_current_context()
     verbosity = ctx.find_root().obj.get("verbosity", 0) if ctx.find_root().obj else 0
-    return verbosity >= 0 and click.get_text_stream("stderr").isatty()
+    import sys
+
+    return verbosity >= 0 and sys.stderr.isatty()
