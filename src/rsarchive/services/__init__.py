@@ -98,12 +98,13 @@ def up(settings: Settings) -> list[ServiceStatus]:
     return status(settings)
 
 
-def down(settings: Settings) -> list[str]:
-    """Stop what ``up`` started (and nothing else); return the names stopped."""
+def down(settings: Settings, *, graceful: bool = True) -> list[str]:
+    """Stop what ``up`` started (and nothing else); return the names stopped.
+    ``graceful=False`` kills SeaweedFS at once (throw-away test stacks)."""
     state = _load_state(settings)
     stopped = []
     if state.get("seaweedfs"):
-        seaweed.stop(settings)
+        seaweed.stop(settings, graceful=graceful)
         stopped.append("seaweedfs")
         state.pop("seaweedfs")
         _save_state(settings, state)

@@ -92,8 +92,9 @@ def _log_hint(log_file: Path | None) -> str:
 
 
 def stop_pid(pid: int, what: str, timeout: float = 20.0) -> None:
-    """SIGTERM a process group (or process), then SIGKILL after ``timeout``."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+    """SIGTERM a process group (or process), then SIGKILL after ``timeout`` (at once when 0)."""
+    steps = ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)) if timeout > 0 else ((signal.SIGKILL, 5.0),)
+    for sig, wait in steps:
         try:
             os.killpg(pid, sig)
         except (ProcessLookupError, PermissionError):

@@ -198,10 +198,12 @@ def ensure_bucket(settings: Settings, bucket: str) -> bool:
     return True
 
 
-def stop(settings: Settings) -> None:
+def stop(settings: Settings, *, graceful: bool = True) -> None:
+    """Stop the server.  Graceful (SIGTERM, up to 40 s: the filer drains its gRPC streams
+    for 15 s) unless ``graceful`` is False (SIGKILL: for throw-away test stacks only)."""
     layout = SeaweedLayout.of(settings)
     pid = _pid(layout)
     if pid is not None:
-        stop_pid(pid, "SeaweedFS", timeout=40)
+        stop_pid(pid, "SeaweedFS", timeout=40 if graceful else 0)
         log.info("SeaweedFS stopped")
     layout.pid_file.unlink(missing_ok=True)

@@ -83,7 +83,7 @@ def service_stack() -> Iterator[Settings]:
         yield settings
     finally:
         try:
-            services.down(settings)
+            services.down(settings, graceful=False)  # the data is thrown away: no need to drain
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
