@@ -1,0 +1,142 @@
+"""The archive's storage as the law asks for it: a primary store, an independent
+copy store and the objects table, with the rules of each form.
+
+``Archive.store`` keeps a ``level0`` or ``original`` object in the primary store,
+writes its copy from the primary (which reads the primary back and verifies it),
+reads the copy back and verifies it, and only then records the object with
+``copies = 2``.  A crash at any point leaves either nothing recorded (and a re-run
+finishes the job: identical re-puts are no-ops) or the complete record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from rsarchive.db import connect
+from rsarchive.errors import IntegrityError, NotFoundError, StorageError, UsageError
+from rsarchive.storage import records
+from rsarchive.storage.base import ObjectInfo, ObjectStore, Source, open_store
+from rsarchive.storage.keys import COPIED_FORMS, Form, form_of
+from rsarchive.storage.records import ObjectRecord
+
+if TYPE_CHECKING:
+    from rsarchive.settings import Settings
+    from rsarchive.storage.publication import Publication
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Archive", "transfer"]
+
+
+def transfer(source: ObjectStore, key: str, target: ObjectStore, *, expected_sha256: str,
+             expected_size: int | None = None, repair: bool = False) -> ObjectInfo:
+    """Stream ``key`` from one store to another through a pipe (bounded memory), verified at
+    both ends: the read against ``expected_sha256`` and the write refusing other bytes."""
+    read_fd, write_fd = os.pipe()
+    reader, writer = os.fdopen(read_fd, "rb"), os.fdopen(write_fd, "wb")
+    failure: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            source.get(key, writer, expected_sha256=expected_sha256, expected_size=expected_size)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            failure.append(exc)
+        finally:
+            try:
+                writer.close()
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=pump, name=f"transfer {key}", daemon=True)
+    thread.start()
+    try:
+        info = target.put(key, reader, expected_sha256=expected_sha256, repair=repair)
+    except BaseException:
+        reader.close()
+        thread.join()
+        if failure and not isinstance(failure[0], (BrokenPipeError, OSError)):
+            raise failure[0] from None
+        raise
+    reader.close()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return info
+
+
+class Archive:
+    """Primary store + copy store + the objects table in the internal database."""
+
+    def __init__(self, primary: ObjectStore, copy: ObjectStore, dsn: str) -> None:
+        if primary.url == copy.url:
+            raise UsageError(f"the copy store must be independent of the primary store (both are {primary.url})")
+        self.primary = primary
+        self.copy = copy
+        self.dsn = dsn
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Archive:
+        """The archive of ``settings``: ``primary_store``, ``copy_store``, the internal database."""
+        return cls(open_store(settings.primary_store, settings),
+                   open_store(settings.copy_store, settings, role="copy"),
+                   settings.internal_database_dsn)
+
+    def __repr__(self) -> str:
+        return f"Archive(primary={self.primary.url!r}, copy={self.copy.url!r})"
+
+    def connect(self, **kwargs: Any) -> Any:
+        """A connection to the internal database (psycopg)."""
+        return connect(self.dsn, **kwargs)
+
+    # -- storing --------------------------------------------------------------------
+    def store(self, key: str, source: Source, *, expected_sha256: str | None = None) -> ObjectRecord:
+        """Keep ``source`` under ``key`` and record it; for ``level0``/``original`` also the
+        verified copy.  Idempotent: storing the same bytes again returns the same record;
+        other bytes for an immutable key raise :class:`ConflictError`."""
+        form = form_of(key)
+        if form in (Form.STAGING, Form.COPY):
+            raise UsageError(f"{key!r}: staging keys are written by publications, copies by the archive itself")
+        primary = self.primary.put(key, source, expected_sha256=expected_sha256)
+        assert primary.sha256 is not None
+        copies, copy_url = 1, None
+        if form in COPIED_FORMS:
+            transfer(self.primary, key, self.copy, expected_sha256=primary.sha256, expected_size=primary.size)
+            verified = self.copy.get(key, None, expected_sha256=primary.sha256, expected_size=primary.size)
+            log.debug("copy of %s verified in %s (sha256 %s)", key, self.copy.url, verified.sha256)
+            copies, copy_url = 2, self.copy.url
+        with self.connect() as conn:
+            record = records.upsert(conn, key, form, primary.size, primary.sha256, copies, self.primary.url, copy_url)
+        log.info("stored %s (%d bytes, sha256 %s, %d cop%s)", key, record.size, record.sha256, copies,
+                 "y" if copies == 1 else "ies")
+        return record
+
+    def publication(self, txn_id: str | None = None) -> Publication:
+        """A new (or, with the same ``txn_id``, resumed) atomic publication of raw/product objects."""
+        from rsarchive.storage.publication import Publication
+
+        return Publication(self, txn_id)
+
+    # -- reading --------------------------------------------------------------------
+    def record(self, key: str) -> ObjectRecord:
+        """The stored record of ``key`` (:class:`NotFoundError` when not stored)."""
+        with self.connect() as conn:
+            return records.fetch(conn, key)
+
+    def get(self, key: str, dest: Path | str | BinaryIO | None) -> ObjectInfo:
+        """Read a stored object, verified against its record; when the primary is missing or
+        damaged and a copy exists, read the copy instead (the audit repairs the primary)."""
+        record = self.record(key)
+        try:
+            return self.primary.get(key, dest, expected_sha256=record.sha256, expected_size=record.size)
+        except (IntegrityError, NotFoundError) as exc:
+            if record.copies < 2 or not isinstance(dest, (str, Path, type(None))):
+                raise
+            log.warning("primary of %s unusable (%s); reading the copy", key, exc)
+        try:
+            return self.copy.get(key, dest, expected_sha256=record.sha256, expected_size=record.size)
+        except (IntegrityError, NotFoundError) as exc:
+            raise StorageError(f"{key!r}: neither the primary nor the copy is intact ({exc})") from None
