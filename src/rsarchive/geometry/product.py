@@ -1,0 +1,604 @@
+"""The image product (L2A) of one raw scene: TOA reflectance orthorectified to UTM.
+
+:func:`process_product` reads a raw scene directory (``rsarchive-raw/1``) and
+writes ``DIR/<scene-id>/``::
+
+    <band>.tif      TOA reflectance × 10 000 (uint16 COG, scale 1e-4 in the file), UTM,
+                    10 m multispectral / 2.5 m panchromatic, cubic resampling
+    QA.tif          quality bitfield of the multispectral bands (one band each, 10 m)
+    QA_<pan>.tif    quality bitfield of the panchromatic band (2.5 m); nearest resampling
+    thumbnail.png   true colour (red, green, blue), ≤ 512 px, 2–98 % stretch, alpha = no data
+    metadata.json   schema ``rsarchive-product/1`` (:mod:`rsarchive.geometry.metadata`)
+
+Chain: sensor model from the scene's ancillary (Hermite/SLERP; lines in a
+gap flagged QA bit 4 and the product marked degraded) → RPC per band fitted
+over the height range (of the DEM when given) → optional GCP refinement against
+a reference orthoimage (bias or affine in image space) → GDAL warp of the
+radiance counts (cubic, float32) and of the QA (nearest) → TOA reflectance on
+the output grid (:mod:`rsarchive.geometry.ortho` explains why after warping)
+→ cloud mask (QA bit 6) → COGs, thumbnail, footprint of valid data, accuracy
+record.  The directory is written as ``.<id>.partial`` and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import rsarchive
+from rsarchive.cpf import CPF, BandCalibration, load_cpf
+from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, UsageError
+from rsarchive.geometry import accuracy as acc
+from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
+from rsarchive.geometry.metadata import PRODUCT_FORMAT
+from rsarchive.geometry.ortho import OrthoGrid, scene_grid, sun_zenith_on_grid, warp_band, warp_qa, write_cog
+from rsarchive.geometry.refine import NOT_REFINED, REFINED, Refinement, estimate_correction, match_chips, robust_inliers
+from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
+from rsarchive.geometry.sensor import SensorModel
+from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
+from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA
+
+__all__ = ["ProductOptions", "ProductResult", "process_product"]
+
+log = logging.getLogger(__name__)
+_NS = np.timedelta64(1, "ns")
+RAW_FORMAT = "rsarchive-raw/1"
+
+
+@dataclass(frozen=True)
+class ProductOptions:
+    """How to make the product (defaults: the archive's L2A)."""
+
+    ms_resolution_m: float = 10.0
+    pan_resolution_m: float = 2.5
+    resampling: str = "cubic"
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    refine: bool = True
+    affine: bool = False
+    match_band: str = "red"
+    chip_px: int = 64
+    thumbnail_px: int = 512
+    tile: int = 512
+    compress: str = "DEFLATE"
+    cloud: CloudThresholds = field(default_factory=CloudThresholds)
+
+
+@dataclass
+class ProductResult:
+    """Where the product went and its metadata."""
+
+    path: Path
+    metadata: dict[str, Any]
+
+    @property
+    def refined(self) -> bool:
+        return self.metadata["geometry"]["refinement"]["status"] == REFINED
+
+
+@dataclass
+class _Band:
+    cal: BandCalibration
+    entry: dict[str, Any]
+    lines: int
+    t0: np.datetime64
+    degraded: np.ndarray
+    fit: RPCFit
+    rpc: Any
+    is_pan: bool
+
+    def line_times(self, lines: np.ndarray) -> np.ndarray:
+        return self.t0 + np.rint(np.asarray(lines, np.float64) * self.cal.line_period_s * 1e9).astype(np.int64) * _NS
+
+
+def _t64(text: str) -> np.datetime64:
+    return np.datetime64(text.rstrip("Z"), "ns")
+
+
+def _load_cpf(meta: dict[str, Any], cpf: CPF | str | Path | None, config_dir: Path | None) -> CPF:
+    if isinstance(cpf, CPF):
+        return cpf
+    if cpf is not None:
+        return load_cpf(cpf, config_dir)
+    version = meta["cpf"]["version"]
+    source = Path(str(meta["cpf"].get("source", "")))
+    candidates = [source] if source.suffix == ".json" and source.is_file() else []
+    if config_dir is None:
+        from rsarchive.settings import CONFIG_DIR
+
+        config_dir = CONFIG_DIR
+    candidates += sorted((Path(config_dir) / "cpf").glob("*.json"))
+    for path in candidates:
+        try:
+            found = load_cpf(path)
+        except CalibrationError:
+            continue
+        if found.version == version:
+            return found
+    raise CalibrationError(f"CPF version {version} of the raw scene not found ({source} or {config_dir}/cpf/)")
+
+
+def _sensor_model(meta: dict[str, Any], cpf: CPF) -> SensorModel:
+    anc = meta.get("ancillary") or {}
+    try:
+        eph, att = anc["ephemeris"], anc["attitude"]
+        return SensorModel.from_samples(cpf, [_t64(t) for t in eph["time"]], eph["position_m"], eph["velocity_m_s"],
+                                        [_t64(t) for t in att["time"]], att["quaternion"])
+    except (KeyError, TypeError) as exc:
+        raise ProcessingError(f"raw scene {meta.get('scene_id')}: ancillary section incomplete ({exc})") from None
+
+
+def _dem_heights(dem: Any, model: SensorModel, cal: BandCalibration, times: np.ndarray, detectors: int
+                 ) -> tuple[np.ndarray, float]:
+    """DEM heights on a 41 × 41 grid over the band (NaN where not covered) and the covered fraction."""
+    rows = np.linspace(0, len(times) - 1, 41).round().astype(int)
+    g = model.locate(cal, times[rows], np.linspace(0, detectors - 1, 41), height=0.0)
+    h = np.asarray(dem(g.lat, g.lon), dtype=np.float64)
+    return h, float(np.isfinite(h).mean())
+
+
+def process_product(
+    raw_scene: str | Path,
+    out_dir: str | Path,
+    *,
+    dem: str | Path | None = None,
+    reference: str | Path | None = None,
+    options: ProductOptions | None = None,
+    cpf: CPF | str | Path | None = None,
+    config_dir: Path | None = None,
+    overwrite: bool = False,
+) -> ProductResult:
+    """Make the L2A product of the raw scene directory ``raw_scene`` in ``out_dir/<scene-id>/``."""
+    raw_dir = Path(raw_scene)
+    meta_path = raw_dir / "metadata.json"
+    if not meta_path.is_file():
+        raise UsageError(f"{raw_dir} is not a raw scene directory (no metadata.json)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("format") != RAW_FORMAT:
+        raise UsageError(f"{meta_path}: format {meta.get('format')!r}, expected {RAW_FORMAT}")
+    for path, what in ((dem, "DEM"), (reference, "reference orthoimage")):
+        if path is not None and not Path(path).is_file():
+            raise UsageError(f"{what} {path} does not exist")
+    opts = options or ProductOptions()
+    sid = meta["scene_id"]
+    out = Path(out_dir)
+    final = out / sid
+    if final.exists() and not overwrite:
+        raise ConflictError(f"product directory {final} exists already (overwrite=True / --overwrite replaces it)")
+    work = out / f".{sid}.partial"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    try:
+        from rasterio.errors import NotGeoreferencedWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            metadata = _Product(raw_dir, meta, work, _load_cpf(meta, cpf, config_dir), opts,
+                                Path(dem) if dem else None, Path(reference) if reference else None).run()
+        from rsarchive.raw.metadata import write_metadata
+
+        write_metadata(work / "metadata.json", metadata)
+        if final.exists():
+            shutil.rmtree(final)
+        work.rename(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log.info("product %s written to %s", sid, final)
+    return ProductResult(final, metadata)
+
+
+class _Product:
+    """One product being made (state shared by the steps of :func:`process_product`)."""
+
+    def __init__(self, raw_dir: Path, meta: dict[str, Any], work: Path, cpf: CPF, opts: ProductOptions,
+                 dem: Path | None, reference: Path | None) -> None:
+        self.raw_dir, self.meta, self.work, self.cpf, self.opts = raw_dir, meta, work, cpf, opts
+        self.dem_path, self.reference = dem, reference
+        self.warnings: list[str] = []
+        self.model = _sensor_model(meta, cpf)
+        self.dem: Any = None
+        if dem is not None:
+            from rsarchive.geometry.dem import RasterSampler
+
+            self.dem = RasterSampler(dem)
+
+    # -- set-up -------------------------------------------------------------------------
+    def _bands(self) -> dict[str, _Band]:
+        bands: dict[str, _Band] = {}
+        height_range = DEFAULT_HEIGHT_RANGE
+        self.dem_record: dict[str, Any] = {"used": False}
+        if self.dem is not None:
+            cal0 = self.cpf.band(self.meta["bands"][0]["name"])
+            e0 = self.meta["bands"][0]
+            times = _t64(e0["start_utc"]) + np.rint(np.arange(e0["lines"]["count"]) * cal0.line_period_s * 1e9
+                                                   ).astype(np.int64) * _NS
+            heights, covered = _dem_heights(self.dem, self.model, cal0, times, cal0.detectors)
+            finite = heights[np.isfinite(heights)]
+            lo = min(float(finite.min()) if finite.size else 0.0, 0.0) - 50.0
+            hi = max(float(finite.max()) if finite.size else 0.0, 0.0) + 50.0
+            height_range = (lo, hi)
+            self.dem_record = {"used": True, "file": str(self.dem_path), "coverage_percent": round(100 * covered, 3),
+                               "height_range_m": [lo, hi], "missing_value_m": 0.0}
+            if covered < 0.999:
+                text = (f"DEM {self.dem_path.name} covers {100 * covered:.1f} % of the scene: the WGS84 ellipsoid "
+                        "(h = 0 m) is used for the rest")
+                log.warning(text)
+                self.warnings.append(text)
+                self.dem_record["warning"] = text
+        for entry in self.meta["bands"]:
+            cal = self.cpf.band(entry["name"])
+            n = int(entry["lines"]["count"])
+            t0 = _t64(entry["start_utc"])
+            band = _Band(cal, entry, n, t0, np.zeros(n, bool), None, None,  # type: ignore[arg-type]
+                         cal.common_name == "pan" or cal.fwhm_um >= 0.2)
+            times = band.line_times(np.arange(n))
+            _, _, eph_bad = self.model.ephemeris.state(times)
+            _, att_bad = self.model.attitude.quaternion(times)
+            band.degraded = np.asarray(eph_bad) | np.asarray(att_bad)
+            band.fit = fit_rpc(self.model, cal, band.line_times, n, cal.detectors, height_range)
+            band.rpc = band.fit.model
+            bands[cal.name] = band
+        return bands
+
+    def _grids(self, bands: dict[str, _Band]) -> tuple[OrthoGrid, OrthoGrid | None]:
+        h = 0.0
+        if self.dem_record.get("used"):
+            lo, hi = self.dem_record["height_range_m"]
+            h = 0.5 * (lo + hi)
+        ms = scene_grid([(b.rpc, b.lines, b.cal.detectors) for b in bands.values()], self.opts.ms_resolution_m, h)
+        pan = ms.with_resolution(self.opts.pan_resolution_m) if any(b.is_pan for b in bands.values()) else None
+        return ms, pan
+
+    def _band_by_common(self, bands: dict[str, _Band], common: str) -> _Band | None:
+        return next((b for b in bands.values() if b.cal.common_name == common and not b.is_pan), None)
+
+    # -- warping ------------------------------------------------------------------------
+    def _radiance(self, band: _Band, grid: OrthoGrid, rpc: Any = None) -> np.ndarray:
+        counts = warp_band(self.raw_dir / band.entry["file"], rpc or band.rpc, grid, resampling=self.opts.resampling,
+                           dem=self.dem_path, src_nodata=band.entry["nodata"], threads=self.opts.threads)
+        counts *= np.float32(band.entry["scale"])
+        counts += np.float32(band.entry["offset"])
+        return counts
+
+    def _qa(self, band: _Band, grid: OrthoGrid) -> np.ndarray:
+        import rasterio
+
+        qa_ref = band.entry["qa"]
+        with rasterio.open(self.raw_dir / qa_ref["file"]) as ds:
+            qa = ds.read(int(qa_ref["band"]))
+        if band.degraded.any():
+            qa[band.degraded] |= np.uint16(QA_ANCILLARY)
+        return warp_qa(qa, band.rpc, grid, dem=self.dem_path, nodata_value=QA_NODATA, threads=self.opts.threads)
+
+    def _reference_on(self, grid: OrthoGrid, band_index: int) -> np.ndarray:
+        import rasterio
+        from rasterio.enums import Resampling
+        from rasterio.warp import reproject
+
+        out = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
+        with rasterio.open(self.reference) as ds:
+            index = band_index if ds.count >= len(self.cpf.bands) else 1
+            reproject(rasterio.band(ds, index), out, dst_transform=grid.transform, dst_crs=grid.crs,
+                      dst_nodata=np.nan, resampling=Resampling.bilinear, num_threads=self.opts.threads)
+        return out
+
+    # -- refinement ---------------------------------------------------------------------
+    def _refine(self, bands: dict[str, _Band], grid: OrthoGrid) -> tuple[Refinement, dict[str, Any] | None]:
+        match = self._band_by_common(bands, self.opts.match_band) or next(iter(bands.values()))
+        if self.reference is None:
+            return Refinement(NOT_REFINED, match.rpc, reason="no reference orthoimage"), None
+        ref = self._reference_on(grid, match.cal.id + 1)
+        image = self._radiance(match, grid)
+        matches = match_chips(image, ref, chip=self.opts.chip_px)
+        inl = robust_inliers(matches)
+        east, north = acc.matches_to_displacements([m for m, k in zip(matches, inl) if k], grid.resolution_m)
+        before = {**acc.displacement_stats(east, north, grid.resolution_m), "rejected": int((~inl).sum())}
+        self._reference_image = ref
+        if not self.opts.refine:
+            return Refinement(NOT_REFINED, match.rpc, gcps=int(inl.sum()), rejected=int((~inl).sum()),
+                              reason="refinement not requested"), before
+        height = self.dem if self.dem is not None else 0.0
+        result = estimate_correction(match.rpc, matches, grid, match.lines, match.cal.detectors, height,
+                                     affine=self.opts.affine)
+        if result.status != REFINED:
+            self.warnings.append(f"not refined: {result.reason}")
+            return result, before
+        for band in bands.values():
+            if band is match:
+                band.rpc = result.model
+            else:
+                band.rpc = estimate_correction(band.rpc, matches, grid, band.lines, band.cal.detectors, height,
+                                               affine=self.opts.affine).model
+        return result, before
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        from rsarchive.radiometry.solar import earth_sun_distance
+
+        bands = self._bands()
+        ms_grid, pan_grid = self._grids(bands)
+        refinement, before = self._refine(bands, ms_grid)
+        centre_t = _t64(self.meta["centre_utc"])
+        distance = float(earth_sun_distance(centre_t))
+        enc = REFLECTANCE_ENCODING
+        ms_names = [n for n, b in bands.items() if not b.is_pan]
+        pan_names = [n for n, b in bands.items() if b.is_pan]
+        first = bands[ms_names[0]] if ms_names else next(iter(bands.values()))
+        zenith: dict[float, np.ndarray] = {}
+        reflectance: dict[str, np.ndarray] = {}
+        qa: dict[str, np.ndarray] = {}
+        counts: dict[str, np.ndarray] = {}
+        for name, band in bands.items():
+            grid = pan_grid if band.is_pan else ms_grid
+            assert grid is not None
+            if grid.resolution_m not in zenith:
+                zenith[grid.resolution_m], _ = sun_zenith_on_grid(grid, first.rpc, first.t0,
+                                                                 first.cal.line_period_s)
+            radiance = self._radiance(band, grid)
+            cos_sz = np.cos(np.radians(zenith[grid.resolution_m])).astype(np.float32)
+            rho = radiance * np.float32(np.pi * distance**2 / band.cal.esun) / cos_sz
+            q = self._qa(band, grid)
+            rho[(q & QA_NODATA) != 0] = np.nan
+            q[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
+            qa[name] = q
+            counts[name] = enc.encode(rho)
+            if not band.is_pan:
+                reflectance[name] = rho
+        # cloud mask on the multispectral grid
+        by_common = {bands[n].cal.common_name: reflectance[n] for n in ms_names}
+        cloud_record: dict[str, Any]
+        valid = np.zeros((ms_grid.height, ms_grid.width), bool)
+        for n in ms_names:
+            valid |= np.isfinite(reflectance[n])
+        if all(k in by_common for k in ("blue", "green", "red", "nir")):
+            cloud = cloud_mask(by_common["blue"], by_common["green"], by_common["red"], by_common["nir"],
+                               self.opts.cloud)
+            for n in ms_names:
+                qa[n][cloud] |= np.uint16(QA_CLOUD)
+            if pan_grid is not None:
+                factor = int(round(ms_grid.resolution_m / pan_grid.resolution_m))
+                fine = np.repeat(np.repeat(cloud, factor, axis=0), factor, axis=1)
+                for n in pan_names:
+                    qa[n][fine & ((qa[n] & QA_NODATA) == 0)] |= np.uint16(QA_CLOUD)
+            # the bands look at the ground through a staggered focal plane (along-track angles): the
+            # cover is counted where all four bands have data, i.e. where the tests could be made
+            measured = np.all([np.isfinite(by_common[k]) for k in ("blue", "green", "red", "nir")], axis=0)
+            cover = cloud_cover(cloud, measured)
+            cloud_record = {"eo:cloud_cover": round(cover, 3), "class": cloud_class(cover),
+                            "class_scheme": "Circular 10/2015/TT-BTNMT: A < 10 %, B 10-25 %, C >= 25 %",
+                            "method": "ACCA/Fmask-style spectral tests on TOA reflectance (QA bit 6); percentage of the pixels "
+                                      "where all four multispectral bands have data",
+                            "thresholds": self.opts.cloud.to_dict()}
+        else:
+            cover = 0.0
+            cloud_record = {"eo:cloud_cover": None, "class": None,
+                            "method": "not computed: blue, green, red and NIR bands are needed"}
+            self.warnings.append("cloud mask not computed (bands missing)")
+        # accuracy
+        geolocation = None
+        if before is not None:
+            match = self._band_by_common(bands, self.opts.match_band) or first
+            if refinement.status == REFINED:
+                image = reflectance[match.cal.name]
+                matches = match_chips(image, self._reference_image, chip=self.opts.chip_px)
+                inl = robust_inliers(matches)
+                east, north = acc.matches_to_displacements([m for m, k in zip(matches, inl) if k],
+                                                           ms_grid.resolution_m)
+                geolocation = {**acc.displacement_stats(east, north, ms_grid.resolution_m),
+                               "rejected": int((~inl).sum())}
+            else:
+                geolocation = before
+            geolocation["method"] = (f"chips of {self.opts.chip_px} px of band {match.cal.name} matched against the "
+                                     "reference orthoimage (phase correlation + Lucas–Kanade), outliers rejected")
+        b2b_images = {n: reflectance[n] for n in ms_names}
+        if pan_grid is not None:
+            f = int(round(ms_grid.resolution_m / pan_grid.resolution_m))
+            for n in pan_names:
+                p = enc.decode(counts[n]).astype(np.float64)
+                b2b_images[n] = p.reshape(ms_grid.height, f, ms_grid.width, f).mean(axis=(1, 3))
+        ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
+        band_to_band = acc.band_registration(b2b_images, ref_name, ms_grid.resolution_m) if len(b2b_images) > 1 else None
+        degraded_lines = {n: int(b.degraded.sum()) for n, b in bands.items()}
+        degraded = any(degraded_lines.values())
+        if degraded:
+            self.warnings.append("ancillary degraded (ephemeris/attitude gap): affected lines have QA bit 4; "
+                                 f"lines per band {degraded_lines}")
+        accuracy = {
+            "reference": ({"kind": "orthoimage", "file": str(self.reference)} if self.reference else
+                          {"kind": "none", "note": "no reference: absolute accuracy not measured"}),
+            "geolocation": geolocation,
+            "before_refinement": before if refinement.status == REFINED else None,
+            "band_to_band": band_to_band,
+            "rpc_fit": {n: b.fit.to_dict() for n, b in bands.items()},
+            "dem": self.dem_record,
+            "degraded": degraded,
+            "warnings": list(self.warnings),
+        }
+        # files
+        files = self._write(bands, ms_grid, pan_grid, counts, qa, by_common, valid)
+        return self._metadata(bands, ms_grid, pan_grid, files, cloud_record, accuracy, refinement, degraded,
+                              degraded_lines, valid, distance)
+
+    def _write(self, bands: dict[str, _Band], ms_grid: OrthoGrid, pan_grid: OrthoGrid | None,
+               counts: dict[str, np.ndarray], qa: dict[str, np.ndarray], by_common: dict[str, np.ndarray],
+               valid: np.ndarray) -> dict[str, Any]:
+        enc = REFLECTANCE_ENCODING
+        common = {"SCENE_ID": self.meta["scene_id"], "LEVEL": "product (L2A)", "CPF_VERSION": self.cpf.version,
+                  "SOFTWARE": f"rsarchive {rsarchive.__version__}"}
+        opts = dict(tile=self.opts.tile, compress=self.opts.compress)
+        for name, band in bands.items():
+            grid = pan_grid if band.is_pan else ms_grid
+            assert grid is not None
+            write_cog(self.work / f"{name}.tif", [counts[name]], grid, nodata=enc.nodata, overview_resampling="average",
+                      descriptions=[f"{name} TOA reflectance ({band.cal.common_name})"], scale=enc.scale,
+                      offset=enc.offset, tags={**common, "BAND": name},
+                      band_tags=[{"BAND": name, "COMMON_NAME": band.cal.common_name,
+                                  "CENTER_WAVELENGTH_UM": band.cal.center_um}], **opts)
+        qa_files: list[dict[str, Any]] = []
+        groups = [("QA", [n for n, b in bands.items() if not b.is_pan], ms_grid)]
+        groups += [(f"QA_{n}", [n], pan_grid) for n, b in bands.items() if b.is_pan]
+        for file_key, members, grid in groups:
+            if not members or grid is None:
+                continue
+            write_cog(self.work / f"{file_key}.tif", [qa[m] for m in members], grid, nodata=None,
+                      overview_resampling="mode", descriptions=[f"{m} quality bitfield" for m in members],
+                      tags={**common, "QA_BANDS": ",".join(members)}, **opts)
+            qa_files.append({"file": f"{file_key}.tif", "bands": members, "resolution_m": grid.resolution_m})
+        thumb = self._thumbnail(by_common, valid)
+        return {"qa": qa_files, "thumbnail": thumb}
+
+    def _thumbnail(self, by_common: dict[str, np.ndarray], valid: np.ndarray) -> dict[str, Any] | None:
+        import rasterio
+
+        rgb = [by_common.get(k) for k in ("red", "green", "blue")]
+        if any(v is None for v in rgb):
+            return None
+        h, w = valid.shape
+        step = max(1, int(np.ceil(max(h, w) / self.opts.thumbnail_px)))
+        hh, ww = h // step, w // step
+        layers = []
+        for band in rgb:
+            assert band is not None
+            blocks = band[:hh * step, :ww * step].reshape(hh, step, ww, step)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                layers.append(np.nanmean(blocks, axis=(1, 3)))
+        stack = np.stack(layers)
+        ok = np.all(np.isfinite(stack), axis=0)
+        out = np.zeros((4, hh, ww), dtype=np.uint8)
+        for k in range(3):
+            values = stack[k][ok]
+            lo, hi = (np.percentile(values, [2, 98]) if values.size else (0.0, 1.0))
+            scaled = np.clip((stack[k] - lo) / max(hi - lo, 1e-6), 0, 1) ** (1 / 1.5)  # mild gamma
+            out[k] = np.where(ok, np.rint(scaled * 255), 0).astype(np.uint8)
+        out[3] = np.where(ok, 255, 0)
+        with rasterio.open(self.work / "thumbnail.png", "w", driver="PNG", width=ww, height=hh, count=4,
+                           dtype="uint8") as ds:
+            ds.write(out)
+        aux = self.work / "thumbnail.png.aux.xml"
+        if aux.exists():
+            aux.unlink()
+        return {"file": "thumbnail.png", "media_type": "image/png", "shape": [hh, ww],
+                "bands": ["red", "green", "blue", "alpha"], "stretch": "2-98 % per band, gamma 1/1.5"}
+
+    def _footprint(self, valid: np.ndarray, grid: OrthoGrid) -> Any:
+        import shapely
+        from pyproj import Transformer
+        from rasterio.features import shapes
+
+        polys = [shapely.geometry.shape(geom) for geom, value in
+                 shapes(valid.astype(np.uint8), mask=valid, transform=grid.transform) if value == 1]
+        if not polys:
+            return None
+        area = shapely.union_all(polys).simplify(2 * grid.resolution_m, preserve_topology=True)
+        to_ll = Transformer.from_crs(grid.epsg, 4326, always_xy=True)
+        return shapely.transform(area, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+    def _view(self, band: _Band) -> dict[str, Any]:
+        from rsarchive.geometry.ellipsoid import geodetic_to_ecef, up_vector
+        from rsarchive.radiometry.solar import solar_angles
+
+        t = band.line_times(np.array([(band.lines - 1) / 2.0]))
+        g = self.model.locate(band.cal, t, np.array([(band.cal.detectors - 1) / 2.0]))
+        sat, _, _ = self.model.ephemeris.state(t)
+        ground = geodetic_to_ecef(g.lat[0, 0], g.lon[0, 0], g.h[0, 0])
+        look = ground - sat[0]
+        look /= np.linalg.norm(look)
+        up_g = up_vector(g.lat[0, 0], g.lon[0, 0])
+        from rsarchive.geometry.ellipsoid import ecef_to_geodetic
+
+        slat, slon, _ = ecef_to_geodetic(sat[0])
+        nadir = -up_vector(slat, slon)
+        off_nadir = float(np.degrees(np.arccos(np.clip(look @ nadir, -1, 1))))
+        incidence = float(np.degrees(np.arccos(np.clip(-look @ up_g, -1, 1))))
+        lat, lon = np.radians(g.lat[0, 0]), np.radians(g.lon[0, 0])
+        east = np.array([-np.sin(lon), np.cos(lon), 0.0])
+        north = np.array([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)])
+        to_sat = -look
+        azimuth = float(np.degrees(np.arctan2(to_sat @ east, to_sat @ north)) % 360.0)
+        zen, azi = solar_angles(t[0], g.lat[0, 0], g.lon[0, 0])
+        return {"sun_azimuth": float(azi), "sun_elevation": 90.0 - float(zen), "off_nadir": off_nadir,
+                "incidence_angle": incidence, "azimuth": azimuth if off_nadir > 1e-3 else None,
+                "centre_lat": float(g.lat[0, 0]), "centre_lon": float(g.lon[0, 0]), "at_utc": _iso(t[0])}
+
+    def _metadata(self, bands: dict[str, _Band], ms_grid: OrthoGrid, pan_grid: OrthoGrid | None,
+                  files: dict[str, Any], cloud_record: dict[str, Any], accuracy: dict[str, Any],
+                  refinement: Refinement, degraded: bool, degraded_lines: dict[str, int], valid: np.ndarray,
+                  distance: float) -> dict[str, Any]:
+        import shapely
+
+        enc = REFLECTANCE_ENCODING
+        footprint = self._footprint(valid, ms_grid)
+        band_list = []
+        qa_of = {m: (f["file"], k + 1) for f in files["qa"] for k, m in enumerate(f["bands"])}
+        for name, band in bands.items():
+            grid = pan_grid if band.is_pan else ms_grid
+            assert grid is not None
+            band_list.append({
+                "name": name, "common_name": band.cal.common_name, "center_wavelength_um": band.cal.center_um,
+                "full_width_half_max_um": band.cal.fwhm_um, "esun_w_m2_um": band.cal.esun,
+                "file": f"{name}.tif", **enc.to_dict(), "units": "1",
+                "quantity": "TOA reflectance = count * scale + offset",
+                "resolution_m": grid.resolution_m, "grid": "pan" if band.is_pan else "ms",
+                "qa": {"file": qa_of[name][0], "band": qa_of[name][1]},
+                "rpc": band.rpc.to_dict(),
+            })
+        grids = {"ms": ms_grid.to_dict()}
+        if pan_grid is not None:
+            grids["pan"] = pan_grid.to_dict()
+        view_band = self._band_by_common(bands, self.opts.match_band) or next(iter(bands.values()))
+        from rsarchive.raw.metadata import now_utc, qa_section
+
+        qa = qa_section(files["qa"])
+        return {
+            "format": PRODUCT_FORMAT, "level": "product", "processing_level": "L2A",
+            "product_id": f"{self.meta['scene_id']}_L2A", "scene_id": self.meta["scene_id"],
+            "datastrip_id": self.meta.get("datastrip_id"), "mission": self.meta.get("mission"),
+            "datetime": self.meta["centre_utc"], "start_utc": self.meta["start_utc"], "end_utc": self.meta["end_utc"],
+            "proj:code": ms_grid.crs, "grids": grids,
+            "footprint": shapely.geometry.mapping(footprint) if footprint is not None else None,
+            "bbox": list(footprint.bounds) if footprint is not None else None,
+            "bands": band_list,
+            "qa": qa,
+            "thumbnail": files["thumbnail"],
+            "view": self._view(view_band),
+            "sun": {"earth_sun_distance_au": distance,
+                    "zenith": "per pixel: NREL SPA on a 32-px grid of the output, at each node's acquisition time"},
+            "cloud": cloud_record,
+            "eo:cloud_cover": cloud_record["eo:cloud_cover"],
+            "geometry": {"method": "RPC fitted to the rigorous sensor model (rsarchive.geometry.rpc), GDAL warp",
+                         "resampling": {"bands": self.opts.resampling, "qa": "nearest"},
+                         "refinement": refinement.to_dict(), "dem": accuracy["dem"]},
+            "refinement": refinement.status,
+            "accuracy": accuracy,
+            "degraded": degraded,
+            "degraded_lines": degraded_lines,
+            "warnings": list(self.warnings),
+            "lineage": {"raw_scene_id": self.meta["scene_id"], "raw_dir": str(self.raw_dir.resolve()),
+                        "cpf_version": self.cpf.version, "downlink_sha256": (self.meta.get("downlink") or {}).get("sha256"),
+                        "dem": str(self.dem_path) if self.dem_path else None,
+                        "reference": str(self.reference) if self.reference else None,
+                        "software": {"rsarchive": rsarchive.__version__, "gdal": _gdal_version()}},
+            "created_utc": now_utc(),
+        }
+
+
+def _iso(t: np.datetime64) -> str:
+    return str(np.datetime_as_string(np.datetime64(t, "us"), unit="us")) + "Z"
+
+
+def _gdal_version() -> str:
+    import rasterio
+
+    return str(rasterio.__gdal_version__)
+
+

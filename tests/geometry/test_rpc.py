@@ -1,0 +1,81 @@
+"""RPC fitting (against the sensor model and GDAL's RPC transformer), image matching, cloud tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rsarchive.cpf import load_cpf
+from rsarchive.geometry.cloud import cloud_class, cloud_mask
+from rsarchive.geometry.refine import match_chips, phase_correlation
+from rsarchive.geometry.rpc import fit_rpc, rpc_terms
+from rsarchive.geometry.sensor import SensorModel
+from rsarchive.simulate.attitude import NadirAttitude
+from rsarchive.simulate.orbit import CircularOrbit
+
+NS = np.timedelta64(1, "ns")
+
+
+@pytest.fixture(scope="module")
+def reference_model() -> SensorModel:
+    orbit = CircularOrbit.over_point(16.0, 108.2)
+    return SensorModel(load_cpf("vnredsat1"), orbit, NadirAttitude(orbit, (0.004, -0.001, 0.0)))
+
+
+def test_rpc_fits_the_reference_scene_far_below_a_pixel(reference_model: SensorModel) -> None:
+    from rasterio.transform import RPCTransformer
+
+    epoch = reference_model.ephemeris.epoch64  # type: ignore[attr-defined]
+
+    def times(lines: np.ndarray) -> np.ndarray:
+        return epoch + np.rint(np.asarray(lines) * 0.00147e9).astype(np.int64) * NS
+
+    fit = fit_rpc(reference_model, "B2", times, 1750, 1750)
+    assert fit.check_max_px is not None and fit.check_max_px < 0.01 and fit.rms_px < 0.01
+    # independent points at random heights: our RPC evaluation and GDAL's agree with the sensor model
+    rng = np.random.default_rng(3)
+    lines, dets, h = rng.uniform(0, 1749, 30), rng.uniform(0, 1749, 30), rng.uniform(0, 3000, 30)
+    lon = np.empty(30)
+    lat = np.empty(30)
+    for k in range(30):
+        g = reference_model.locate("B2", times(np.array([lines[k]])), np.array([dets[k]]), height=h[k])
+        lon[k], lat[k] = g.lon[0, 0], g.lat[0, 0]
+    line, samp = fit.model.project(lon, lat, h)
+    assert np.abs(line - lines).max() < 0.01 and np.abs(samp - dets).max() < 0.01
+    with RPCTransformer(fit.model.to_rasterio()) as tr:
+        # GDAL's forward transform (what its warper uses): continuous pixel coordinate = RPC value + 0.5
+        grow, gcol = tr.rowcol(lon, lat, zs=h, op=lambda v: v)
+    assert np.abs(np.asarray(grow, float) - 0.5 - lines).max() < 0.01
+    assert np.abs(np.asarray(gcol, float) - 0.5 - dets).max() < 0.01
+    back_lon, back_lat = fit.model.localise(lines, dets, h)
+    assert np.abs(back_lon - lon).max() < 1e-8 and np.abs(back_lat - lat).max() < 1e-8
+
+
+def test_rpc_term_order_is_rpc00b() -> None:
+    t = rpc_terms(np.array(2.0), np.array(3.0), np.array(5.0))  # L, P, H
+    assert t.tolist() == [1, 2, 3, 5, 6, 10, 15, 4, 9, 25, 30, 8, 18, 50, 12, 27, 75, 20, 45, 125]
+
+
+def test_phase_correlation_and_chip_matching_measure_subpixel_shifts() -> None:
+    from scipy.ndimage import fourier_shift, gaussian_filter
+
+    rng = np.random.default_rng(0)
+    base = gaussian_filter(rng.normal(size=(256, 256)), 2.5)
+    for true in [(-0.3, 0.7), (2.4, -1.6)]:
+        moved = np.real(np.fft.ifft2(fourier_shift(np.fft.fft2(base), true))) * 1.7 + 0.2  # gain, offset
+        matches = match_chips(base, moved, chip=64)
+        d = np.array([[m.dy, m.dx] for m in matches])
+        assert len(matches) >= 9 and np.abs(d - np.array(true)).max() < 0.03, d
+    sharp = gaussian_filter(rng.normal(size=(128, 128)), 1.0)
+    dy, dx, peak = phase_correlation(sharp[:64, :64], np.roll(sharp, (3, -5), axis=(0, 1))[:64, :64])
+    assert (round(dy), round(dx)) == (3, -5) and peak > 0.3
+
+
+def test_cloud_tests_separate_cloud_from_land() -> None:
+    # blue, green, red, NIR: cloud, vegetation, soil, turbid water, roof, half cloud over paddy
+    spectra = np.array([[0.72, 0.73, 0.74, 0.75], [0.035, 0.075, 0.045, 0.38], [0.09, 0.12, 0.15, 0.22],
+                        [0.075, 0.085, 0.075, 0.035], [0.16, 0.16, 0.17, 0.21], [0.38, 0.40, 0.39, 0.56]])
+    mask = cloud_mask(*spectra.T)
+    assert mask.tolist() == [True, False, False, False, False, True]
+    assert not cloud_mask(*np.full((4, 1), np.nan)).any()
+    assert [cloud_class(v) for v in (0.0, 9.99, 10.0, 24.9, 25.0, 80.0)] == ["A", "A", "B", "B", "C", "C"]
