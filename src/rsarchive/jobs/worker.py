@@ -46,11 +46,15 @@ class JobContext:
     worker: str
     lease_lost: threading.Event = field(default_factory=threading.Event)
     on_progress: Callable[[str, int, int], None] | None = None
+    _seen: set[str] = field(default_factory=set)
 
     def stage(self, name: str) -> None:
+        """Enter a stage (again: stages like raw/product repeat per scene; progress is kept)."""
         self.ensure_lease()
         self.queue.stage_started(self.job.id, self.worker, name)
-        self.progress(name, 0, 1)
+        if name not in self._seen:
+            self._seen.add(name)
+            self.progress(name, 0, 1)
 
     def progress(self, stage: str, done: int, total: int) -> None:
         self.ensure_lease()

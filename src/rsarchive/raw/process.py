@@ -299,14 +299,19 @@ class RawProcessor:
             out[valid] = np.asarray(eph_bad) | np.asarray(att_bad)
         return out
 
-    def build(self, plans: dict[str, _BandPlan], sid: str) -> dict[str, Any]:
-        """The lazy graph of a scene: per band counts, QA and chunk statistics (Dask arrays)."""
+    def build(self, plans: dict[str, _BandPlan], sid: str, materialise: bool = False) -> dict[str, Any]:
+        """The lazy graph of a scene: per band counts, QA and chunk statistics (Dask arrays).
+
+        ``materialise`` reads the scene's DNs into memory first, so the graph holds plain
+        arrays a distributed cluster can receive (the spool is local to this process)."""
         import dask.array as da
 
         graph: dict[str, Any] = {}
         for name, p in plans.items():
             chunks = (self.tile, p.cal.detectors)
-            dns = da.from_array(_Rows(p.strip, p.first, p.stop), chunks=chunks, lock=False, asarray=True,
+            rows = _Rows(p.strip, p.first, p.stop)
+            source: Any = rows[0:rows.shape[0], 0:rows.shape[1]] if materialise else rows
+            dns = da.from_array(source, chunks=chunks, lock=False, asarray=True,
                                 meta=np.empty((0, 0), np.uint16),
                                 name=f"level0-{sid}-{name}")
             counts, qa = equalise_dask(self.equalisers[name], dns, p.temperature, p.flags, p.degraded,
@@ -322,7 +327,8 @@ class RawProcessor:
         import dask
         import dask.array as da
 
-        graph = self.build(plans, sid)
+        distributed = _is_distributed(self.scheduler)
+        graph = self.build(plans, sid, materialise=distributed)
         ref = reference_band(self.cpf)
         groups = _qa_groups(self.cpf, plans, ref.name)
         common_tags = {"SCENE_ID": sid, "LEVEL": "raw (L1A)", "CPF_VERSION": self.cpf.version,
@@ -359,10 +365,18 @@ class RawProcessor:
                 sources.extend(graph[m]["qa"] for m in members)
                 targets.extend(qa_targets)
                 files.append((tmp, work / f"{qa_name}.tif", "mode"))
-            store = da.store(sources, targets, lock=False, compute=False)
             names = list(plans)
             started = time.perf_counter()
-            _, *stats = dask.compute(store, *(graph[n]["stats"] for n in names), scheduler=self.scheduler)
+            if distributed:
+                # Workers compute; this process (which holds the files) writes what comes back.
+                computed_arrays = dask.compute(*sources, *(graph[n]["stats"] for n in names),
+                                               scheduler=self.scheduler)
+                for target, array in zip(targets, computed_arrays[:len(sources)], strict=True):
+                    target[(slice(0, array.shape[0]), slice(0, array.shape[1]))] = array
+                stats = list(computed_arrays[len(sources):])
+            else:
+                store = da.store(sources, targets, lock=False, compute=False)
+                _, *stats = dask.compute(store, *(graph[n]["stats"] for n in names), scheduler=self.scheduler)
         finally:
             for ds in datasets:
                 ds.close()
@@ -469,6 +483,11 @@ class RawProcessor:
                "earth_sun_distance_au": float(earth_sun_distance(centre)), "at_utc": md.iso(centre),
                "note": "geometric (no refraction), at the scene centre and centre time"}
         return geometry, sun
+
+
+def _is_distributed(scheduler: Any) -> bool:
+    """True for a ``distributed.Client`` (graphs are pickled and run elsewhere)."""
+    return type(scheduler).__module__.startswith("distributed")
 
 
 def _counter_clockwise(ring: list[list[float]]) -> list[list[float]]:

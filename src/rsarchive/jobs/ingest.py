@@ -1,0 +1,366 @@
+"""The ground-station ingest: submission, and the pipeline a worker runs.
+
+Stages (``pipelines/ingest-level0.yaml``): store level-0 + copy → decode → split
+into scenes → raw → product → store → catalog → publish.
+
+Idempotency and crash safety: the downlink's sha256 is the job's identity; the
+level-0 key is derived from the reception record (or the sha256), so a retry
+stores the same object (an identical re-put is a no-op); each scene's raw and
+product files are published in one storage transaction whose id is derived from
+the downlink and the scene, committed together with the catalog items in the
+internal database — a crash anywhere leaves either the whole scene or nothing,
+and the re-run finishes the scenes not yet committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from rsarchive.errors import UsageError
+from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
+from rsarchive.jobs.queue import Job, JobQueue
+from rsarchive.jobs.worker import JobContext
+from rsarchive.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 8 << 20
+
+
+class ReceptionRecord(BaseModel):
+    """What the station says about a pass (``--reception JSON``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    station: str | None = None
+    pass_id: str | None = None
+    aos: dt.datetime | None = None
+    los: dt.datetime | None = None
+    route: Literal["station", "purchase", "exchange", "aid", "foreign-station"] = "station"
+    plan_ref: str | None = None
+    classification: Literal["unclassified", "confidential", "secret", "top-secret"] | None = None
+
+
+def load_reception(value: str | Path | None) -> ReceptionRecord:
+    """A reception record from a JSON file path or a JSON string (None: an empty record)."""
+    if value is None:
+        return ReceptionRecord()
+    text = str(value)
+    path = Path(text)
+    if not text.lstrip().startswith("{"):
+        if not path.is_file():
+            raise UsageError(f"reception record {text} is neither a JSON object nor an existing file")
+        text = path.read_text(encoding="utf-8")
+    try:
+        return ReceptionRecord.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"invalid reception record: {problems}") from None
+
+
+def file_sha256(path: Path, progress: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """sha256 and size of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+    except FileNotFoundError:
+        raise UsageError(f"downlink {path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"downlink {path} is a directory, not a file") from None
+    return digest.hexdigest(), size
+
+
+def submit(settings: Settings, path: str | Path, reception: ReceptionRecord | None = None,
+           pipeline: str = "ingest-level0", progress: Callable[[int], None] | None = None) -> tuple[Job, bool]:
+    """Queue the ingest of a downlink; the same file (same sha256) is one job. True when created."""
+    source = Path(path).resolve()
+    spec = load_pipeline(pipeline)
+    sha256, size = file_sha256(source, progress)
+    if size == 0:
+        raise UsageError(f"downlink {source} is empty")
+    record = reception or ReceptionRecord()
+    queue = JobQueue(settings.internal_database_dsn)
+    return queue.enqueue("ingest", sha256, spec.name,
+                         {"path": str(source), "sha256": sha256, "size": size,
+                          "reception": json.loads(record.model_dump_json())},
+                         max_attempts=spec.max_attempts)
+
+
+class IngestRunner:
+    """Runs the ingest pipeline of one job (the :class:`~rsarchive.jobs.Worker`'s runner)."""
+
+    def __init__(self, settings: Settings, *, scheduler: Any = None) -> None:
+        self.settings = settings
+        self.scheduler = scheduler
+
+    def __call__(self, context: JobContext) -> dict[str, Any]:
+        return _Run(self.settings, context, self.scheduler).run()
+
+
+class _Run:
+    """State of one pipeline run."""
+
+    def __init__(self, settings: Settings, context: JobContext, scheduler: Any) -> None:
+        from rsarchive.storage import Archive
+
+        self.settings = settings
+        self.ctx = context
+        self.job = context.job
+        self.scheduler = scheduler
+        self.spec: PipelineSpec = load_pipeline(self.job.pipeline)
+        self.reception = ReceptionRecord.model_validate(self.job.input.get("reception") or {})
+        self.sha256: str = self.job.input["sha256"]
+        self.path = Path(self.job.input["path"])
+        self.archive = Archive.from_settings(settings)
+        self.work = settings.archive_root / "work" / f"job-{self.job.id}"
+        self.security = self.reception.classification or self.spec.options.classification
+        self.pass_id = self.reception.pass_id or f"h{self.sha256[:8]}"
+        created = self.job.created_at or dt.datetime.now(dt.timezone.utc)
+        self.aos = self.reception.aos or created
+        self.result: dict[str, Any] = {"sha256": self.sha256, "pipeline": self.spec.name, "scenes": [],
+                                       "skipped": [], "items": {"level0": [], "raw": [], "product": []},
+                                       "published": [], "withheld": []}
+
+    def _stages(self) -> set[str]:
+        return set(self.spec.stages)
+
+    def run(self) -> dict[str, Any]:
+        if self.work.exists():
+            shutil.rmtree(self.work)  # a previous attempt's leftovers: recomputed deterministically
+        self.work.mkdir(parents=True)
+        try:
+            self._run()
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+        return self.result
+
+    # -- stages ------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        from rsarchive.raw.process import RawProcessor
+
+        level0_key, level0_record = self._store_level0()
+        stages = self._stages()
+        if "decode" not in stages:
+            return
+        self.ctx.stage("decode")
+        size = max(self.path.stat().st_size, 1)
+        done = 0
+
+        def decoded(n: int) -> None:
+            nonlocal done
+            done += n
+            self.ctx.progress("decode", min(done, size), size)
+
+        with ExitStack() as stack:
+            proc = stack.enter_context(RawProcessor(
+                self.path, self.spec.cpf, self.work / "raw", profile=self.spec.profile, pass_id=self.pass_id,
+                config_dir=self.settings.config_dir, overwrite=True, scheduler=self.scheduler))
+            strip = proc.decode(progress=decoded)
+            quality = strip.quality.to_dict()
+            self.result["level0_quality"] = {k: quality[k] for k in ("cadus_found", "sync_losses",
+                                                                    "frames_bad_fecf", "frames_lost")}
+            if "split" not in stages:
+                return
+            self.ctx.stage("split")
+            spans = proc.scenes()
+            self.ctx.progress("split", 1, 1)
+            datastrip = proc.datastrip_id
+            footprints: list[dict[str, Any]] = []
+            times: list[dt.datetime] = []
+            for index, span in enumerate(spans):
+                if "raw" not in stages:
+                    break
+                self.ctx.stage("raw")
+                scene = proc.process_scene(span)
+                self.ctx.progress("raw", index + 1, len(spans))
+                if scene.skipped or scene.path is None:
+                    self.result["skipped"].append({"scene": scene.scene_id, "reason": scene.reason})
+                    continue
+                meta = scene.metadata or json.loads((scene.path / "metadata.json").read_text())
+                if (meta.get("geometry") or {}).get("footprint"):
+                    footprints.append(meta["geometry"]["footprint"])
+                times += [_time(meta["start_utc"]), _time(meta["end_utc"])]
+                self._scene(scene.path, meta, datastrip, index, len(spans))
+            self._catalog_level0(datastrip, level0_key, level0_record, quality, footprints, times)
+
+    def _store_level0(self) -> tuple[str, Any]:
+        from rsarchive.storage import level0_key
+
+        self.ctx.stage("store_level0")
+        if not self.path.is_file():
+            raise UsageError(f"downlink {self.path} of job {self.job.id} no longer exists")
+        key = level0_key(self.spec.mission, self.aos, self.pass_id, self.path.name)
+        record = self.archive.store(key, self.path, expected_sha256=self.sha256)
+        self.ctx.progress("store_level0", 1, 1)
+        self.result["level0"] = {"key": key, "sha256": record.sha256, "size": record.size, "copies": record.copies}
+        log.info("level-0 of job %d kept as %s (+ copy)", self.job.id, key)
+        return key, record
+
+    def _scene(self, raw_dir: Path, raw_meta: dict[str, Any], datastrip: str, index: int, total: int) -> None:
+        """Product, then store + catalog + publish of one scene (one storage transaction)."""
+        from rsarchive.storage import product_key, raw_key
+
+        stages = self._stages()
+        product_dir: Path | None = None
+        product_meta: dict[str, Any] | None = None
+        if "product" in stages:
+            from rsarchive.geometry.product import process_product
+
+            self.ctx.stage("product")
+            opts = self.spec.options
+            made = process_product(raw_dir, self.work / "product", dem=opts.dem,
+                                   reference=opts.reference if opts.refine else None,
+                                   config_dir=self.settings.config_dir, overwrite=True)
+            product_dir, product_meta = made.path, made.metadata
+            self.ctx.progress("product", index + 1, total)
+        if "store" not in stages:
+            return
+        self.ctx.stage("store")
+        scene_id = raw_meta["scene_id"]
+        acquired = _time(raw_meta["start_utc"])
+        files: list[tuple[str, Path, str]] = [
+            (raw_key(self.spec.mission, acquired, scene_id, f.name), f, "raw") for f in sorted(raw_dir.iterdir())
+            if f.is_file()]
+        if product_dir is not None and product_meta is not None:
+            files += [(product_key(self.spec.mission, acquired, product_meta["product_id"], f.name), f, "product")
+                      for f in sorted(product_dir.iterdir()) if f.is_file()]
+        txn = f"ingest-{self.sha256[:16]}-{index:03d}"
+        publication = self.archive.publication(txn)
+        items: list[dict[str, Any]] = []
+        if publication.committed:
+            log.info("scene %s was committed by an earlier attempt", scene_id)
+        else:
+            for n, (key, path, _) in enumerate(files):
+                publication.put(key, path)
+                self.ctx.progress("store", n + 1, len(files))
+
+            def catalog(conn: Any, records: list[Any]) -> None:
+                items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
+
+            self.ctx.stage("catalog")
+            publication.commit(on_commit=catalog if "catalog" in stages else None)
+            self.ctx.progress("catalog", index + 1, total)
+        self.result["scenes"].append(scene_id)
+        if "publish" in stages:
+            self._publish(items or self._existing_items(files, raw_meta, product_meta))
+
+    def _scene_items(self, conn: Any, records: list[Any], files: list[tuple[str, Path, str]],
+                     raw_meta: dict[str, Any], product_meta: dict[str, Any] | None, datastrip: str
+                     ) -> list[dict[str, Any]]:
+        from rsarchive.catalog import ensure_collections, item_dict, load_items
+        from rsarchive.jobs import items as mapping
+
+        by_key = {r.key: r for r in records}
+        reception = self._reception()
+        built = []
+        for form, meta, build in (("raw", raw_meta, mapping.raw_scene), ("product", product_meta, mapping.product_scene)):
+            if meta is None:
+                continue
+            mine = [(key, path) for key, path, f in files if f == form]
+            recs = {path.name: by_key[key] for key, path in mine}
+            hrefs = {path.name: f"{self.archive.primary.url}/{key}" for key, path in mine}
+            scene = build(meta, recs, hrefs, reception, self.security, datastrip)
+            built.append(item_dict(scene))
+            self.result["items"][form].append(scene.item_id)
+        ensure_collections(conn, sorted({i["collection"] for i in built}))
+        load_items(conn, built)
+        return built
+
+    def _existing_items(self, files: list[tuple[str, Path, str]], raw_meta: dict[str, Any],
+                        product_meta: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Items a previous attempt committed (to publish them on a re-run)."""
+        from rsarchive.catalog.publication import fetch_items
+        from rsarchive.db import connect
+
+        ids = [raw_meta["scene_id"]] + ([product_meta["product_id"]] if product_meta else [])
+        with connect(self.settings.internal_database_dsn) as conn:
+            return list(fetch_items(conn, ids, None))
+
+    def _reception(self) -> Any:
+        from rsarchive.catalog import Reception
+
+        r = self.reception
+        return Reception(route=r.route, station=r.station, pass_id=self.pass_id, plan_ref=r.plan_ref, aos=r.aos,
+                         los=r.los)
+
+    def _catalog_level0(self, datastrip: str, key: str, record: Any, quality: dict[str, Any],
+                        footprints: list[dict[str, Any]], times: list[dt.datetime]) -> None:
+        from shapely.geometry import mapping, shape
+        from shapely.ops import unary_union
+
+        from rsarchive.catalog import ensure_collections, item_dict, load_items
+        from rsarchive.db import connect
+        from rsarchive.jobs import items as item_mapping
+
+        if "catalog" not in self._stages() or not footprints:
+            return
+        self.ctx.stage("catalog")
+        footprint = mapping(unary_union([shape(f) for f in footprints]).buffer(0))
+        scene = item_mapping.level0_scene(
+            item_id=datastrip, mission=self.spec.mission, href=f"{self.archive.primary.url}/{key}", record=record,
+            reception=self._reception(), quality=quality, start=min(times), end=max(times),
+            footprint=json.loads(json.dumps(footprint)), security=self.security, profile=self.spec.profile)
+        item = item_dict(scene)
+        with connect(self.settings.internal_database_dsn) as conn:
+            ensure_collections(conn, [item["collection"]])
+            load_items(conn, [item])
+            conn.commit()
+        self.ctx.progress("catalog", 1, 1)
+        self.result["items"]["level0"].append(datastrip)
+        if "publish" in self._stages():
+            self._publish([item])
+
+    def _publish(self, items: list[dict[str, Any]]) -> None:
+        from rsarchive.catalog import publish_items
+        from rsarchive.db import connect
+
+        if not items:
+            return
+        self.ctx.stage("publish")
+        if not self.spec.options.publish:
+            return
+        with connect(self.settings.internal_database_dsn) as internal, \
+                connect(self.settings.public_database_dsn) as public:
+            report = publish_items(internal, public, items)
+            public.commit()
+            internal.commit()
+        self.result["published"] += list(report.published)
+        self.result["withheld"] += list(report.withheld)
+        self.ctx.progress("publish", 1, 1)
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def open_scheduler(address: str | None) -> Any:
+    """A distributed Client for ``address`` (None/empty: Dask's local threaded scheduler)."""
+    if not address:
+        return None
+    try:
+        from distributed import Client
+
+        return Client(address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        from rsarchive.errors import ServiceError
+
+        raise ServiceError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+__all__ = ["IngestRunner", "ReceptionRecord", "file_sha256", "load_reception", "open_scheduler", "submit"]

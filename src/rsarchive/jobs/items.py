@@ -1,0 +1,177 @@
+"""From the pipeline's ``metadata.json`` files and stored object records to the
+catalog's typed inputs (:class:`rsarchive.catalog.SceneMetadata`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import rsarchive
+from rsarchive.catalog import (
+    AssetInput,
+    BandInfo,
+    GeometricAccuracy,
+    Grid,
+    Level0Quality,
+    ProcessingInfo,
+    Reception,
+    SceneMetadata,
+    ViewGeometry,
+)
+from rsarchive.storage.records import ObjectRecord
+
+COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+RADIANCE_UNIT = "W m-2 sr-1 um-1"
+MISSION_PLATFORM = {"vnredsat1": "vnredsat-1"}
+
+
+def level0_counts(quality: Mapping[str, Any]) -> dict[str, int]:
+    """The catalog's level-0 quality counts from a quality record's ``to_dict()``."""
+    from types import SimpleNamespace
+
+    groups = {name: {k: SimpleNamespace(**v) for k, v in (quality.get(name) or {}).items()}
+              for name in ("vcs", "apids", "bands")}
+    record = SimpleNamespace(**{**quality, **groups})
+    return Level0Quality.from_record(record).as_dict()
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _platform(mission: str) -> str:
+    return MISSION_PLATFORM.get(mission, mission)
+
+
+def _file_asset(key: str, name: str, record: ObjectRecord, href: str, media_type: str, roles: tuple[str, ...],
+                title: str | None = None, bands: tuple[BandInfo, ...] = (), grid: Grid | None = None,
+                quality_band: bool = False) -> AssetInput:
+    return AssetInput(key=key, href=href, media_type=media_type, roles=roles, title=title or name,
+                      checksum=record.checksum, size=record.size, bands=bands, grid=grid, quality_band=quality_band)
+
+
+def level0_scene(*, item_id: str, mission: str, href: str, record: ObjectRecord, reception: Reception,
+                 quality: Mapping[str, Any], start: dt.datetime, end: dt.datetime, footprint: dict[str, Any],
+                 security: str, profile: str) -> SceneMetadata:
+    """The level-0 item: the downlink as received (never served as imagery, Art. 5.2)."""
+    asset = AssetInput(key="level0", href=href, media_type="application/octet-stream", roles=("data", "level0"),
+                       title=f"Level-0 CADU stream ({profile} profile)", checksum=record.checksum, size=record.size)
+    return SceneMetadata(
+        item_id=item_id, collection=f"{mission}-level0", form="level0", datetime=start, start_datetime=start,
+        end_datetime=end, footprint=footprint, assets=(asset,), reception=reception,
+        platform=_platform(mission), mission=_platform(mission), security=security,  # type: ignore[arg-type]
+        processing=ProcessingInfo(level="L0", software={"rsarchive": rsarchive.__version__},
+                                  lineage=f"received at {reception.station or 'the ground station'}; "
+                                          f"sha256 {record.sha256}"),
+        datastrip_id=item_id, extra_properties={"rsarchive:level0_quality": level0_counts(quality)},
+    )
+
+
+def raw_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
+              reception: Reception, security: str, level0_item: str) -> SceneMetadata:
+    """The raw (L1A) item of one scene from its ``rsarchive-raw/1`` metadata."""
+    assets: list[AssetInput] = []
+    for band in meta["bands"]:
+        info = BandInfo(name=band["name"], common_name=band.get("common_name"),
+                        center_wavelength=band.get("center_wavelength_um"),
+                        full_width_half_max=band.get("full_width_half_max_um"), data_type=band["data_type"],
+                        nodata=band["nodata"], scale=band["scale"], offset=band["offset"], unit=RADIANCE_UNIT,
+                        solar_illumination=band.get("esun_w_m2_um"))
+        grid = Grid(epsg=None, transform=None, shape=(band["lines"]["count"], band["detectors"]))
+        assets.append(_file_asset(band["name"], band["file"], records[band["file"]], hrefs[band["file"]], COG,
+                                  ("data", "radiance"), f"{band['name']} radiance (sensor geometry, RPC)",
+                                  (info,), grid))
+    for qa in meta["qa"]["files"]:
+        name = qa["file"]
+        key = "qa" if name == "QA.tif" else name.removesuffix(".tif").lower()
+        assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
+                                  f"Quality bitfield ({', '.join(qa['bands'])})", quality_band=True))
+    assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
+                              "application/json", ("metadata",), "Processing metadata (rsarchive-raw/1)"))
+    geometry = meta.get("geometry") or {}
+    sun = meta.get("sun") or {}
+    view = ViewGeometry(sun_azimuth=sun["azimuth_deg"], sun_elevation=90.0 - sun["zenith_deg"]) if sun else None
+    mission = meta["mission"]
+    return SceneMetadata(
+        item_id=meta["scene_id"], collection=f"{mission}-raw", form="raw", datetime=_time(meta["centre_utc"]),
+        start_datetime=_time(meta["start_utc"]), end_datetime=_time(meta["end_utc"]),
+        footprint=geometry["footprint"], assets=tuple(assets), reception=reception, platform=_platform(mission),
+        mission=_platform(mission), security=security, view=view,  # type: ignore[arg-type]
+        processing=ProcessingInfo(
+            level="L1A", software={"rsarchive": rsarchive.__version__}, cpf_version=meta["cpf"]["version"],
+            lineage=f"level-0 {level0_item} (sha256 {meta['downlink']['sha256']}) decoded, equalised with "
+                    f"CPF {meta['cpf']['version']}, dead detectors filled"),
+        scene_id=meta["scene_id"], datastrip_id=level0_item,
+        extra_properties={"rsarchive:level0_quality": level0_counts(meta["level0_quality"]),
+                          "rsarchive:partial": bool(meta.get("partial"))},
+    )
+
+
+def product_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
+                  reception: Reception, security: str, level0_item: str) -> SceneMetadata:
+    """The product (L2A) item of one scene from its ``rsarchive-product/1`` metadata."""
+    grids = {name: Grid(epsg=g["epsg"], transform=tuple(g["transform"]), shape=tuple(g["shape"]))  # type: ignore[arg-type]
+             for name, g in meta["grids"].items()}
+    assets: list[AssetInput] = []
+    for band in meta["bands"]:
+        info = BandInfo(name=band["name"], common_name=band.get("common_name"),
+                        center_wavelength=band.get("center_wavelength_um"),
+                        full_width_half_max=band.get("full_width_half_max_um"), data_type=band["data_type"],
+                        nodata=band["nodata"], scale=band["scale"], offset=band["offset"], unit=None,
+                        spatial_resolution=band["resolution_m"], solar_illumination=band.get("esun_w_m2_um"))
+        assets.append(_file_asset(band["name"], band["file"], records[band["file"]], hrefs[band["file"]], COG,
+                                  ("data", "reflectance"), f"{band['name']} TOA reflectance", (info,),
+                                  grids[band["grid"]]))
+    for qa in meta["qa"]["files"]:
+        name = qa["file"]
+        key = "qa" if name == "QA.tif" else name.removesuffix(".tif").lower()
+        grid = grids["pan"] if qa.get("resolution_m", 10) < 5 else grids["ms"]
+        assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
+                                  f"Quality bitfield ({', '.join(qa['bands'])})", grid=grid, quality_band=True))
+    if meta.get("thumbnail"):
+        name = meta["thumbnail"]["file"]
+        assets.append(_file_asset("thumbnail", name, records[name], hrefs[name], "image/png", ("thumbnail",),
+                                  "True-colour thumbnail"))
+    assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
+                              "application/json", ("metadata",), "Processing metadata (rsarchive-product/1)"))
+    view_meta = meta.get("view") or {}
+    view = ViewGeometry(sun_azimuth=view_meta["sun_azimuth"], sun_elevation=view_meta["sun_elevation"],
+                        off_nadir=view_meta.get("off_nadir"), incidence_angle=view_meta.get("incidence_angle"),
+                        azimuth=view_meta.get("azimuth")) if view_meta else None
+    geo = (meta.get("accuracy") or {}).get("geolocation")
+    accuracy = GeometricAccuracy(rmse_m=geo["rmse_m"], gcp_count=geo.get("count", 0),
+                                 method=geo.get("method", "reference-image")) if geo else None
+    mission = meta["mission"]
+    lineage = meta.get("lineage", {})
+    return SceneMetadata(
+        item_id=meta["product_id"], collection=f"{mission}-product", form="product", datetime=_time(meta["datetime"]),
+        start_datetime=_time(meta["start_utc"]), end_datetime=_time(meta["end_utc"]), footprint=meta["footprint"],
+        assets=tuple(assets), reception=reception, platform=_platform(mission), mission=_platform(mission),
+        security=security, view=view, cloud_cover=meta.get("eo:cloud_cover"),  # type: ignore[arg-type]
+        gsd=meta["grids"]["ms"]["resolution_m"], geometric_accuracy=accuracy,
+        processing=ProcessingInfo(
+            level="L2A", software=dict(lineage.get("software") or {"rsarchive": rsarchive.__version__}),
+            cpf_version=lineage.get("cpf_version"),
+            lineage=f"raw scene {meta['scene_id']} → TOA reflectance, orthorectified to {meta['proj:code']} "
+                    f"({meta.get('refinement', 'NOT_REFINED')})"),
+        scene_id=meta["scene_id"], datastrip_id=level0_item,
+        extra_properties={
+            "rsarchive:cloud_class": (meta.get("cloud") or {}).get("class"),
+            "rsarchive:refinement": meta.get("refinement"),
+            "rsarchive:degraded": bool(meta.get("degraded")),
+            "rsarchive:accuracy": _accuracy_summary(meta.get("accuracy") or {}),
+        },
+    )
+
+
+def _accuracy_summary(accuracy: Mapping[str, Any]) -> dict[str, Any]:
+    geo = accuracy.get("geolocation") or {}
+    b2b = accuracy.get("band_to_band") or {}
+    fits = accuracy.get("rpc_fit") or {}
+    return {
+        "rmse_m": geo.get("rmse_m"), "rmse_px": geo.get("rmse_px"), "ce90_m": geo.get("ce90_m"),
+        "ce90_px": geo.get("ce90_px"), "band_to_band_max_rms_px": b2b.get("max_rms_px"),
+        "rpc_fit_max_rms_px": max((f.get("rms_px") or 0.0 for f in fits.values()), default=None),
+        "reference": (accuracy.get("reference") or {}).get("kind"),
+    }

@@ -1,0 +1,190 @@
+"""The ingest pipeline end to end on real PostgreSQL/pgSTAC: a worker killed mid-job,
+duplicate submissions with two workers, a corrupt downlink, and bit-identical
+products on the local and the distributed scheduler."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rsarchive.db import connect
+from rsarchive.jobs import JobQueue, Worker
+from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
+from rsarchive.jobs.progress import run_workers
+from rsarchive.settings import Settings
+from rsarchive.storage import Archive, audit, collect_garbage
+from rsarchive.testing import stack
+
+pytestmark = pytest.mark.services
+PIPELINE = "ingest-level0-small"
+
+
+@pytest.fixture(scope="module")
+def downlink(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rsarchive.testing import small_downlink
+
+    result = small_downlink(tmp_path_factory.mktemp("downlink"), scenes=2, write_truth_dn=False,
+                            write_truth_radiance=False)
+    return Path(result.downlink)
+
+
+@pytest.fixture
+def settings(fresh_settings: Settings, tmp_path: Path) -> Settings:
+    """Fresh databases and a private archive root (local object stores) per test."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    return fresh_settings.derive(archive_root=root)
+
+
+def _items(dsn: str) -> dict[str, list[str]]:
+    with connect(dsn) as conn:
+        rows = conn.execute("SELECT collection, id FROM pgstac.items ORDER BY 1, 2").fetchall()
+    out: dict[str, list[str]] = {}
+    for collection, item in rows:
+        out.setdefault(collection, []).append(item)
+    return out
+
+
+def _objects(settings: Settings) -> dict[str, tuple[str, int]]:
+    with connect(settings.internal_database_dsn) as conn:
+        rows = conn.execute("SELECT key, sha256, copies FROM rsarchive.objects ORDER BY key").fetchall()
+    return {k: (s, c) for k, s, c in rows}
+
+
+def _assert_one_clean_set(settings: Settings, scenes: int = 2) -> None:
+    internal = _items(settings.internal_database_dsn)
+    assert {c: len(ids) for c, ids in internal.items()} == {
+        "vnredsat1-level0": 1, "vnredsat1-raw": scenes, "vnredsat1-product": scenes}
+    assert _items(settings.public_database_dsn) == internal
+    archive = Archive.from_settings(settings)
+    gc = collect_garbage(archive, older_than=dt.timedelta(0))
+    assert gc.unrecorded_immutable == [] and gc.busy_publications == []
+    stored = {info.key for prefix in ("raw/", "product/", "level0/") for info in archive.primary.list(prefix)}
+    assert stored == set(_objects(settings)), "objects in the store and in the objects table differ"
+    report = audit(archive)
+    assert report.clean, report.summary()
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RSARCHIVE_")}
+    for name in ("archive_root", "pg_port", "internal_db", "public_db", "seaweed_s3_port", "primary_bucket",
+                 "copy_bucket"):
+        env[f"RSARCHIVE_{name.upper()}"] = str(getattr(settings, name))
+    return env
+
+
+def test_ingest_makes_level0_raw_product_items_and_publishes(settings: Settings, downlink: Path) -> None:
+    job, created = submit(settings, downlink, ReceptionRecord(station="VNSC-HN", pass_id="p0042",
+                                                              plan_ref="PLAN-2026-117"), PIPELINE)
+    assert created
+    again, created_again = submit(settings, downlink, None, PIPELINE)
+    assert not created_again and again.id == job.id
+    final = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
+    assert final is not None and final.state == "succeeded", final and final.error
+    assert final.result is not None and len(final.result["scenes"]) == 2
+    assert set(final.progress) >= {"store_level0", "decode", "split", "raw", "product", "store", "catalog", "publish"}
+    objects = _objects(settings)
+    level0 = [k for k in objects if k.startswith("level0/")]
+    assert level0 == ["level0/vnredsat1/" + level0[0].split("/", 2)[2]] and "/p0042/" in level0[0]
+    assert objects[level0[0]][1] == 2  # primary + verified copy
+    _assert_one_clean_set(settings)
+    query = "SELECT content->'properties' FROM pgstac.items WHERE collection = 'vnredsat1-product' LIMIT 1"
+    with connect(settings.internal_database_dsn) as conn:
+        props = conn.execute(query).fetchone()[0]
+    assert props["rsarchive:station"] == "VNSC-HN" and props["rsarchive:plan_ref"] == "PLAN-2026-117"
+    assert props["rsarchive:acquisition_article"] == "5.1a" and props["processing:level"] == "L2A"
+    assert props["rsarchive:cloud_class"] in ("A", "B", "C") and 0 <= props["eo:cloud_cover"] <= 100
+    with connect(settings.public_database_dsn) as conn:
+        public = conn.execute(query).fetchone()[0]
+    assert "rsarchive:plan_ref" not in public and public["processing:level"] == "L2A"
+
+
+def test_corrupt_downlink_fails_with_the_decoder_message_and_keeps_level0(settings: Settings,
+                                                                        tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.cadu"
+    corrupt.write_bytes(os.urandom(300_000))
+    job, _ = submit(settings, corrupt, None, PIPELINE)
+    final = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
+    assert final is not None and final.state == "failed" and final.attempts == 1
+    assert final.error is not None and "sync marker" in final.error
+    objects = _objects(settings)
+    assert [k for k in objects if not k.startswith("level0/")] == []
+    (key,) = objects
+    assert objects[key][1] == 2  # the law keeps level-0: primary and copy
+    archive = Archive.from_settings(settings)
+    assert archive.get(key, None).sha256 == job.identity
+    assert _items(settings.internal_database_dsn) == {} and _items(settings.public_database_dsn) == {}
+    assert not list(archive.primary.list("raw/")) and not list(archive.primary.list("product/"))
+
+
+def test_two_workers_two_submissions_one_set_of_products(settings: Settings, downlink: Path,
+                                                        tmp_path: Path) -> None:
+    copy = tmp_path / "same-bytes-elsewhere.cadu"
+    shutil.copyfile(downlink, copy)
+    first, created = submit(settings, downlink, None, PIPELINE)
+    second, created_second = submit(settings, copy, None, PIPELINE)
+    assert created and not created_second and first.id == second.id
+    run_workers(settings, concurrency=2, once=True, lease_seconds=30)
+    jobs = JobQueue(settings.internal_database_dsn).list()
+    assert [(j.id, j.state) for j in jobs] == [(first.id, "succeeded")]
+    _assert_one_clean_set(settings)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_job_is_finished_by_another(settings: Settings, downlink: Path) -> None:
+    job, _ = submit(settings, downlink, None, PIPELINE)
+    queue = JobQueue(settings.internal_database_dsn)
+    child = subprocess.Popen([sys.executable, "-m", "rsarchive", "-q", "worker", "--once", "--lease", "5"],
+                             env=_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:  # kill it once the first scene is stored
+            current = queue.get(job.id)
+            if (current.progress.get("store", {}).get("done", 0) >= 3 or current.stage in ("catalog", "publish")):
+                break
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    killed = queue.get(job.id)
+    assert killed.state == "running" and killed.lease_owner is not None
+    assert Worker(queue, IngestRunner(settings), lease_seconds=30).run_once() is None  # lease still held
+    time.sleep(5.5)
+    final = Worker(queue, IngestRunner(settings), lease_seconds=30).run_once()
+    assert final is not None and final.id == job.id and final.state == "succeeded" and final.attempts == 2
+    _assert_one_clean_set(settings)
+
+
+@pytest.mark.slow
+def test_products_are_bit_identical_on_the_local_and_distributed_schedulers(
+        service_settings: Settings, settings: Settings, downlink: Path, tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    other_root = tmp_path / "archive-distributed"
+    other_root.mkdir()
+    other = stack.clone_databases(service_settings).derive(archive_root=other_root)
+    submit(settings, downlink, None, PIPELINE)
+    submit(other, downlink, None, PIPELINE)
+    local = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        remote = Worker(JobQueue(other.internal_database_dsn), IngestRunner(other, scheduler=client)).run_once()
+    assert local is not None and remote is not None
+    assert local.state == remote.state == "succeeded", (local.error, remote.error)
+
+    def imagery(s: Settings) -> dict[str, str]:
+        return {k: sha for k, (sha, _) in _objects(s).items() if k.endswith((".tif", ".png", ".cadu"))}
+
+    mine, theirs = imagery(settings), imagery(other)
+    assert len(mine) > 20 and mine == theirs
