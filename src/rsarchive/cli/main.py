@@ -83,6 +83,16 @@ def main(argv: list[str] | None = None) -> Any:
         log.debug("error detail", exc_info=True)
         click.echo(f"rsarchive: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):
+            # A database problem is the operator's to fix, not a bug: one line, no traceback.
+            log.debug("database error detail", exc_info=True)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            hint = " (the schema is not migrated: run `rsarchive services up`)" if type(exc).__name__ in (
+                "UndefinedTable", "UndefinedColumn", "UndefinedFunction", "InvalidSchemaName") else ""
+            click.echo(f"rsarchive: error: database: {first}{hint}", err=True)
+            sys.exit(5)
+        raise
     except KeyboardInterrupt:
         click.echo("rsarchive: interrupted", err=True)
         sys.exit(130)

@@ -1,0 +1,99 @@
+"""``rsarchive register``: foreign data as first received (Art. 5.1 b–c, 13.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+
+from rsarchive.cli.options import get_settings
+
+
+class _RegisterGroup(click.Group):
+    """``register FILE…`` registers; ``register overdue|list|metadata`` are sub-commands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["files", *args]
+        elif args and args[0].startswith("-") and args[0] not in ("-h", "--help"):
+            args = ["files", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("register", cls=_RegisterGroup)
+def command() -> None:
+    """Register foreign data: `register FILE… --provider P --route R --received DATE [--metadata JSON]`,
+    `register metadata DELIVERY --metadata JSON`, `register list`, `register overdue`."""
+
+
+def _show(delivery: object, as_json: bool) -> None:
+    data = delivery.to_dict()  # type: ignore[attr-defined]
+    if as_json:
+        click.echo(json.dumps(data, indent=1))
+        return
+    state = ("catalogued " + data["item_id"]) if data["item_id"] else (
+        "METADATA OVERDUE" if data["overdue"] else "metadata pending")
+    click.echo(f"{data['delivery_id']}  {data['provider']} ({data['route']}) received {data['received']}, "
+               f"metadata due {data['metadata_due']}: {state}  [{len(data['keys'])} file(s)]")
+
+
+@command.command("files", hidden=True)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--provider", required=True, help="Who delivered the data (e.g. airbus, usgs, jaxa).")
+@click.option("--route", required=True, type=click.Choice(["purchase", "exchange", "aid"]),
+              help="Art. 5.1 b (purchase) or c (exchange, cooperation, aid).")
+@click.option("--received", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Date received (YYYY-MM-DD).")
+@click.option("--metadata", help="Metadata JSON (file or object): datetime, geometry or bbox, platform, …")
+@click.option("--json", "as_json", is_flag=True)
+def register_files(files: tuple[str, ...], provider: str, route: str, received: dt.datetime,
+                   metadata: str | None, as_json: bool) -> None:
+    """Keep FILE… byte-exact as originals with a verified copy; catalogue them when metadata is given."""
+    from rsarchive import originals
+
+    delivery = originals.register(get_settings(), files, provider=provider, route=route,  # type: ignore[arg-type]
+                                  received=received.date(), metadata=originals.parse_metadata(metadata))
+    _show(delivery, as_json)
+
+
+@command.command("metadata")
+@click.argument("delivery_id")
+@click.option("--metadata", required=True, help="Metadata JSON (file or object).")
+def add_metadata(delivery_id: str, metadata: str) -> None:
+    """Give a registered delivery its metadata: it is catalogued (and published unless classified)."""
+    from rsarchive import originals
+
+    parsed = originals.parse_metadata(metadata)
+    assert parsed is not None
+    _show(originals.add_metadata(get_settings(), delivery_id, parsed), False)
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_command(as_json: bool) -> None:
+    """Every registered delivery with its metadata deadline."""
+    from rsarchive import originals
+
+    deliveries = originals.list_deliveries(get_settings())
+    if as_json:
+        click.echo(json.dumps([d.to_dict() for d in deliveries], indent=1))
+    for delivery in deliveries if not as_json else []:
+        _show(delivery, False)
+
+
+@command.command("overdue")
+@click.option("--json", "as_json", is_flag=True)
+def overdue_command(as_json: bool) -> None:
+    """Deliveries whose metadata is past its three-month deadline (exit 1 when there are any)."""
+    from rsarchive import originals
+
+    late = originals.overdue(get_settings())
+    if as_json:
+        click.echo(json.dumps([d.to_dict() for d in late], indent=1))
+    else:
+        for delivery in late:
+            _show(delivery, False)
+        if not late:
+            click.echo("no overdue metadata")
+    if late:
+        raise SystemExit(1)
