@@ -43,15 +43,18 @@ class Measurement:
 class _RssSampler(threading.Thread):
     """Samples the RSS of this process and its children every few milliseconds."""
 
-    def __init__(self, interval: float = 0.005) -> None:
+    def __init__(self, interval: float = 0.005, children: bool = True) -> None:
         super().__init__(daemon=True)
         self.interval = interval
+        self.children = children
         self.peak = 0
         self._stop_event = threading.Event()
         self._proc = psutil.Process(os.getpid())
 
     def _rss(self) -> int:
         total = self._proc.memory_info().rss
+        if not self.children:
+            return total
         for child in self._proc.children(recursive=True):
             try:
                 total += child.memory_info().rss
@@ -72,10 +75,11 @@ class _RssSampler(threading.Thread):
 
 
 @contextmanager
-def measure() -> Iterator[Measurement]:
-    """Time a block and record the peak RSS reached while it ran (sampled)."""
+def measure(children: bool = True, interval: float = 0.005) -> Iterator[Measurement]:
+    """Time a block and record the peak RSS reached while it ran (sampled).  ``children=False``
+    counts this process only (not services it started, such as PostgreSQL or SeaweedFS)."""
     result = Measurement()
-    sampler = _RssSampler()
+    sampler = _RssSampler(interval, children)
     sampler.start()
     start = time.perf_counter()
     try:

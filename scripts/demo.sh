@@ -1,15 +1,62 @@
 #!/usr/bin/env bash
-# make demo: bring the local services up and show where to look.
-# (Later stages extend this to: simulate a downlink → ingest → publish → serve.)
+# make demo: the main job on the embedded default, end to end:
+#   services up → simulate a 3-scene downlink → ingest (level-0 + copy, raw, product,
+#   catalog, publish) → print where to look and a working analyst example → serve the
+#   STAC API, STAC Browser and request pages in the foreground until Ctrl-C.
+# A second `make demo` reuses what is there (same downlink = same job).
+# DEMO_PIPELINE=ingest-level0 uses the reference CPF (1750/7000 detectors; minutes per scene).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RSARCHIVE=${RSARCHIVE:-.venv/bin/rsarchive}
+PY=${PY:-.venv/bin/python}
+PIPELINE=${DEMO_PIPELINE:-ingest-level0-small}
+SCENES=${DEMO_SCENES:-3}
 
-echo "== rsarchive services up"
+root=$("$RSARCHIVE" config show --key archive_root)
+host=$("$RSARCHIVE" config show --key api_host)
+port=$("$RSARCHIVE" config show --key api_port)
+cpf=$("$PY" -c "from rsarchive.jobs.pipeline import load_pipeline; print(load_pipeline('$PIPELINE').cpf)")
+demo="$root/demo"
+mkdir -p "$demo"
+
+echo "== 1. services: PostgreSQL 15 + PostGIS + pgSTAC (internal and public databases), SeaweedFS S3"
 "$RSARCHIVE" services up
+
 echo
-echo "== rsarchive services status"
-"$RSARCHIVE" services status
+echo "== 2. a simulated ${SCENES}-scene VNREDSat-1 class downlink (CPF $cpf) over northern Viet Nam"
+pass="$demo/pass-$cpf-$SCENES.cadu"
+if [[ -f "$pass" ]]; then
+  echo "reusing $pass"
+else
+  "$RSARCHIVE" simulate downlink --out "$pass" --scenes "$SCENES" --cpf "$cpf" --truth-dir "$demo/truth-$cpf-$SCENES" \
+    --cloud-fraction 0.15 --seed 2026
+fi
+
 echo
-echo "Data lives under $("$RSARCHIVE" config show --key archive_root 2>/dev/null || echo var/)."
-echo "Stop the services with: .venv/bin/rsarchive services down"
+echo "== 3. ingest: level-0 + verified copy → decode → raw (L1A) → product (L2A) → catalog → publish"
+"$RSARCHIVE" ingest "$pass" --pipeline "$PIPELINE" --wait \
+  --reception '{"station": "VNSC-HN", "pass_id": "demo-'"$SCENES"'", "route": "station", "plan_ref": "DEMO-PLAN-2026"}'
+job=$("$RSARCHIVE" jobs list --limit 1 | awk '{print $1}')
+"$RSARCHIVE" jobs show "$job" | head -12
+
+base="http://$host:$port"
+cat <<TXT
+
+== 4. where to look
+  STAC API (public)    $base/stac/            collections: $base/stac/collections
+  STAC Browser         $base/browser/
+  API docs (OpenAPI)   $base/docs
+  Requests (web)       $base/web/
+  Internal STAC API    $base/internal/stac/   (token: .venv/bin/rsarchive users add NAME --role officer --org ORG)
+  Objects              $root/objects/primary  (copies: $root/objects/copy)
+  Jobs                 .venv/bin/rsarchive jobs list
+
+  An analyst's cube, with the server running (paste into .venv/bin/python):
+
+    import pystac_client, odc.stac
+    items = pystac_client.Client.open("$base/stac").search(collections=["vnredsat1-product"]).item_collection()
+    print(odc.stac.load(items, bands=["B3", "B4"], resolution=10, chunks={}))
+
+== 5. serving on $base (Ctrl-C stops the server; the services keep running: .venv/bin/rsarchive services down)
+TXT
+exec "$RSARCHIVE" serve --host "$host" --port "$port"

@@ -1,0 +1,74 @@
+"""Ingest of a reference pass: wall time, peak RSS and the real-time factor.
+
+Simulates an N-scene pass with the reference CPF (``RSARCHIVE_BENCH_INGEST_SCENES``,
+default 10: ≈ 0.9 GB of level-0; cached in ``/tmp/rsarchive-bench-ingest``), starts a
+private stack, and runs the whole pipeline (store level-0 + copy, decode, raw,
+product, store, catalog, publish) in this process on the local Dask scheduler.
+The reference is the pass's own imaging time: real-time factor = processing time ÷
+imaging time (targets on 2 cores: ≤ 3 now, ≤ 1 later; peak RSS ≤ 2 GB).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from bench._report import emit, measure
+
+CACHE = Path(os.environ.get("RSARCHIVE_BENCH_INGEST_DIR", "/tmp/rsarchive-bench-ingest"))
+
+
+def _pass(scenes: int) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    from rsarchive.simulate.downlink import SimulationConfig, simulate_downlink
+
+    downlink = CACHE / f"pass-{scenes}.cadu"
+    truth_dir = CACHE / f"pass-{scenes}.truth"
+    if not (truth_dir / "truth.json").exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        simulate_downlink(SimulationConfig(scenes=scenes, cpf="vnredsat1"), downlink, truth_dir)
+        print(f"(simulated {scenes} scene(s) in {time.perf_counter() - start:.0f} s)", flush=True)
+    return downlink, json.loads((truth_dir / "truth.json").read_text())
+
+
+def _imaging_seconds(truth: dict) -> float:  # type: ignore[type-arg]
+    spans = []
+    for band in truth["bands"].values():
+        first, last = (dt.datetime.fromisoformat(band[k].replace("Z", "+00:00")) for k in ("first_line_utc",
+                                                                                           "last_line_utc"))
+        spans.append((last - first).total_seconds() + band["line_period_s"])
+    return max(spans)
+
+
+def main() -> None:
+    from rsarchive.jobs import JobQueue, Worker
+    from rsarchive.jobs.ingest import IngestRunner, submit
+    from rsarchive.testing.stack import service_stack
+
+    scenes = int(os.environ.get("RSARCHIVE_BENCH_INGEST_SCENES", "10"))
+    downlink, truth = _pass(scenes)
+    size_mb = downlink.stat().st_size / 1e6
+    imaging = _imaging_seconds(truth)
+    with service_stack() as settings:
+        root = settings.archive_root / "bench-archive"
+        root.mkdir()
+        settings = settings.derive(archive_root=root)
+        submit(settings, downlink, None, "ingest-level0")
+        worker = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings), lease_seconds=300)
+        with measure(children=False, interval=0.05) as m:
+            job = worker.run_once()
+        shutil.rmtree(root, ignore_errors=True)
+    assert job is not None
+    if job.state != "succeeded":
+        raise SystemExit(f"bench ingest: job {job.state}: {job.error}")
+    emit("ingest_level0_size", size_mb, "MB")
+    emit("ingest_scenes", len(job.result["scenes"]), "scenes")  # type: ignore[index]
+    emit("ingest_imaging_time", imaging, "s")
+    emit("ingest_wall_time", m.seconds, "s")
+    emit("ingest_throughput", size_mb / m.seconds, "MB/s")
+    emit("ingest_real_time_factor", m.seconds / imaging, "x", m.seconds / imaging, "imaging time of the pass")
+    emit("ingest_peak_rss", m.peak_rss_mb, "MB")
