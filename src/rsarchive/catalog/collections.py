@@ -1,0 +1,142 @@
+"""STAC Collections: definitions in ``catalog/*.json`` (one per mission × form), loaded
+into pgSTAC, with extents kept up to date from the items of the same database.
+
+Extents are computed inside each database from that database's items only, so the
+public database's extents reflect published items only and never a classified one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rsarchive.catalog.validation import SchemaStore, validate_collection
+from rsarchive.errors import CatalogError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["catalog_dir", "collection_definitions", "ensure_collections", "ensure_queryables", "update_extents"]
+
+
+def catalog_dir() -> Path:
+    """The project's ``catalog/`` folder of collection definitions."""
+    from rsarchive.settings import PROJECT_ROOT
+
+    return PROJECT_ROOT / "catalog"
+
+
+def collection_definitions(folder: Path | None = None, store: SchemaStore | None = None) -> dict[str, dict[str, Any]]:
+    """Every collection definition in ``folder`` (default ``catalog/``), validated, by id."""
+    folder = folder or catalog_dir()
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "queryables.json":
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise CatalogError(f"collection file {path} is not valid JSON: {exc}") from None
+        validate_collection(data, store)
+        if data["id"] != path.stem:
+            raise CatalogError(f"collection file {path} holds id {data['id']!r}; the file must be named after its id")
+        found[data["id"]] = data
+    if not found:
+        raise CatalogError(f"no collection definitions (*.json) in {folder}")
+    return found
+
+
+def ensure_collections(conn: Any, ids: Iterable[str] | None = None, folder: Path | None = None) -> list[str]:
+    """Create or update the collections ``ids`` (default: all) in the pgSTAC database of ``conn``.
+
+    The definition's extent is a default; the stored extent, computed from the items, is
+    kept when it exists.  Runs in the caller's transaction."""
+    definitions = collection_definitions(folder)
+    wanted = list(ids) if ids is not None else list(definitions)
+    unknown = [i for i in wanted if i not in definitions]
+    if unknown:
+        raise NotFoundError(f"unknown collection(s) {', '.join(unknown)}; defined: {', '.join(definitions)}")
+    for cid in wanted:
+        definition = definitions[cid]
+        row = conn.execute("SELECT content FROM pgstac.collections WHERE id = %s", (cid,)).fetchone()
+        if row is not None:
+            content = dict(definition, extent=row[0].get("extent", definition["extent"]))
+            if content == row[0]:
+                continue
+        else:
+            content = definition
+        conn.execute("SELECT pgstac.upsert_collection(%s::jsonb)", (json.dumps(content),))
+        log.info("collection %s %s", cid, "updated" if row else "created")
+    ensure_queryables(conn, folder)
+    if wanted:
+        update_extents(conn, wanted)
+    return wanted
+
+
+def ensure_queryables(conn: Any, folder: Path | None = None) -> None:
+    """Register the queryables of ``catalog/queryables.json`` (typed, so that filters and sorts
+    compare numbers as numbers; indexed where marked).  Idempotent, caller's transaction."""
+    path = (folder or catalog_dir()) / "queryables.json"
+    if not path.is_file():
+        return
+    wanted = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("$")}
+    rows = conn.execute(
+        "SELECT name, definition, property_wrapper, property_index_type FROM pgstac.queryables "
+        "WHERE collection_ids IS NULL AND name = ANY(%s)", (list(wanted),)
+    ).fetchall()
+    current = {r[0]: (r[1], r[2], r[3]) for r in rows}
+    changed = [n for n, spec in wanted.items()
+               if current.get(n) != (spec["definition"], spec.get("wrapper"), spec.get("index"))]
+    if not changed:
+        return
+    # pgSTAC's queryables triggers call unqualified pgstac functions.
+    previous = conn.execute("SELECT current_setting('search_path')").fetchone()[0]
+    conn.execute("SELECT set_config('search_path', 'pgstac, public', true)")
+    for name in changed:
+        spec = wanted[name]
+        conn.execute("DELETE FROM pgstac.queryables WHERE name = %s AND collection_ids IS NULL", (name,))
+        conn.execute(
+            "INSERT INTO pgstac.queryables (name, definition, property_wrapper, property_index_type) "
+            "VALUES (%s, %s::jsonb, %s, %s)",
+            (name, json.dumps(spec["definition"]), spec.get("wrapper"), spec.get("index")),
+        )
+    conn.execute("SELECT set_config('search_path', %s, true)", (previous,))
+
+
+_EXTENT_SQL = """
+WITH agg AS (
+    SELECT st_extent(geometry) AS box, min(datetime) AS first, max(end_datetime) AS last
+    FROM pgstac.items WHERE collection = %(id)s
+)
+SELECT st_xmin(box), st_ymin(box), st_xmax(box), st_ymax(box), first, last FROM agg WHERE box IS NOT NULL
+"""
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def update_extents(conn: Any, ids: Iterable[str]) -> None:
+    """Recompute the spatial and temporal extent of collections from their items in this database.
+
+    A collection without items keeps the default extent of its definition."""
+    definitions = collection_definitions()
+    for cid in sorted(set(ids)):
+        row = conn.execute(_EXTENT_SQL, {"id": cid}).fetchone()
+        if row is None:
+            default = definitions.get(cid, {}).get("extent")
+            if default is None:
+                continue
+            extent = default
+        else:
+            xmin, ymin, xmax, ymax, first, last = row
+            extent = {
+                "spatial": {"bbox": [[xmin, ymin, xmax, ymax]]},
+                "temporal": {"interval": [[_iso(first), _iso(last)]]},
+            }
+        conn.execute(
+            "UPDATE pgstac.collections SET content = jsonb_set(content, '{extent}', %s::jsonb) WHERE id = %s",
+            (json.dumps(extent), cid),
+        )

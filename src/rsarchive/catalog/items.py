@@ -1,0 +1,271 @@
+"""STAC Items from :class:`~rsarchive.catalog.inputs.SceneMetadata`, built with pystac.
+
+STAC 1.1 with the extension versions below.  Versions are chosen so that every
+schema is available offline (``../shared/stac-schemas``) and readers load the items:
+
+* projection **v1.2.0** -- the one version whose schema allows both ``proj:code``
+  and ``proj:epsg`` (v2.0.0 forbids ``proj:epsg``; odc-stac and stackstac still read it);
+  per-asset ``proj:shape``/``proj:transform``;
+* raster **v1.1.0** (``raster:bands`` with scale/offset/nodata, what odc-stac reads);
+* classification **v1.1.0** (bitfields of the QA band, inside its ``raster:bands``);
+* eo v1.1.0, view v1.0.0, sat v1.0.0, file v2.1.0, processing v1.2.0, timestamps v1.1.0.
+
+Archive fields use the ``rsarchive:`` prefix (see :data:`ARCHIVE_FIELDS`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pystac
+from pystac.extensions.eo import Band, EOExtension
+from pystac.extensions.file import FileExtension
+from pystac.extensions.raster import DataType, RasterBand, RasterExtension
+from pystac.extensions.sat import OrbitState, SatExtension
+from pystac.extensions.view import ViewExtension
+from shapely.geometry import mapping, shape
+
+from rsarchive.catalog.inputs import ACQUISITION_ROUTES, AssetInput, SceneMetadata
+from rsarchive.errors import CatalogError
+
+__all__ = ["ARCHIVE_FIELDS", "EXTENSIONS", "QA_BITFIELDS", "build_item", "collection_link", "item_dict", "with_collection_link"]
+
+EXTENSIONS: dict[str, str] = {
+    "eo": "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+    "projection": "https://stac-extensions.github.io/projection/v1.2.0/schema.json",
+    "view": "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+    "sat": "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+    "raster": "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "file": "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+    "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    "classification": "https://stac-extensions.github.io/classification/v1.1.0/schema.json",
+    "timestamps": "https://stac-extensions.github.io/timestamps/v1.1.0/schema.json",
+}
+"""Extension name → the schema URL the archive declares (all resolvable offline)."""
+
+ARCHIVE_FIELDS: dict[str, str] = {
+    "rsarchive:form": "level0 | raw | product | original (Decision 81, Art. 3)",
+    "rsarchive:acquisition_route": "station | purchase | exchange | aid | foreign-station",
+    "rsarchive:acquisition_article": "the clause of Art. 5.1 (5.1a … 5.1d)",
+    "rsarchive:station": "receiving ground station id",
+    "rsarchive:pass_id": "pass (contact) id at the station  [internal]",
+    "rsarchive:plan_ref": "acquisition plan or ad-hoc task reference  [internal]",
+    "rsarchive:aos": "acquisition of signal  [internal]",
+    "rsarchive:los": "loss of signal  [internal]",
+    "rsarchive:provider": "foreign provider of an original",
+    "rsarchive:received": "date an original was received (Art. 13.4 deadline)",
+    "rsarchive:security_classification": "unclassified | confidential | secret | top-secret",
+    "rsarchive:level0_quality": "counts from the level-0 quality record",
+    "rsarchive:geometric_accuracy": "measured accuracy: rmse_m, ce90_m, gcp_count, method",
+    "rsarchive:cpf_version": "calibration parameter file version used",
+    "rsarchive:scene_id": "scene within its datastrip",
+    "rsarchive:datastrip_id": "id of the level-0 item the scene came from",
+}
+
+QA_BITFIELDS: list[dict[str, Any]] = [
+    {"offset": bit, "length": 1, "name": name, "description": text,
+     "classes": [{"value": 0, "name": f"not_{name}", "description": f"not {text.lower()}"},
+                 {"value": 1, "name": name, "description": text}]}
+    for bit, name, text in (
+        (0, "nodata", "No data"),
+        (1, "lost", "Lost: missing packet or line"),
+        (2, "defective_detector", "Defective detector, filled"),
+        (3, "saturated", "Saturated"),
+        (4, "ancillary_degraded", "Ancillary degraded: ephemeris/attitude interpolated over a gap"),
+        (5, "terrain_occlusion", "Terrain occlusion"),
+        (6, "cloud", "Cloud (product level)"),
+    )
+]
+"""The uint16 quality bitfield of ARCHITECTURE.md (bits 7–15 reserved)."""
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise CatalogError(f"datetime {value.isoformat()} has no time zone; UTC expected")
+    return value.astimezone(dt.timezone.utc)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    value = _utc(value)
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _asset(item: pystac.Item, spec: AssetInput) -> dict[str, str]:
+    """Add one asset; return the extensions it used."""
+    asset = pystac.Asset(href=spec.href, media_type=spec.media_type, roles=list(spec.roles), title=spec.title)
+    item.add_asset(spec.key, asset)
+    used: dict[str, str] = {}
+    if spec.checksum is not None or spec.size is not None:
+        file_ext = FileExtension.ext(asset, add_if_missing=True)
+        if spec.checksum is not None:
+            if not spec.checksum.startswith("1220") or len(spec.checksum) != 68:
+                raise CatalogError(f"asset {spec.key!r}: checksum must be a sha2-256 multihash '1220<64 hex>'")
+            file_ext.checksum = spec.checksum
+        if spec.size is not None:
+            file_ext.size = int(spec.size)
+        used["file"] = EXTENSIONS["file"]
+    if spec.bands:
+        if any(b.common_name or b.center_wavelength for b in spec.bands):
+            EOExtension.ext(asset, add_if_missing=True).bands = [
+                Band.create(
+                    name=b.name, common_name=b.common_name, center_wavelength=b.center_wavelength,
+                    full_width_half_max=b.full_width_half_max, solar_illumination=b.solar_illumination,
+                )
+                for b in spec.bands
+            ]
+            used["eo"] = EXTENSIONS["eo"]
+        raster_bands = []
+        for b in spec.bands:
+            band = RasterBand.create(
+                data_type=DataType(b.data_type), nodata=b.nodata, scale=b.scale, offset=b.offset,
+                unit=b.unit, spatial_resolution=b.spatial_resolution,
+            )
+            raster_bands.append(band)
+        RasterExtension.ext(asset, add_if_missing=True).bands = raster_bands
+        used["raster"] = EXTENSIONS["raster"]
+        if spec.quality_band:
+            asset.extra_fields["raster:bands"][0]["classification:bitfields"] = QA_BITFIELDS
+            asset.extra_fields["classification:bitfields"] = QA_BITFIELDS
+            used["classification"] = EXTENSIONS["classification"]
+    if spec.grid is not None:
+        asset.extra_fields["proj:shape"] = [int(spec.grid.shape[0]), int(spec.grid.shape[1])]
+        if spec.grid.transform is not None:
+            asset.extra_fields["proj:transform"] = [float(v) for v in spec.grid.transform]
+        used["projection"] = EXTENSIONS["projection"]
+    return used
+
+
+def build_item(scene: SceneMetadata) -> pystac.Item:
+    """The STAC Item of one scene (not yet validated: see :func:`~rsarchive.catalog.validation.validate_item`)."""
+    geom = shape(scene.footprint)
+    if geom.is_empty or not geom.is_valid:
+        raise CatalogError(f"scene {scene.item_id!r}: footprint is empty or not a valid polygon")
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise CatalogError(f"scene {scene.item_id!r}: footprint is not in lon/lat degrees (bounds {geom.bounds})")
+    now = dt.datetime.now(dt.timezone.utc)
+    item = pystac.Item(
+        id=scene.item_id,
+        geometry=mapping(geom),
+        bbox=[minx, miny, maxx, maxy],
+        datetime=_utc(scene.datetime),
+        start_datetime=_utc(scene.start_datetime),
+        end_datetime=_utc(scene.end_datetime),
+        properties={},
+        collection=scene.collection,
+    )
+    used: dict[str, str] = {"timestamps": EXTENSIONS["timestamps"]}
+    props = item.properties
+    props["created"] = _iso(scene.created or now)
+    props["updated"] = _iso(now)
+    props["platform"] = scene.platform
+    props["instruments"] = list(scene.instruments)
+    if scene.constellation:
+        props["constellation"] = scene.constellation
+    if scene.mission:
+        props["mission"] = scene.mission
+    if scene.gsd is not None:
+        props["gsd"] = float(scene.gsd)
+
+    for spec in scene.assets:
+        used.update(_asset(item, spec))
+
+    epsgs = {a.grid.epsg for a in scene.assets if a.grid is not None}
+    if epsgs:
+        used["projection"] = EXTENSIONS["projection"]
+        if len(epsgs) == 1:
+            epsg = epsgs.pop()
+            props["proj:epsg"] = epsg
+            props["proj:code"] = f"EPSG:{epsg}" if epsg is not None else None
+        for spec in scene.assets:
+            if spec.grid is not None and len({a.grid.epsg for a in scene.assets if a.grid}) > 1:
+                asset = item.assets[spec.key]
+                asset.extra_fields["proj:epsg"] = spec.grid.epsg
+                asset.extra_fields["proj:code"] = f"EPSG:{spec.grid.epsg}" if spec.grid.epsg else None
+            if spec.grid is not None and spec.grid.epsg is None and spec.grid.wkt2:
+                item.assets[spec.key].extra_fields["proj:wkt2"] = spec.grid.wkt2
+
+    if scene.cloud_cover is not None:
+        props["eo:cloud_cover"] = float(scene.cloud_cover)
+        used["eo"] = EXTENSIONS["eo"]
+    if scene.view is not None:
+        view = ViewExtension.ext(item, add_if_missing=True)
+        view.sun_azimuth = scene.view.sun_azimuth % 360.0
+        view.sun_elevation = scene.view.sun_elevation
+        view.off_nadir = scene.view.off_nadir
+        view.incidence_angle = scene.view.incidence_angle
+        view.azimuth = None if scene.view.azimuth is None else scene.view.azimuth % 360.0
+        used["view"] = EXTENSIONS["view"]
+    if scene.orbit is not None:
+        sat = SatExtension.ext(item, add_if_missing=True)
+        sat.orbit_state = OrbitState(scene.orbit.orbit_state)
+        sat.absolute_orbit = scene.orbit.absolute_orbit
+        sat.relative_orbit = scene.orbit.relative_orbit
+        sat.platform_international_designator = scene.orbit.platform_international_designator
+        if scene.orbit.anx_datetime is not None:
+            sat.anx_datetime = _utc(scene.orbit.anx_datetime)
+        used["sat"] = EXTENSIONS["sat"]
+    if scene.processing is not None:
+        p = scene.processing
+        props["processing:level"] = p.level
+        props["processing:software"] = dict(p.software)
+        props["processing:lineage"] = p.lineage
+        if p.facility:
+            props["processing:facility"] = p.facility
+        if p.datetime is not None:
+            props["processing:datetime"] = _iso(p.datetime)
+        if p.cpf_version:
+            props["rsarchive:cpf_version"] = p.cpf_version
+        used["processing"] = EXTENSIONS["processing"]
+
+    r = scene.reception
+    props["rsarchive:form"] = scene.form
+    props["rsarchive:acquisition_route"] = r.route
+    props["rsarchive:acquisition_article"] = ACQUISITION_ROUTES[r.route]
+    optional = {
+        "rsarchive:station": r.station, "rsarchive:pass_id": r.pass_id, "rsarchive:plan_ref": r.plan_ref,
+        "rsarchive:aos": _iso(r.aos), "rsarchive:los": _iso(r.los), "rsarchive:provider": r.provider,
+        "rsarchive:received": _iso(r.received), "rsarchive:scene_id": scene.scene_id,
+        "rsarchive:datastrip_id": scene.datastrip_id,
+    }
+    props.update({k: v for k, v in optional.items() if v is not None})
+    props["rsarchive:security_classification"] = scene.security
+    if scene.level0_quality is not None:
+        props["rsarchive:level0_quality"] = scene.level0_quality.as_dict()
+    if scene.geometric_accuracy is not None:
+        props["rsarchive:geometric_accuracy"] = scene.geometric_accuracy.as_dict()
+    for key, value in scene.extra_properties.items():
+        if key in props:
+            raise CatalogError(f"scene {scene.item_id!r}: extra property {key!r} would overwrite a built one")
+        props[key] = value
+
+    item.stac_extensions = [EXTENSIONS[name] for name in EXTENSIONS if name in used]
+    return item
+
+
+def collection_link(collection: str) -> dict[str, str]:
+    """The item's ``collection`` link (STAC 1.1 requires one when ``collection`` is set).
+
+    Relative, as in the static export (``<collection>/<item>/<item>.json``); the API
+    replaces it with its own absolute link."""
+    return {"rel": "collection", "href": "../collection.json", "type": "application/json"}
+
+
+def with_collection_link(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` with a ``collection`` link added when it has a collection and no such link."""
+    links = list(item.get("links") or [])
+    if item.get("collection") and not any(link.get("rel") == "collection" for link in links):
+        links.append(collection_link(item["collection"]))
+    return {**item, "links": links}
+
+
+def item_dict(scene: SceneMetadata) -> dict[str, Any]:
+    """The Item as a JSON-ready dict (plain lists, no tuples), with only its collection link."""
+    data = build_item(scene).to_dict(include_self_link=False, transform_hrefs=False)
+    data["links"] = [collection_link(scene.collection)]
+    data["geometry"] = json.loads(json.dumps(data["geometry"]))
+    return data

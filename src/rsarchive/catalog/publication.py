@@ -1,0 +1,201 @@
+"""Publication: a sanitised copy of internal items goes to the public database.
+
+Decision 81/2010, Art. 7: metadata is published regularly on the Internet, and what is
+published must respect the law on state secrets.  Rules:
+
+* Only items whose ``rsarchive:security_classification`` is ``unclassified`` are
+  published.  Any other item is *withheld*: nothing of it is written to the public
+  database (and a public copy left from before a reclassification is removed).  The
+  public database, and so its search counts, extents, summaries, queryables and static
+  export, therefore never sees a classified item.
+* The public copy is *sanitised*: fields describing operations rather than data are
+  removed (:data:`INTERNAL_PROPERTIES`: the acquisition plan or task reference -- which
+  reveals who tasked the satellite and why -- the station pass id and the AOS/LOS contact
+  times), and so are assets with the ``archive`` role (the level-0 file, a foreign
+  original: supplied on request under Art. 8, never downloadable by the public,
+  Art. 5.2).  Kept: station, acquisition route, quality and accuracy, lineage.  The
+  copy gets ``published`` (timestamps extension) set to the publication time.
+* Every decision is logged in the internal database (``rsarchive.publications``) and
+  every published item in the public database (``rsarchive.published_items``).
+
+There is no distributed transaction between the two databases: the public write commits
+first, then the log.  Publishing is idempotent, so a retry after a failure between the
+two is harmless.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rsarchive.catalog.loader import delete_items, load_items
+from rsarchive.catalog.validation import SchemaStore
+from rsarchive.db import connect
+from rsarchive.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "INTERNAL_ASSET_ROLES",
+    "INTERNAL_PROPERTIES",
+    "PublishReport",
+    "fetch_items",
+    "is_publishable",
+    "publish",
+    "publish_items",
+    "sanitise",
+    "withdraw",
+]
+
+INTERNAL_PROPERTIES: frozenset[str] = frozenset({
+    "rsarchive:plan_ref",
+    "rsarchive:pass_id",
+    "rsarchive:aos",
+    "rsarchive:los",
+})
+INTERNAL_ASSET_ROLES: frozenset[str] = frozenset({"archive"})
+PUBLIC_CLASSIFICATION = "unclassified"
+
+
+def classification_of(item: Mapping[str, Any]) -> str:
+    """The item's security classification; a missing one counts as not publishable."""
+    value = (item.get("properties") or {}).get("rsarchive:security_classification")
+    return value if isinstance(value, str) else "unknown"
+
+
+def is_publishable(item: Mapping[str, Any]) -> bool:
+    """True when the item's classification allows publication."""
+    return classification_of(item) == PUBLIC_CLASSIFICATION
+
+
+def sanitise(item: Mapping[str, Any], published: dt.datetime | None = None) -> dict[str, Any]:
+    """The public copy of an unclassified item (see the module's rules)."""
+    if not is_publishable(item):
+        raise ValueError("sanitise() called on a classified item")  # a programming error, not a user's
+    out = copy.deepcopy(dict(item))
+    props = out["properties"]
+    for key in INTERNAL_PROPERTIES:
+        props.pop(key, None)
+    out["assets"] = {
+        key: asset for key, asset in (out.get("assets") or {}).items()
+        if not INTERNAL_ASSET_ROLES & set(asset.get("roles") or [])
+    }
+    when = (published or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    props["published"] = when.isoformat().replace("+00:00", "Z")
+    out["links"] = [link for link in out.get("links") or [] if link.get("rel") == "collection"]
+    return out
+
+
+@dataclass
+class PublishReport:
+    """The outcome of one publication run."""
+
+    published: list[str] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+
+
+def fetch_items(conn: Any, ids: Iterable[str], collection: str | None = None) -> list[dict[str, Any]]:
+    """Items (hydrated) by id from the pgSTAC database of ``conn``; :class:`NotFoundError` if one is missing."""
+    ids = list(ids)
+    if collection:
+        rows = conn.execute(
+            "SELECT id, pgstac.get_item(id, collection) FROM pgstac.items WHERE collection = %s AND id = ANY(%s)",
+            (collection, ids),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT id, pgstac.get_item(id, collection) FROM pgstac.items WHERE id = ANY(%s)", (ids,)
+        ).fetchall()
+    found: dict[str, dict[str, Any]] = {}
+    for item_id, content in rows:
+        if item_id in found:
+            raise NotFoundError(f"item id {item_id!r} is in several collections; name the collection")
+        found[item_id] = content
+    missing = [i for i in ids if i not in found]
+    if missing:
+        where = f"collection {collection!r}" if collection else "the internal catalog"
+        raise NotFoundError(f"item(s) {', '.join(missing)} not found in {where}")
+    return [found[i] for i in ids]
+
+
+def _log(internal_conn: Any, item: Mapping[str, Any], action: str, reason: str = "") -> None:
+    internal_conn.execute(
+        "INSERT INTO rsarchive.publications (item_id, collection, action, classification, reason) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (item["id"], item["collection"], action, classification_of(item), reason),
+    )
+
+
+def publish_items(
+    internal_conn: Any,
+    public_conn: Any,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    store: SchemaStore | None = None,
+) -> PublishReport:
+    """Publish internal ``items`` (dicts) through two open connections; the caller commits both.
+
+    Commit ``public_conn`` first, then ``internal_conn`` (the log)."""
+    from rsarchive.catalog.collections import ensure_collections
+
+    report = PublishReport()
+    public: list[dict[str, Any]] = []
+    now = dt.datetime.now(dt.timezone.utc)
+    for item in items:
+        if is_publishable(item):
+            public.append(sanitise(item, now))
+            report.published.append(item["id"])
+            _log(internal_conn, item, "published")
+        else:
+            reason = f"security classification {classification_of(item)!r}"
+            existed = delete_items(public_conn, item["collection"], [item["id"]])
+            public_conn.execute(
+                "DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = %s",
+                (item["collection"], item["id"]),
+            )
+            report.withheld.append(item["id"])
+            _log(internal_conn, item, "withheld", reason + ("; public copy removed" if existed else ""))
+            log.info("item %s withheld: %s", item["id"], reason)
+    if public:
+        ensure_collections(public_conn, sorted({i["collection"] for i in public}))
+        load_items(public_conn, public, store=store)
+        public_conn.execute(
+            "INSERT INTO rsarchive.published_items (item_id, collection, published_at) "
+            "SELECT i, c, %s FROM unnest(%s::text[], %s::text[]) AS t(i, c) "
+            "ON CONFLICT (collection, item_id) DO UPDATE SET published_at = EXCLUDED.published_at",
+            (now, [i["id"] for i in public], [i["collection"] for i in public]),
+        )
+    return report
+
+
+def publish(
+    internal_dsn: str, public_dsn: str, ids: Iterable[str], collection: str | None = None
+) -> PublishReport:
+    """Publish items of the internal catalog by id (the operators' ``rsarchive catalog publish``)."""
+    with connect(internal_dsn) as internal, connect(public_dsn) as public:
+        items = fetch_items(internal, ids, collection)
+        report = publish_items(internal, public, items)
+        public.commit()
+        internal.commit()
+    return report
+
+
+def withdraw(internal_dsn: str, public_dsn: str, collection: str, ids: Iterable[str], reason: str) -> list[str]:
+    """Remove items from the public database (e.g. after an error report); logged."""
+    ids = list(ids)
+    with connect(internal_dsn) as internal, connect(public_dsn) as public:
+        items = fetch_items(internal, ids, collection)
+        delete_items(public, collection, ids)
+        public.execute(
+            "DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = ANY(%s)", (collection, ids)
+        )
+        for item in items:
+            _log(internal, item, "withdrawn", reason)
+        public.commit()
+        internal.commit()
+    return ids
