@@ -1,0 +1,33 @@
+"""The web layer: ``create_app(settings)`` (public and internal STAC APIs, STAC Browser)
+and :func:`serve` (uvicorn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rsarchive.settings import Settings
+
+__all__ = ["create_app", "serve"]
+
+
+def create_app(settings: Settings) -> Any:
+    """The FastAPI application (see :mod:`rsarchive.api.app`)."""
+    from rsarchive.api.app import create_app as _create
+
+    return _create(settings)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
+    """Run the app with uvicorn until interrupted."""
+    import uvicorn
+
+    if workers > 1:
+        import os
+
+        # uvicorn needs an import string for several workers; settings come from the environment.
+        os.environ.setdefault("RSARCHIVE_INTERNAL_DSN", settings.internal_database_dsn)
+        os.environ.setdefault("RSARCHIVE_PUBLIC_DSN", settings.public_database_dsn)
+        uvicorn.run("rsarchive.api.app:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_level=log_level, proxy_headers=True)
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, proxy_headers=True)

@@ -1,0 +1,363 @@
+"""The web application: ``create_app(settings)``.
+
+One FastAPI app with two STAC APIs (stac-fastapi-pgstac) mounted as sub-applications,
+each on its own database and connection pool:
+
+=====================  ===========================  =====================================
+path                   what                         database
+=====================  ===========================  =====================================
+``/stac/``             public STAC API, anonymous,  public (published items only)
+                       read-only
+``/internal/stac/``    internal STAC API, bearer    internal (everything)
+                       token (``rsarchive tokens``)
+``/browser/``          STAC Browser on ``/stac/``   —
+``/docs``              OpenAPI docs of this app     (each STAC API: ``…/api.html``)
+=====================  ===========================  =====================================
+
+Starlette does not run the lifespan of mounted apps, so this app's lifespan opens and
+closes both pools.  Links are right under the prefixes because a mount sets the ASGI
+``root_path`` that stac-fastapi builds its ``base_url`` from.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from rsarchive.settings import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PUBLIC_PREFIX", "INTERNAL_PREFIX", "BROWSER_PREFIX", "create_app", "stac_api"]
+
+PUBLIC_PREFIX = "/stac"
+INTERNAL_PREFIX = "/internal/stac"
+BROWSER_PREFIX = "/browser"
+
+
+def _postgres_settings(dsn: str, application_name: str) -> Any:
+    """stac-fastapi-pgstac's ``PostgresSettings`` for a DSN (it wants separate fields)."""
+    from psycopg.conninfo import conninfo_to_dict
+    from stac_fastapi.pgstac.config import PostgresSettings, ServerSettings
+
+    params = conninfo_to_dict(dsn)
+
+    class DsnPostgresSettings(PostgresSettings):
+        @property
+        def connection_string(self) -> str:
+            return dsn
+
+    return DsnPostgresSettings(
+        pguser=str(params.get("user", "")), pgpassword=str(params.get("password", "")),
+        pghost=str(params.get("host", "")), pgport=int(params.get("port", 5432) or 5432),
+        pgdatabase=str(params.get("dbname", "")),
+        db_min_conn_size=1, db_max_conn_size=10,
+        server_settings=ServerSettings(search_path="pgstac,public", application_name=application_name),
+    )
+
+
+def stac_api(title: str, description: str, landing_id: str) -> Any:
+    """A read-only stac-fastapi-pgstac ``StacApi`` with every search extension enabled."""
+    import rsarchive
+    from stac_fastapi.pgstac.app import instantiate_api
+    from stac_fastapi.pgstac.config import Settings as StacSettings
+    from stac_fastapi.pgstac.models.extensions import Extensions
+
+    from rsarchive.api.errors import add_handlers
+
+    @asynccontextmanager
+    async def no_lifespan(app: Any) -> AsyncIterator[None]:  # pools are opened by the parent app
+        yield
+
+    settings = StacSettings(
+        stac_fastapi_title=title, stac_fastapi_description=description, stac_fastapi_landing_id=landing_id,
+        stac_fastapi_version=rsarchive.__version__,
+        # Hydrate items (merge with the collection's item_assets) in Python, not in pgSTAC's
+        # PL/pgSQL: 3-4x less database time per search with our asset-rich items.
+        use_api_hydrate=True,
+        enabled_extensions=None, enable_transactions_extensions=False, openapi_url="/api", docs_url="/api.html",
+    )
+    from stac_fastapi.extensions.query import QueryConformanceClasses
+
+    from rsarchive.api.query import FullQueryExtension, QueryToFilterClient
+
+    from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSortExtension
+    from stac_fastapi.extensions.sort.sort import SortConformanceClasses as Sort
+
+    # Sort v1.1.0 as stac-fastapi declares it, plus the v1.0.0 class names of the same
+    # behaviour: pystac-client 0.9 recognises only v1.0.x and otherwise drops sortby.
+    extensions = Extensions(
+        settings=settings,
+        search_map={
+            "query": FullQueryExtension(),
+            "sort": SearchSortExtension(conformance_classes=[
+                Sort.ITEM_SEARCH_SORT, Sort.ITEM_SEARCH_SORTABLES, "https://api.stacspec.org/v1.0.0/item-search#sort"]),
+        },
+        item_collection_map={
+            "query": FullQueryExtension(conformance_classes=[QueryConformanceClasses.ITEMS]),
+            "sort": ItemCollectionSortExtension(conformance_classes=[
+                Sort.FEATURES_SORT, Sort.FEATURES_SORTABLES, "https://api.stacspec.org/v1.0.0/ogcapi-features#sort"]),
+        },
+    )
+    api = instantiate_api(client=QueryToFilterClient, settings=settings, lifespan=no_lifespan, extensions=extensions)
+    api.client.landing_page_id = landing_id
+    add_handlers(api.app)
+    return api
+
+
+class MountedRoot:
+    """ASGI wrapper for a mounted STAC API: make the mount path its URL root.
+
+    Starlette builds ``request.base_url`` from the top-level ``app_root_path``, so the
+    links of a mounted stac-fastapi app would miss the prefix; here the sub-app's
+    ``root_path`` (which includes the mount path) becomes its ``app_root_path``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = dict(scope, app_root_path=scope.get("root_path", ""))
+        await self.app(scope, receive, send)
+
+
+class TokenAuth:
+    """ASGI middleware: ``Authorization: Bearer <token>`` checked against ``rsarchive.api_tokens``."""
+
+    def __init__(self, app: Any, stac_app: Any, cache_seconds: float = 10.0) -> None:
+        self.app = app
+        self.stac_app = stac_app
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    async def _name(self, token: str) -> str | None:
+        from rsarchive.api.tokens import lookup_token_async
+
+        hit = self._cache.get(token)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        name = await lookup_token_async(self.stac_app.state.readpool, token)
+        if name:
+            self._cache[token] = (name, now + self.cache_seconds)
+        else:
+            self._cache.pop(token, None)
+        return name
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        name = await self._name(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if name == "":  # a valid user token whose role may not read the internal catalog
+            from starlette.responses import JSONResponse
+
+            response = JSONResponse({"code": "PermissionDeniedError", "description": "the internal API is for "
+                                     "officers, operators and administrators"}, status_code=403)
+            await response(scope, receive, send)
+            return
+        if name is None:
+            from starlette.responses import JSONResponse
+
+            reason = "missing bearer token" if not auth else "invalid or revoked token"
+            response = JSONResponse(
+                {"code": "AuthError", "description": f"the internal API needs a valid token: {reason}"},
+                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="rsarchive-internal"'},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["token_name"] = name
+        await self.app(scope, receive, send)
+
+
+DEFAULT_FIELDS = ("type", "stac_version", "id", "collection", "geometry", "bbox", "links", "assets",
+                  "properties.datetime")
+"""What the fields extension recommends returning when ``include`` is given empty."""
+
+
+def _normalise_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields-extension semantics where stac-fastapi-pgstac differs from the specification
+    (as stac-api-validator checks them):
+
+    * ``include`` given but empty or null, with an ``exclude`` → the default fields minus
+      the excluded ones (pgSTAC would return every other field);
+    * an ``exclude`` that is a parent of an ``include`` (``-properties,+properties.eo:cloud_cover``)
+      → the more specific include wins;
+    * a non-empty ``include`` always keeps ``type``, ``id`` and ``collection``: every feature
+      stays an identifiable GeoJSON Feature (and its links can be built)."""
+    include = set(fields.get("include") or ())
+    exclude = set(fields.get("exclude") or ())
+    if "include" in fields and not include and exclude:
+        return {"include": sorted(set(DEFAULT_FIELDS) - exclude), "exclude": sorted(exclude)}
+    if include:
+        shadowed = {e for e in exclude if any(i.startswith(e + ".") for i in include)}
+        return {"include": sorted(include | {"type", "id", "collection"}), "exclude": sorted(exclude - shadowed)}
+    return fields
+
+
+class SearchBodyNormaliser:
+    """ASGI middleware for ``POST …/search``: a lone string for ``collections`` or ``ids``
+    is taken as a one-element list (clients and stac-api-validator send that),
+    ``"fields": null`` is refused with 400 (it is not a fields object), and ``fields``
+    follows the extension's specification (:func:`_normalise_fields`)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or not scope.get("path", "").endswith("/search"):
+            await self.app(scope, receive, send)
+            return
+        import json
+
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            if "fields" in data and data["fields"] is None:
+                from starlette.responses import JSONResponse
+
+                response = JSONResponse({"code": "InvalidParameter", "description": "fields: must be an object with "
+                                         "include and/or exclude lists, not null"}, status_code=400)
+                await response(scope, receive, send)
+                return
+            changed = False
+            if isinstance(data.get("fields"), dict):
+                fixed = _normalise_fields(data["fields"])
+                changed = fixed is not data["fields"]
+                data["fields"] = fixed
+            for key in ("collections", "ids"):
+                if isinstance(data.get(key), str):
+                    data[key] = [data[key]]
+                    changed = True
+            if changed:
+                body = json.dumps(data).encode()
+                headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
+                scope = dict(scope, headers=headers + [(b"content-length", str(len(body)).encode())])
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _browser_dir(settings: Settings) -> Path:
+    from rsarchive.settings import PROJECT_ROOT
+
+    return PROJECT_ROOT / "build" / "stac-browser"
+
+
+def create_app(settings: Settings) -> Any:
+    """The archive's web application for ``settings`` (nothing connects until start-up)."""
+    from stac_fastapi.pgstac.db import close_db_connection, connect_to_db
+
+    import rsarchive
+    from rsarchive.api.browser import mount_browser
+    from rsarchive.catalog.collections import catalog_dir
+
+    public = stac_api(
+        "Viet Nam national remote-sensing archive",
+        "Published metadata of the national remote-sensing archive (Decision 81/2010/QĐ-TTg, Art. 7): "
+        "VNREDSat-1 level-0, raw image data and image products, and registered foreign originals.",
+        "rsarchive-public",
+    )
+    internal = stac_api(
+        "rsarchive internal catalog",
+        "Everything the archive holds, classified items included. Bearer token required.",
+        "rsarchive-internal",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await connect_to_db(public.app, postgres_settings=_postgres_settings(settings.public_database_dsn, "rsarchive-public-api"))
+        try:
+            await connect_to_db(internal.app, postgres_settings=_postgres_settings(settings.internal_database_dsn, "rsarchive-internal-api"))
+            try:
+                yield
+            finally:
+                await close_db_connection(internal.app)
+        finally:
+            await close_db_connection(public.app)
+
+    app = FastAPI(
+        title="rsarchive", version=rsarchive.__version__, lifespan=lifespan,
+        # Same paths as the mounted STAC APIs: their landing pages build the service-desc and
+        # service-doc links with url_for("openapi"), which resolves against this app's routes.
+        openapi_url="/api", docs_url="/api.html", redoc_url=None,
+        description="Viet Nam's national remote-sensing archive. Public STAC API at /stac/ "
+                    "(OpenAPI: /stac/api.html), internal STAC API at /internal/stac/ (token), "
+                    "STAC Browser at /browser/.",
+    )
+    app.state.settings = settings
+    app.state.public_api = public
+    app.state.internal_api = internal
+
+    from rsarchive.api.errors import add_handlers
+
+    add_handlers(app)
+
+    @app.get("/", include_in_schema=True, summary="Entry points")
+    def root(request: Request) -> dict[str, Any]:
+        base = str(request.base_url).rstrip("/")
+        return {
+            "title": "Viet Nam national remote-sensing archive",
+            "links": [
+                {"rel": "service-desc", "href": f"{base}{PUBLIC_PREFIX}/api", "title": "public STAC API (OpenAPI)"},
+                {"rel": "data", "href": f"{base}{PUBLIC_PREFIX}/", "title": "public STAC API"},
+                {"rel": "data", "href": f"{base}{INTERNAL_PREFIX}/", "title": "internal STAC API (token)"},
+                {"rel": "alternate", "href": f"{base}{BROWSER_PREFIX}/", "title": "STAC Browser"},
+                {"rel": "license", "href": f"{base}/licence", "title": "terms of use"},
+            ],
+        }
+
+    licence = (catalog_dir() / "licence.html").read_text(encoding="utf-8")
+
+    @app.get("/licence", response_class=HTMLResponse, summary="Terms of use (Decision 81/2010, Art. 9)")
+    def licence_page() -> str:
+        return licence
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> RedirectResponse:
+        return RedirectResponse("/api.html")
+
+    @app.get(PUBLIC_PREFIX, include_in_schema=False)
+    def public_slash() -> RedirectResponse:
+        return RedirectResponse(f"{PUBLIC_PREFIX}/")
+
+    app.mount(PUBLIC_PREFIX, SearchBodyNormaliser(MountedRoot(public.app)))
+    app.mount(INTERNAL_PREFIX, TokenAuth(SearchBodyNormaliser(MountedRoot(internal.app)), internal.app))
+    mount_browser(app, _browser_dir(settings), BROWSER_PREFIX, PUBLIC_PREFIX)
+    from rsarchive.api.requests_app import include_requests
+
+    include_requests(app, settings)  # /api/… (requests, coverage), /downloads/…, /web/…
+    return app
+
+
+def app_from_environment() -> Any:
+    """uvicorn ``--factory`` entry point: settings from ``RSARCHIVE_*`` and the TOML file."""
+    from rsarchive.settings import load_settings
+
+    return create_app(load_settings())

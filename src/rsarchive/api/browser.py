@@ -1,0 +1,54 @@
+"""STAC Browser (radiantearth's ``@radiantearth/stac-browser``) served at ``/browser/``.
+
+``scripts/setup.sh`` builds it once into ``build/stac-browser`` with ``pathPrefix``
+``/browser/``.  The catalog URL is not baked in: each ``index.html`` served carries
+``window.STAC_BROWSER_CONFIG = {catalogUrl: "<this server>/stac/"}``, so the same
+build works behind any host name or port.  Unknown paths under the prefix get
+``index.html`` (the browser's history-mode routing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+log = logging.getLogger(__name__)
+
+__all__ = ["mount_browser"]
+
+
+def mount_browser(app: Any, folder: Path, prefix: str, catalog_prefix: str) -> None:
+    """Add the ``prefix`` routes serving the STAC Browser build in ``folder``."""
+    root = folder.resolve()
+
+    def index(request: Request) -> Response:
+        page = root / "index.html"
+        if not page.is_file():
+            return HTMLResponse(
+                f"<h1>STAC Browser is not built</h1><p>Expected {page}. Run <code>make setup</code> "
+                "(it builds the browser with npm), then restart the server.</p>",
+                status_code=503,
+            )
+        base = str(request.base_url).rstrip("/")
+        config = {"catalogUrl": f"{base}{catalog_prefix}/", "catalogTitle": "Viet Nam remote-sensing archive",
+                  "allowExternalAccess": False, "pathPrefix": f"{prefix}/"}
+        script = f"<script>window.STAC_BROWSER_CONFIG = {json.dumps(config)};</script>"
+        html = page.read_text(encoding="utf-8").replace("<head>", "<head>" + script, 1)
+        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+    @app.get(prefix, include_in_schema=False)
+    def browser_root() -> RedirectResponse:
+        return RedirectResponse(f"{prefix}/")
+
+    @app.get(prefix + "/{path:path}", include_in_schema=False)
+    def browser(path: str, request: Request) -> Response:
+        if path and path != "index.html":
+            target = (root / path).resolve()
+            if target.is_file() and root in target.parents:
+                return FileResponse(target)
+        return index(request)

@@ -1,0 +1,39 @@
+"""Plugging the requests routes into an app: :func:`include_requests` (called by
+``rsarchive.api.app.create_app``) and :func:`create_requests_app`, a small app with
+only these routes (tests, fuzzing, and deployments that want the requests service alone).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rsarchive.settings import Settings
+
+
+def include_requests(app: Any, settings: Settings) -> None:
+    """Add the requests API (``/api/…``, ``/downloads/…``) and the web pages (``/web/…``) to ``app``."""
+    from rsarchive.api.requests_routes import requests_router
+    from rsarchive.api.web_routes import web_router
+
+    app.include_router(requests_router(settings))
+    app.include_router(web_router(settings))
+
+
+def create_requests_app(settings: Settings) -> Any:
+    """A FastAPI app with only the requests API and web pages."""
+    from fastapi import FastAPI
+    from fastapi.responses import RedirectResponse
+
+    import rsarchive
+
+    app = FastAPI(title="rsarchive requests", version=rsarchive.__version__,
+                  description="Data requests, deliveries, error reports and the coverage check "
+                              "(Decision 81/2010/QĐ-TTg, Art. 8-11).")
+    include_requests(app, settings)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/web/")
+
+    return app

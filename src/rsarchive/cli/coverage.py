@@ -1,0 +1,53 @@
+"""``rsarchive coverage``: the coverage check before a foreign purchase (Art. 10.2)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from rsarchive.cli._actor import principal, read_aoi, token_option, validated
+from rsarchive.cli.options import get_settings
+
+
+@click.command("coverage")
+@token_option
+@click.option("--aoi", "aoi_file", type=click.Path(dir_okay=False), help="GeoJSON file with the area.")
+@click.option("--bbox", help="Area as west,south,east,north (instead of --aoi).")
+@click.option("--period", required=True, help="START/END, ISO dates.")
+@click.option("--max-gsd", type=float, help="Finest ground sample distance needed, metres.")
+@click.option("--levels", default="raw,product,original", show_default=True, help="Comma-separated levels.")
+@click.option("--max-cloud", type=float, help="Maximum cloud cover, percent.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result (items, uncovered GeoJSON).")
+def command(token: str | None, as_user: str | None, aoi_file: str | None, bbox: str | None, period: str,
+            max_gsd: float | None, levels: str, max_cloud: float | None, as_json: bool) -> None:
+    """How much of an area the archive already covers for a period (and which items)."""
+    from rsarchive.api.auth import transaction
+    from rsarchive.errors import UsageError
+    from rsarchive.requests.coverage import coverage_check
+    from rsarchive.requests.models import CoverageQuery, parse_period
+
+    start, end = parse_period(period)
+    body: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "max_gsd": max_gsd,
+                            "max_cloud_cover": max_cloud,
+                            "levels": [v.strip() for v in levels.split(",") if v.strip()]}
+    if aoi_file:
+        body["aoi"] = read_aoi(aoi_file)
+    if bbox:
+        try:
+            body["bbox"] = [float(v) for v in bbox.split(",")]
+        except ValueError:
+            raise UsageError(f"--bbox {bbox!r} is not four numbers west,south,east,north") from None
+    query = validated(CoverageQuery, body)
+    with transaction(get_settings()) as conn:
+        result = coverage_check(conn, principal(conn, token, as_user), query)
+    data = result.to_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        return
+    click.echo(f"covered {data['fraction'] * 100:.2f}% of {data['aoi_km2']:.3f} km² "
+               f"({data['covered_km2']:.3f} km²) by {data['item_count']} items; "
+               f"uncovered {data['aoi_km2'] - data['covered_km2']:.3f} km²")
+    for item in data["items"]:
+        click.echo(f"  {item['id']}  {item['level']}  {item['datetime']}  gsd {item['gsd']}")

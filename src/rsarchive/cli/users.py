@@ -1,0 +1,72 @@
+"""``rsarchive users add|revoke|list|token``: user accounts, roles, clearance and API tokens."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from rsarchive.cli.options import get_settings
+
+
+@click.group("users")
+def command() -> None:
+    """Manage user accounts (roles: requester, officer, operator, admin) and their API tokens."""
+
+
+@command.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["requester", "officer", "operator", "admin"]))
+@click.option("--org", "organisation", metavar="ORG", help="Organisation (required for requesters; created if new).")
+@click.option("--clearance", default="unclassified", show_default=True,
+              type=click.Choice(["unclassified", "confidential", "secret", "top-secret"]))
+def add_command(name: str, role: str, organisation: str | None, clearance: str) -> None:
+    """Create user NAME and print its API token (shown this once only)."""
+    from rsarchive import identity
+    from rsarchive.api.auth import transaction
+
+    with transaction(get_settings()) as conn:
+        token = identity.add_user(conn, name, role, organisation, clearance)
+    click.echo(token)
+    click.echo(f"user {name} ({role}{', ' + organisation if organisation else ''}, clearance {clearance}) created; "
+               "the token above is shown only now", err=True)
+
+
+@command.command("token")
+@click.argument("name")
+def token_command(name: str) -> None:
+    """Issue another API token for user NAME (printed once)."""
+    from rsarchive import identity
+    from rsarchive.api.auth import transaction
+
+    with transaction(get_settings()) as conn:
+        click.echo(identity.issue_token(conn, name))
+
+
+@command.command("revoke")
+@click.argument("name")
+def revoke_command(name: str) -> None:
+    """Revoke user NAME and all its tokens."""
+    from rsarchive import identity
+    from rsarchive.api.auth import transaction
+
+    with transaction(get_settings()) as conn:
+        count = identity.revoke_user(conn, name)
+    click.echo(f"revoked user {name} ({count} token{'s' if count != 1 else ''})")
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_command(as_json: bool) -> None:
+    """List user accounts."""
+    from rsarchive import identity
+    from rsarchive.api.auth import transaction
+
+    with transaction(get_settings()) as conn:
+        users = identity.list_users(conn)
+    if as_json:
+        click.echo(json.dumps([u.to_dict() for u in users], indent=1))
+        return
+    for u in users:
+        state = f"revoked {u.revoked_at:%Y-%m-%d}" if u.revoked_at else f"{u.active_tokens} token(s)"
+        click.echo(f"{u.name:<20} {u.role:<10} {u.clearance:<13} {u.organisation or '-':<30} {state}")

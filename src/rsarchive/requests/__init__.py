@@ -1,0 +1,35 @@
+"""Data requests and the duties of Decision 81/2010, Art. 8–11.
+
+* :mod:`~rsarchive.requests.models` — the request form and other bodies (pydantic);
+* :mod:`~rsarchive.requests.calendar` — Vietnamese working days, the seven-day deadline;
+* :mod:`~rsarchive.requests.lifecycle` — submit, review, approve, refuse, cancel, queues, audit log;
+* :mod:`~rsarchive.requests.letters` — the written refusal (HTML and PDF);
+* :mod:`~rsarchive.requests.delivery` — fulfilment: catalog search, manifest, licence, fee statement;
+* :mod:`~rsarchive.requests.downloads` — signed per-requester links and reading assets;
+* :mod:`~rsarchive.requests.fees` — the fee schedule (``config/fees.toml``);
+* :mod:`~rsarchive.requests.reports` — error reports and their triage;
+* :mod:`~rsarchive.requests.coverage` — the coverage check before a foreign purchase.
+
+Identity (users, roles, clearance, tokens) is :mod:`rsarchive.identity`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["RequestForm", "Purpose", "due_date", "submit", "approve", "refuse", "cancel", "fulfil",
+           "compute_coverage", "coverage_check"]
+
+_NAMES = {
+    "RequestForm": "models", "Purpose": "models", "due_date": "calendar", "submit": "lifecycle",
+    "approve": "lifecycle", "refuse": "lifecycle", "cancel": "lifecycle", "fulfil": "delivery",
+    "compute_coverage": "coverage", "coverage_check": "coverage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"rsarchive.requests.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'rsarchive.requests' has no attribute {name!r}")

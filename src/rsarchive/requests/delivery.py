@@ -1,0 +1,165 @@
+"""Fulfilment: find the items that meet an approved request, freeze the delivery
+(manifest with checksums and licence terms, fee statement), and show it to the
+requester with signed links of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+from rsarchive.errors import ConflictError, NotFoundError, PermissionDeniedError
+from rsarchive.identity import Principal, require
+from rsarchive.requests import downloads, lifecycle
+from rsarchive.requests.fees import load_schedule
+from rsarchive.requests.geometry import area_from_form, area_km2
+from rsarchive.requests.search import Criteria, classification_of, find_items, item_level
+
+if TYPE_CHECKING:
+    from rsarchive.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SKIPPED_ROLES = {"thumbnail", "overview", "metadata"}
+
+LICENCE_VI = ("Dữ liệu được cung cấp để sử dụng đúng mục đích đã nêu trong yêu cầu. Không được chuyển giao dữ liệu "
+              "cho bên thứ ba, trừ khi hợp đồng cho phép (Điều 9 khoản 2, Quyết định 81/2010/QĐ-TTg). Người sử dụng "
+              "có trách nhiệm thông báo các sai sót phát hiện trong dữ liệu (Điều 9 khoản 4).")
+LICENCE_EN = ("The data are supplied for the purpose stated in the request only. They may not be passed to any third "
+              "party unless the contract allows it (Art. 9.2, Decision 81/2010/QĐ-TTg). The user shall report errors "
+              "found in the data (Art. 9.4).")
+
+
+@dataclass(frozen=True)
+class FulfilResult:
+    request: lifecycle.RequestRecord
+    manifest: dict[str, Any]
+    fee_statement: dict[str, Any]
+
+
+def _requester(conn: Any, user_id: int) -> Principal:
+    row = conn.execute(
+        "SELECT u.id, u.name, u.role, u.organisation_id, o.name, u.clearance FROM rsarchive.users u "
+        "LEFT JOIN rsarchive.organisations o ON o.id = u.organisation_id WHERE u.id = %s", (user_id,)).fetchone()
+    return Principal(*row)
+
+
+def criteria_of(form: dict[str, Any]) -> Criteria:
+    """Search criteria from a stored request form."""
+    return Criteria(area=area_from_form(form.get("aoi"), form.get("bbox")),
+                    start=date.fromisoformat(form["start"]), end=date.fromisoformat(form["end"]),
+                    levels=tuple(form["levels"]), max_cloud_cover=form.get("max_cloud_cover"),
+                    item_ids=tuple(form.get("items") or ()))
+
+
+def _assets(item: dict[str, Any], bands: list[str]) -> list[dict[str, Any]]:
+    chosen = []
+    wanted = {b.lower() for b in bands}
+    for key, asset in sorted((item.get("assets") or {}).items()):
+        roles = set(asset.get("roles") or [])
+        if roles & SKIPPED_ROLES and "data" not in roles:
+            continue
+        names = {key.lower()} | {str(b.get(k, "")).lower() for b in (asset.get("eo:bands") or asset.get("bands") or [])
+                                 if isinstance(b, dict) for k in ("name", "common_name")}
+        if wanted and not (names & wanted) and "quality" not in roles:
+            continue
+        chosen.append({"key": key, "href": asset.get("href"), "type": asset.get("type"), "roles": sorted(roles),
+                       "checksum": asset.get("file:checksum"), "size": asset.get("file:size")})
+    return chosen
+
+
+def licence(approval: dict[str, Any], organisation: str) -> dict[str, Any]:
+    """The licence terms of a delivery (Art. 9.2): no transfer unless the contract allows it."""
+    allowed = bool(approval.get("third_party_transfer_allowed") and approval.get("contract_ref"))
+    terms_en = LICENCE_EN + (f" Contract {approval['contract_ref']} allows transfer to third parties." if allowed else
+                             " No contract allows transfer to third parties.")
+    return {"licensee": organisation, "contract_ref": approval.get("contract_ref"),
+            "third_party_transfer_allowed": allowed, "terms_vi": LICENCE_VI, "terms_en": terms_en}
+
+
+def fulfil(conn: Any, settings: Settings, principal: Principal, request_id: int) -> FulfilResult:
+    """Search the internal catalog for an approved request, record the delivery, mark it fulfilled."""
+    require(principal, *lifecycle.OFFICERS)
+    record = lifecycle.get(conn, principal, request_id, for_update=True)
+    if record.status != "approved":
+        raise ConflictError(f"request {request_id} is {record.status}; only an approved request can be fulfilled")
+    requester = _requester(conn, conn.execute("SELECT submitted_by FROM rsarchive.data_requests WHERE id = %s",
+                                              (request_id,)).fetchone()[0])
+    criteria = criteria_of(record.form)
+    items = find_items(conn, criteria, requester)  # classification ≤ the requester's clearance
+    if not items:
+        raise ConflictError(f"no item in the archive meets request {request_id}; refuse it with a written reason")
+    from shapely.geometry import shape
+
+    entries = []
+    for item in items:
+        level = item_level(item) or "unknown"
+        geom = shape(item["geometry"]) if item.get("geometry") else None
+        entries.append({
+            "id": item["id"], "collection": item.get("collection"), "level": level,
+            "datetime": (item.get("properties") or {}).get("datetime"),
+            "classification": classification_of(item) or "unclassified",
+            "area_km2": round(area_km2(geom), 3) if geom is not None else 0.0,
+            "geometry": item.get("geometry"),
+            "assets": _assets(item, list(record.form.get("bands") or [])),
+        })
+    schedule = load_schedule(settings.config_dir)
+    fee = schedule.statement(record.purpose, entries)
+    manifest = {
+        "request_id": request_id, "organisation": record.organisation, "purpose": record.purpose,
+        "format": record.form.get("format"), "items": entries,
+        "licence": licence(lifecycle.approval_of(record), record.organisation),
+    }
+    conn.execute("INSERT INTO rsarchive.deliveries (request_id, manifest, fee_statement) VALUES (%s, %s, %s)",
+                 (request_id, Jsonb(manifest), Jsonb(fee)))
+    updated = lifecycle.transition(conn, principal, request_id, "fulfilled",
+                                   {"items": len(entries), "fee_total": fee["total"], "currency": fee["currency"]})
+    log.info("request %d fulfilled: %d items, fee %s %s", request_id, len(entries), fee["total"], fee["currency"])
+    return FulfilResult(updated, manifest, fee)
+
+
+def stored_delivery(conn: Any, request_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    row = conn.execute("SELECT manifest, fee_statement FROM rsarchive.deliveries WHERE request_id = %s",
+                       (request_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"request {request_id} has no delivery (it is not fulfilled)")
+    return row[0], row[1]
+
+
+def delivery_for(conn: Any, principal: Principal, request_id: int, base_url: str = "",
+                 ttl_seconds: int = downloads.DEFAULT_TTL_SECONDS) -> dict[str, Any]:
+    """The delivery as ``principal`` sees it: the manifest without storage hrefs, each asset
+    with a download URL signed for this principal only, and the fee statement."""
+    require(principal, *lifecycle.REQUESTERS, *lifecycle.OFFICERS)
+    lifecycle.get(conn, principal, request_id)  # visibility: own organisation or officer
+    manifest, fee = stored_delivery(conn, request_id)
+    if principal.user_id is None:
+        raise PermissionDeniedError("download links are issued to user accounts only")
+    key = downloads.signing_key(conn)
+    items = []
+    for entry in manifest["items"]:
+        if not principal.may_see(entry.get("classification")):
+            continue
+        assets = []
+        for asset in entry["assets"]:
+            token = downloads.issue(key, request_id, entry["id"], asset["key"], principal.user_id, ttl_seconds)
+            assets.append({k: v for k, v in asset.items() if k != "href"} | {"url": f"{base_url}/downloads/{token}"})
+        items.append(entry | {"assets": assets})
+    return manifest | {"items": items, "fee_statement": fee, "links_valid_for_seconds": ttl_seconds}
+
+
+def resolve_download(conn: Any, principal: Principal, token: str) -> tuple[downloads.Grant, dict[str, Any]]:
+    """The grant and the manifest's asset for a signed token presented by ``principal``."""
+    grant = downloads.Grant.verify(downloads.signing_key(conn), token, principal.user_id)
+    lifecycle.get(conn, principal, grant.request_id)  # still a member of the organisation
+    manifest, _ = stored_delivery(conn, grant.request_id)
+    for entry in manifest["items"]:
+        if entry["id"] == grant.item_id and principal.may_see(entry.get("classification")):
+            for asset in entry["assets"]:
+                if asset["key"] == grant.asset:
+                    return grant, asset
+    raise NotFoundError("the asset of this download link is not in the delivery")

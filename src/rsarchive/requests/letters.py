@@ -1,0 +1,157 @@
+"""The written refusal (Art. 8.2(c)): a letter with the reasons and the date, as HTML and PDF.
+
+The heading is bilingual (Vietnamese first, English below).  The PDF is drawn
+with fpdf2 in a Unicode TrueType font (DejaVu Sans, Debian ``fonts-dejavu-core``)
+so Vietnamese diacritics survive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rsarchive.errors import ConfigError, ConflictError
+from rsarchive.requests import calendar
+from rsarchive.requests.lifecycle import RequestRecord
+from rsarchive.requests.models import PURPOSE_LABELS
+
+ARCHIVE_NAME_VI = "Cơ sở dữ liệu viễn thám quốc gia"
+ARCHIVE_NAME_EN = "National Remote Sensing Archive of Viet Nam"
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+
+_HTML = """<!doctype html>
+<html lang="vi">
+<head><meta charset="utf-8"><title>Refusal letter — request {{ l.request_id }}</title>
+<style>
+ body { font-family: "DejaVu Sans", sans-serif; max-width: 44em; margin: 2em auto; line-height: 1.45 }
+ .motto { text-align: center } .motto p { margin: .1em }
+ h1 { text-align: center; font-size: 1.25em; margin-top: 1.5em } h1 small { display: block; font-weight: normal }
+ .reason { border-left: 3px solid #a33; padding: .3em 1em; white-space: pre-wrap }
+ dt { font-weight: bold } dd { margin: 0 0 .4em 0 }
+</style></head>
+<body>
+<div class="motto"><p><strong>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</strong></p>
+<p>Độc lập - Tự do - Hạnh phúc</p><p>Socialist Republic of Viet Nam — Independence - Freedom - Happiness</p></div>
+<p class="issuer">{{ l.archive_vi }} / {{ l.archive_en }}</p>
+<p class="date" id="letter-date">Ngày / Date: <time datetime="{{ l.date_iso }}">{{ l.date_iso }}</time> ({{ l.date_vi }})</p>
+<h1>THÔNG BÁO TỪ CHỐI CUNG CẤP DỮ LIỆU VIỄN THÁM
+<small>Notice of refusal to supply remote-sensing data</small></h1>
+<p>Kính gửi / To: <strong>{{ l.organisation }}</strong>{% if l.contact %} — {{ l.contact }}{% endif %}</p>
+<dl>
+ <dt>Yêu cầu số / Request no.</dt><dd>{{ l.request_id }}</dd>
+ <dt>Ngày nhận / Received</dt><dd>{{ l.received }}</dd>
+ <dt>Mục đích / Purpose</dt><dd>{{ l.purpose }}</dd>
+ <dt>Thời gian dữ liệu / Period</dt><dd>{{ l.period }}</dd>
+</dl>
+<p>Căn cứ Điều 8 khoản 2 điểm c Quyết định số 81/2010/QĐ-TTg, {{ l.archive_vi }} từ chối cung cấp dữ liệu
+theo yêu cầu trên vì lý do sau đây. / Under Article 8.2(c) of Decision 81/2010/QĐ-TTg, the archive refuses
+to supply the data requested above, for the following reason:</p>
+<h2>Lý do / Reason</h2>
+<div class="reason" id="reason">{{ l.reason }}</div>
+<p>Quý cơ quan có quyền khiếu nại theo quy định của pháp luật (Điều 9). / You may complain under the law (Art. 9).</p>
+<p>Người ký / Signed: {{ l.officer }}</p>
+</body></html>
+"""
+
+
+@dataclass(frozen=True)
+class RefusalLetter:
+    """What a refusal letter says."""
+
+    request_id: int
+    organisation: str
+    contact: str
+    purpose: str
+    period: str
+    received: str
+    reason: str
+    date: date
+    officer: str
+    archive_vi: str = ARCHIVE_NAME_VI
+    archive_en: str = ARCHIVE_NAME_EN
+
+    @property
+    def date_iso(self) -> str:
+        return self.date.isoformat()
+
+    @property
+    def date_vi(self) -> str:
+        return f"ngày {self.date.day:02d} tháng {self.date.month:02d} năm {self.date.year}"
+
+    @classmethod
+    def of(cls, record: RequestRecord) -> RefusalLetter:
+        """The letter for a refused request (409 if it is not refused)."""
+        if record.status != "refused" or not record.refusal_reason or record.decided_at is None:
+            raise ConflictError(f"request {record.id} is {record.status}; only a refused request has a refusal letter")
+        officer = next((e["actor"] for e in reversed(record.history) if e["to"] == "refused"), None) or ""
+        form = record.form
+        contact = form.get("contact") or {}
+        return cls(
+            request_id=record.id, organisation=record.organisation,
+            contact=" ".join(str(contact.get(k) or "") for k in ("name", "email")).strip(),
+            purpose=PURPOSE_LABELS.get(record.purpose, record.purpose),
+            period=f"{form.get('start')} – {form.get('end')}",
+            received=calendar.receipt_date(record.received_at).isoformat(),
+            reason=record.refusal_reason, date=calendar.receipt_date(record.decided_at), officer=officer)
+
+
+def render_html(letter: RefusalLetter) -> str:
+    """The letter as a standalone HTML page (autoescaped)."""
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True)
+    return env.from_string(_HTML).render(l=letter)
+
+
+def _font_path(bold: bool = False) -> Path:
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    for folder in FONT_DIRS:
+        if (folder / name).is_file():
+            return folder / name
+    raise ConfigError(f"font {name} not found in {', '.join(map(str, FONT_DIRS))}; install fonts-dejavu-core")
+
+
+def render_pdf(letter: RefusalLetter) -> bytes:
+    """The letter as a PDF (A4), text extractable."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_title(f"Refusal letter, request {letter.request_id}")
+    pdf.set_author(letter.archive_en)
+    pdf.add_font("DejaVu", "", str(_font_path()))
+    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
+    pdf.add_page()
+    width = pdf.epw
+
+    def para(text: str, size: int = 11, style: str = "", align: str = "L", gap: float = 2) -> None:
+        pdf.set_font("DejaVu", style, size)
+        pdf.multi_cell(width, 6, text, align=align, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(gap)
+
+    para("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", 11, "B", "C", 0)
+    para("Độc lập - Tự do - Hạnh phúc", 10, "", "C", 0)
+    para("Socialist Republic of Viet Nam — Independence - Freedom - Happiness", 9, "", "C", 4)
+    para(f"{letter.archive_vi} / {letter.archive_en}", 10)
+    para(f"Ngày / Date: {letter.date_iso} ({letter.date_vi})", 10, "", "R", 4)
+    para("THÔNG BÁO TỪ CHỐI CUNG CẤP DỮ LIỆU VIỄN THÁM", 13, "B", "C", 0)
+    para("Notice of refusal to supply remote-sensing data", 11, "", "C", 5)
+    para(f"Kính gửi / To: {letter.organisation}" + (f" — {letter.contact}" if letter.contact else ""))
+    para(f"Yêu cầu số / Request no.: {letter.request_id}\nNgày nhận / Received: {letter.received}\n"
+         f"Mục đích / Purpose: {letter.purpose}\nThời gian dữ liệu / Period: {letter.period}")
+    para("Căn cứ Điều 8 khoản 2 điểm c Quyết định số 81/2010/QĐ-TTg, cơ sở dữ liệu từ chối cung cấp dữ liệu theo yêu cầu "
+         "trên vì lý do sau đây. / Under Article 8.2(c) of Decision 81/2010/QĐ-TTg, the archive refuses to supply the "
+         "data requested above, for the following reason:", 10)
+    para("Lý do / Reason", 12, "B", "L", 1)
+    para(letter.reason, 11, "", "L", 4)
+    para("Quý cơ quan có quyền khiếu nại theo quy định của pháp luật (Điều 9). / You may complain under the law (Art. 9).", 9)
+    para(f"Người ký / Signed: {letter.officer}", 10)
+    return bytes(pdf.output())
+
+
+def letter_for(record: RequestRecord) -> dict[str, Any]:
+    """Both forms of the refusal letter for a refused request."""
+    letter = RefusalLetter.of(record)
+    return {"html": render_html(letter), "pdf": render_pdf(letter), "date": letter.date_iso}

@@ -1,0 +1,121 @@
+"""One loaded catalog and one running server for all API tests (package scope).
+
+Internal database: 60 unclassified products (integer cloud covers, so the query
+extension's ``eq`` finds some), 6 raw, 6 level-0, and 8 SECRET products placed over
+a distinctive area (the Paracel box 111–113 E, 15.5–17.5 N, where nothing public is).
+Everything is published; the classified items are withheld.  The app runs under
+uvicorn on a free port; thumbnails are served by a small HTTP server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import http.server
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rsarchive.catalog import ensure_collections, load_items, publish
+from rsarchive.db import connect, with_database
+from rsarchive.settings import Settings
+from rsarchive.testing import stack
+from rsarchive.testing.items import synthetic_item
+
+SECRET_BOX = (111.0, 15.5, 113.0, 17.5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def png(width: int = 64, height: int = 64) -> bytes:
+    """A small RGB gradient PNG (no imaging library needed)."""
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 4 % 256, 128)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@dataclass
+class LoadedCatalog:
+    settings: Settings
+    base_url: str               # http://127.0.0.1:PORT
+    public_ids: list[str]
+    secret_ids: list[str]
+    secret_items: list[dict]
+    thumbnail_url: str
+
+    @property
+    def public_url(self) -> str:
+        return f"{self.base_url}/stac/"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="package")
+def loaded(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedCatalog]:
+    import uvicorn
+
+    from rsarchive.api import create_app
+
+    settings = stack.clone_databases(service_settings)
+    files = tmp_path_factory.mktemp("assets")
+    (files / "thumb.png").write_bytes(png())
+    asset_port = free_port()
+    asset_server = http.server.ThreadingHTTPServer(("127.0.0.1", asset_port), functools.partial(_Quiet, directory=str(files)))
+    threading.Thread(target=asset_server.serve_forever, daemon=True).start()
+    thumb = f"http://127.0.0.1:{asset_port}/thumb.png"
+
+    public = [synthetic_item(i, thumbnail_href=thumb, cloud_cover=float(i * 7 % 100)) for i in range(60)]
+    public += [synthetic_item(i, form="raw") for i in range(100, 106)]
+    public += [synthetic_item(i, form="level0") for i in range(200, 206)]
+    secret = [
+        synthetic_item(i, security="secret", thumbnail_href=thumb, lon=111.5 + (i % 4) * 0.4, lat=16.0 + (i % 2) * 0.8,
+                       when=dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=i), cloud_cover=3.0)
+        for i in range(900, 908)
+    ]
+    for dsn in (settings.internal_database_dsn, settings.public_database_dsn):
+        with connect(dsn) as conn:
+            ensure_collections(conn)
+            conn.commit()
+    with connect(settings.internal_database_dsn) as conn:
+        load_items(conn, public + secret)
+        conn.commit()
+    report = publish(settings.internal_database_dsn, settings.public_database_dsn, [i["id"] for i in public + secret])
+    assert sorted(report.withheld) == sorted(i["id"] for i in secret)
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                         timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.05)
+    try:
+        yield LoadedCatalog(settings, f"http://127.0.0.1:{port}", [i["id"] for i in public],
+                            [i["id"] for i in secret], secret, thumb)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        asset_server.shutdown()
+        stack.drop_databases(with_database(settings.internal_database_dsn, "postgres"),
+                             [settings.internal_db, settings.public_db])

@@ -1,0 +1,74 @@
+"""STAC Browser at /browser/ in headless Chromium: the collections list shows, and an
+item page shows its thumbnail (Debian chromium + chromium-driver, Selenium)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+
+import httpx
+import pytest
+
+from rsarchive.api.app import _browser_dir
+
+
+def _driver():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(prefix="rsarchive-chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1024", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options), profile
+
+
+def _wait(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    return predicate()
+
+
+@pytest.mark.slow
+def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
+    if not (_browser_dir(loaded.settings) / "index.html").is_file():
+        pytest.skip("STAC Browser not built (make setup builds it)")
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.skip("Debian chromium and chromium-driver are needed")
+    from selenium.webdriver.common.by import By
+
+    page = httpx.get(loaded.base_url + "/browser/")
+    assert page.status_code == 200 and f'"catalogUrl": "{loaded.base_url}/stac/"' in page.text
+
+    driver, profile = _driver()
+    try:
+        driver.get(loaded.base_url + "/browser/")
+        titles = ("VNREDSat-1 image products (L2A)", "VNREDSat-1 raw image data (L1A)", "VNREDSat-1 level-0 downlinks")
+        body = _wait(lambda: all(t in driver.find_element(By.TAG_NAME, "body").text for t in titles)
+                     and driver.find_element(By.TAG_NAME, "body").text)
+        assert body, driver.find_element(By.TAG_NAME, "body").text[:2000]
+
+        item_id = loaded.public_ids[0]
+        driver.get(f"{loaded.base_url}/browser/collections/vnredsat1-product/items/{item_id}")
+
+        def thumbnail_loaded() -> bool:
+            return bool(driver.execute_script(
+                "return Array.from(document.images).some(i => i.src === arguments[0] && i.complete && i.naturalWidth > 0)",
+                loaded.thumbnail_url,
+            ))
+
+        ok = _wait(thumbnail_loaded, 40)
+        text = driver.find_element(By.TAG_NAME, "body").text
+        assert item_id in text, text[:2000]
+        assert ok, [img.get_attribute("src") for img in driver.find_elements(By.TAG_NAME, "img")]
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,45 @@
+"""The internal API needs a token (hashed at rest); the public one is anonymous and read-only."""
+
+from __future__ import annotations
+
+import httpx
+from click.testing import CliRunner
+
+from rsarchive.db import connect
+
+
+def test_tokens(loaded, monkeypatch) -> None:
+    from rsarchive.cli.main import cli
+
+    url = loaded.base_url + "/internal/stac/collections"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer rsa_wrong"}).status_code == 401
+
+    monkeypatch.setenv("RSARCHIVE_INTERNAL_DSN", loaded.settings.internal_database_dsn)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["tokens", "add", "operator-1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert token.startswith("rsa_")
+    with connect(loaded.settings.internal_database_dsn) as conn:
+        stored = conn.execute("SELECT token_sha256 FROM rsarchive.api_tokens WHERE name = 'operator-1'").fetchone()[0]
+    assert token not in stored and len(stored) == 64
+
+    response = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert {c["id"] for c in response.json()["collections"]} >= {"vnredsat1-product", "vnredsat1-level0"}
+
+    result = runner.invoke(cli, ["tokens", "revoke", "operator-1"], catch_exceptions=False)
+    assert result.exit_code == 0
+    loaded_app_cache_seconds = 10.0
+    # The server caches a good token briefly; a fresh token name proves revocation is read from the table.
+    other = runner.invoke(cli, ["tokens", "add", "operator-2"]).output.strip()
+    runner.invoke(cli, ["tokens", "revoke", "operator-2"])
+    assert httpx.get(url, headers={"Authorization": f"Bearer {other}"}).status_code == 401
+    assert loaded_app_cache_seconds > 0
+
+
+def test_public_is_read_only(loaded) -> None:
+    item = {"type": "Feature", "id": "x", "collection": "vnredsat1-product"}
+    assert httpx.post(loaded.public_url + "collections/vnredsat1-product/items", json=item).status_code in (404, 405)
+    assert httpx.delete(loaded.public_url + "collections/vnredsat1-product").status_code in (404, 405)

@@ -1,0 +1,117 @@
+"""Test data for the requests area: users of several organisations, a small internal catalog
+(one classified item) with real asset files, and a valid request form."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rsarchive import identity
+from rsarchive.api.auth import transaction
+from rsarchive.db import connect
+from rsarchive.settings import Settings
+
+COLLECTION = "vnredsat1-product"
+
+# Four product scenes around Hà Nội in 2024 and one classified scene; all 0.1° squares.
+#   A: 105.0-105.1 × 21.0-21.1   2024-03-01   unclassified
+#   B: 105.1-105.2 × 21.0-21.1   2024-03-05   unclassified
+#   C: 105.0-105.1 × 21.1-21.2   2024-09-10   unclassified (outside a spring period)
+#   S: 105.1-105.2 × 21.1-21.2   2024-03-07   secret
+#   R: 105.0-105.1 × 21.0-21.1   2024-03-02   raw level (unclassified)
+SCENES = {
+    "VNR1_PRODUCT_A": ((105.0, 21.0, 105.1, 21.1), "2024-03-01T03:10:00Z", "unclassified", "product"),
+    "VNR1_PRODUCT_B": ((105.1, 21.0, 105.2, 21.1), "2024-03-05T03:10:00Z", "unclassified", "product"),
+    "VNR1_PRODUCT_C": ((105.0, 21.1, 105.1, 21.2), "2024-09-10T03:10:00Z", "unclassified", "product"),
+    "VNR1_PRODUCT_S": ((105.1, 21.1, 105.2, 21.2), "2024-03-07T03:10:00Z", "secret", "product"),
+    "VNR1_RAW_R": ((105.0, 21.0, 105.1, 21.1), "2024-03-02T03:10:00Z", "unclassified", "raw"),
+}
+
+
+def box(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
+                                                [west, south]]]}
+
+
+def collection_json(collection_id: str) -> dict[str, Any]:
+    return {"type": "Collection", "stac_version": "1.0.0", "id": collection_id, "description": "test collection",
+            "license": "proprietary", "links": [],
+            "extent": {"spatial": {"bbox": [[102.0, 8.0, 110.0, 24.0]]},
+                       "temporal": {"interval": [["2014-01-01T00:00:00Z", None]]}}}
+
+
+def item_json(item_id: str, files: Path) -> dict[str, Any]:
+    bbox, when, classification, level = SCENES[item_id]
+    collection = f"vnredsat1-{level}"
+    assets = {}
+    for band in ("B1", "B2", "QA"):
+        path = files / f"{item_id}_{band}.tif"
+        data = f"{item_id}:{band}:".encode() * 2000
+        path.write_bytes(data)
+        assets[band] = {"href": path.as_uri(), "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                        "roles": ["data", "quality"] if band == "QA" else ["data"],
+                        "file:checksum": "1220" + hashlib.sha256(data).hexdigest(), "file:size": len(data),
+                        "eo:bands": [{"name": band}]}
+    assets["thumbnail"] = {"href": (files / "thumb.png").as_uri(), "type": "image/png", "roles": ["thumbnail"]}
+    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": collection,
+            "geometry": box(*bbox), "bbox": list(bbox), "links": [], "assets": assets,
+            "properties": {"datetime": when, "gsd": 10.0 if level == "product" else 10.0, "eo:cloud_cover": 5.0,
+                           "rsarchive:form": level, "rsarchive:security_classification": classification}}
+
+
+def load_items(settings: Settings, files: Path, ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """Load the scenes into the internal pgSTAC, and the unclassified ones into the public one."""
+    files.mkdir(parents=True, exist_ok=True)
+    items = [item_json(i, files) for i in (ids or list(SCENES))]
+    for dsn, public in ((settings.internal_database_dsn, False), (settings.public_database_dsn, True)):
+        with connect(dsn) as conn:
+            for cid in ("vnredsat1-product", "vnredsat1-raw"):
+                conn.execute("SELECT pgstac.upsert_collection(%s::jsonb)", (json.dumps(collection_json(cid)),))
+            for item in items:
+                if public and item["properties"]["rsarchive:security_classification"] != "unclassified":
+                    continue
+                conn.execute("SELECT pgstac.upsert_item(%s::jsonb)", (json.dumps(item),))
+            conn.commit()
+    return items
+
+
+@dataclass
+class Archive:
+    """A fresh archive with users, items and tokens."""
+
+    settings: Settings
+    tokens: dict[str, str]
+    files: Path
+
+    def headers(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+
+USERS = {
+    # name: (role, organisation, clearance)
+    "alice": ("requester", "Bộ Tài nguyên và Môi trường", "unclassified"),
+    "anna": ("requester", "Bộ Tài nguyên và Môi trường", "unclassified"),
+    "bob": ("requester", "UBND tỉnh Quảng Ninh", "unclassified"),
+    "sam": ("requester", "Bộ Quốc phòng", "secret"),
+    "olga": ("officer", "Trung tâm Viễn thám Quốc gia", "top-secret"),
+    "oscar": ("operator", None, "unclassified"),
+    "root": ("admin", None, "top-secret"),
+}
+
+
+def request_body(**changes: Any) -> dict[str, Any]:
+    """A valid request form for the spring 2024 scenes."""
+    body: dict[str, Any] = {
+        "contact": {"name": "Nguyễn Văn A", "email": "a@monre.gov.vn"},
+        "purpose": "state_management",
+        "bbox": [105.0, 21.0, 105.2, 21.2],
+        "start": "2024-02-15", "end": "2024-04-30",
+        "levels": ["product"],
+        "intended_use": "Land-use inventory of Hà Nội province",
+    }
+    body.update(changes)
+    return body
