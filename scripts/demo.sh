@@ -36,8 +36,7 @@ echo
 echo "== 3. ingest: level-0 + verified copy → decode → raw (L1A) → product (L2A) → catalog → publish"
 "$RSARCHIVE" ingest "$pass" --pipeline "$PIPELINE" --wait \
   --reception '{"station": "VNSC-HN", "pass_id": "demo-'"$SCENES"'", "route": "station", "plan_ref": "DEMO-PLAN-2026"}'
-job=$("$RSARCHIVE" jobs list --limit 1 | awk '{print $1}')
-"$RSARCHIVE" jobs show "$job" | head -12
+"$RSARCHIVE" jobs list --limit 3
 
 base="http://$host:$port"
 cat <<TXT
