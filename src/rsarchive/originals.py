@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from rsarchive.db import connect
 from rsarchive.errors import NotFoundError, UsageError
+from rsarchive.jsoninput import read_model
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,17 +93,7 @@ def parse_metadata(value: str | None) -> OriginalMetadata | None:
     """``--metadata``: a JSON file or a JSON object; None when not given."""
     if value is None:
         return None
-    text = value
-    if not value.lstrip().startswith("{"):
-        path = Path(value)
-        if not path.is_file():
-            raise UsageError(f"metadata {value} is neither a JSON object nor an existing file")
-        text = path.read_text(encoding="utf-8")
-    try:
-        return OriginalMetadata.model_validate_json(text)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'metadata'}: {e['msg']}" for e in exc.errors())
-        raise UsageError(f"invalid metadata: {problems}") from None
+    return read_model(value, OriginalMetadata, "metadata")
 
 
 def _delivery_id(provider: str, received: dt.date, files: Sequence[Path]) -> str:

@@ -24,9 +24,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from rsarchive.errors import UsageError
+from rsarchive.jsoninput import read_model
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
 from rsarchive.jobs.queue import Job, JobQueue
 from rsarchive.jobs.worker import JobContext
@@ -55,17 +56,7 @@ def load_reception(value: str | Path | None) -> ReceptionRecord:
     """A reception record from a JSON file path or a JSON string (None: an empty record)."""
     if value is None:
         return ReceptionRecord()
-    text = str(value)
-    path = Path(text)
-    if not text.lstrip().startswith("{"):
-        if not path.is_file():
-            raise UsageError(f"reception record {text} is neither a JSON object nor an existing file")
-        text = path.read_text(encoding="utf-8")
-    try:
-        return ReceptionRecord.model_validate_json(text)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors())
-        raise UsageError(f"invalid reception record: {problems}") from None
+    return read_model(value, ReceptionRecord, "reception record")
 
 
 def file_sha256(path: Path, progress: Callable[[int], None] | None = None) -> tuple[str, int]:
