@@ -42,20 +42,32 @@ def matches_to_displacements(matches: list[Any], resolution_m: float) -> tuple[n
 
 
 def band_registration(images: dict[str, np.ndarray], reference: str, resolution_m: float,
-                      chip: int = 64) -> dict[str, Any]:
+                      chip: int = 64, max_chips: int | None = 256) -> dict[str, Any]:
     """Band-to-band registration of co-gridded bands against ``reference`` (gradient-magnitude matching).
 
     Per band: mean shift (east, north) in pixels, RMS of the chip shifts in pixels, number of chips.
+    Chips lie on a regular lattice (step ``chip // 2``) widened so that at most about ``max_chips``
+    positions are tried per band (None: every half-chip): a few hundred well-spread chips measure
+    the mean shift and RMS as well as thousands do, at ~10 ms of matching per chip
+    (measured on a reference scene: 10 900 chips took 90–120 s, the largest cost of the product).
     """
+    import math
+
     from rsarchive.geometry.refine import match_chips, robust_inliers
 
+    rows, cols = images[reference].shape
+    step = chip // 2
+    if max_chips:
+        step = max(step, math.ceil(math.sqrt(max(rows - chip, 1) * max(cols - chip, 1) / max_chips)))
+
     out: dict[str, Any] = {"reference_band": reference, "method": "gradient-magnitude phase correlation "
-                           f"+ Lucas–Kanade on {chip}-px chips, median-consensus outlier rejection", "bands": {}}
+                           f"+ Lucas–Kanade on {chip}-px chips every {step} px, median-consensus outlier rejection",
+                           "bands": {}}
     worst = 0.0
     for name, image in images.items():
         if name == reference:
             continue
-        matches = match_chips(image, images[reference], chip=chip, gradient=True)
+        matches = match_chips(image, images[reference], chip=chip, step=step, gradient=True)
         keep = robust_inliers(matches, floor_px=0.3)
         good = [m for m, k in zip(matches, keep) if k]
         if not good:

@@ -38,7 +38,7 @@ from rsarchive.errors import ProcessingError
 from rsarchive.geometry.rpc import RPCModel
 
 __all__ = ["OrthoGrid", "utm_epsg", "scene_grid", "warp_band", "warp_qa", "sun_zenith_on_grid",
-           "write_cog", "SUN_GRID_STEP", "warp_options"]
+           "write_cog", "SUN_GRID_STEP", "warp_options", "SunGrid", "sun_zenith_nodes"]
 
 log = logging.getLogger(__name__)
 
@@ -197,16 +197,45 @@ def warp_qa(qa: np.ndarray, rpc: RPCModel, grid: OrthoGrid, *, dem: str | Path |
     return out
 
 
-def _upsample(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    r = np.arange(shape[0], dtype=np.float64)
-    c = np.arange(shape[1], dtype=np.float64)
-    along = np.stack([np.interp(r, rows, values[:, k]) for k in range(values.shape[1])], axis=1)
-    return np.stack([np.interp(c, cols, along[k]) for k in range(shape[0])], axis=0)
+@dataclass(frozen=True)
+class SunGrid:
+    """Solar zenith (°) on a coarse grid of output nodes, interpolated row strip by row strip.
+
+    The full-resolution field (a float64 grid the size of the band: ≈ 560 MB for a PAN
+    scene) is never held: callers ask for the rows they are working on.  Interpolation is
+    ``np.interp`` along the rows then along the columns (bilinear), as before.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    zenith: np.ndarray
+    times: np.ndarray
+    width: int
+
+    def zenith_rows(self, r0: int, r1: int) -> np.ndarray:
+        """Zenith (°, float64) of rows ``r0 … r1 - 1`` at every column."""
+        r = np.arange(r0, r1, dtype=np.float64)
+        along = np.stack([np.interp(r, self.rows, self.zenith[:, k]) for k in range(self.zenith.shape[1])],
+                         axis=1)
+        c = np.arange(self.width, dtype=np.float64)
+        cols = self.cols
+        if cols.size == 1:
+            return np.repeat(along, self.width, axis=1)
+        j = np.clip(np.searchsorted(cols, c, side="right") - 1, 0, cols.size - 2)
+        slope = (along[:, j + 1] - along[:, j]) / (cols[j + 1] - cols[j])
+        out = slope * (c - cols[j]) + along[:, j]
+        last = c >= cols[-1]
+        out[:, last] = along[:, -1:]
+        return out
+
+    def cos_rows(self, r0: int, r1: int) -> np.ndarray:
+        """cos(zenith) (float32) of rows ``r0 … r1 - 1``."""
+        return np.cos(np.radians(self.zenith_rows(r0, r1))).astype(np.float32)
 
 
-def sun_zenith_on_grid(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime64, line_period_s: float,
-                       height_m: Any = 0.0, step: int = SUN_GRID_STEP) -> tuple[np.ndarray, np.ndarray]:
-    """Solar zenith (°) at every pixel of ``grid`` (coarse exact grid, bilinear) and the node times.
+def sun_zenith_nodes(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime64, line_period_s: float,
+                     height_m: Any = 0.0, step: int = SUN_GRID_STEP) -> SunGrid:
+    """Solar zenith (NREL SPA) on every ``step``-th node of ``grid`` (plus the last row/column).
 
     The time of a node is the time its RPC line was acquired (``first_line_utc + line·period``).
     """
@@ -223,7 +252,17 @@ def sun_zenith_on_grid(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.dateti
     line, _ = rpc.project(lon, lat, 0.0)
     times = np.datetime64(first_line_utc, "ns") + np.rint(line * line_period_s * 1e9).astype(np.int64) * np.timedelta64(1, "ns")
     zen, _ = solar_angles(times, lat, lon, height_m if np.ndim(height_m) == 0 else 0.0)
-    return _upsample(np.asarray(zen, dtype=np.float64), rows, cols, (grid.height, grid.width)), times
+    return SunGrid(rows, cols, np.asarray(zen, dtype=np.float64), times, grid.width)
+
+
+def sun_zenith_on_grid(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime64, line_period_s: float,
+                       height_m: Any = 0.0, step: int = SUN_GRID_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """Solar zenith (°) at every pixel of ``grid`` (coarse exact grid, bilinear) and the node times.
+
+    Holds the whole field in memory: the product uses :func:`sun_zenith_nodes` strip by strip.
+    """
+    sun = sun_zenith_nodes(grid, rpc, first_line_utc, line_period_s, height_m, step)
+    return sun.zenith_rows(0, grid.height), sun.times
 
 
 def write_cog(path: str | Path, bands: list[np.ndarray], grid: OrthoGrid, *, nodata: float | None,

@@ -39,7 +39,7 @@ from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, U
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
 from rsarchive.geometry.metadata import PRODUCT_FORMAT
-from rsarchive.geometry.ortho import OrthoGrid, scene_grid, sun_zenith_on_grid, warp_band, warp_qa, write_cog
+from rsarchive.geometry.ortho import OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, warp_band, warp_qa, write_cog
 from rsarchive.geometry.refine import NOT_REFINED, REFINED, Refinement, estimate_correction, match_chips, robust_inliers
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
 from rsarchive.geometry.sensor import SensorModel
@@ -51,6 +51,10 @@ __all__ = ["ProductOptions", "ProductResult", "process_product"]
 log = logging.getLogger(__name__)
 _NS = np.timedelta64(1, "ns")
 RAW_FORMAT = "rsarchive-raw/1"
+_STRIP_ROWS = 512
+GDAL_CACHE_MB = 256
+"""GDAL block cache while a product is made (MB)."""
+"""Rows of the output grid processed at once (TOA, masks, encoding): bounds the float temporaries."""
 
 
 @dataclass(frozen=True)
@@ -177,9 +181,12 @@ def process_product(
         shutil.rmtree(work)
     work.mkdir(parents=True)
     try:
+        import rasterio
         from rasterio.errors import NotGeoreferencedWarning
 
-        with warnings.catch_warnings():
+        # GDAL's block cache defaults to 5 % of the machine's RAM (> 1 GB here) and fills with the
+        # raw band read by the warper and the COG written: bounded, it costs no measurable time
+        with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             metadata = _Product(raw_dir, meta, work, _load_cpf(meta, cpf, config_dir), opts,
                                 Path(dem) if dem else None, Path(reference) if reference else None).run()
@@ -333,26 +340,34 @@ class _Product:
         ms_names = [n for n, b in bands.items() if not b.is_pan]
         pan_names = [n for n, b in bands.items() if b.is_pan]
         first = bands[ms_names[0]] if ms_names else next(iter(bands.values()))
-        zenith: dict[float, np.ndarray] = {}
+        sun: dict[float, SunGrid] = {}
         reflectance: dict[str, np.ndarray] = {}
         qa: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
         for name, band in bands.items():
             grid = pan_grid if band.is_pan else ms_grid
             assert grid is not None
-            if grid.resolution_m not in zenith:
-                zenith[grid.resolution_m], _ = sun_zenith_on_grid(grid, first.rpc, first.t0,
-                                                                 first.cal.line_period_s)
+            if grid.resolution_m not in sun:
+                sun[grid.resolution_m] = sun_zenith_nodes(grid, first.rpc, first.t0, first.cal.line_period_s)
             radiance = self._radiance(band, grid)
-            cos_sz = np.cos(np.radians(zenith[grid.resolution_m])).astype(np.float32)
-            rho = radiance * np.float32(np.pi * distance**2 / band.cal.esun) / cos_sz
             q = self._qa(band, grid)
-            rho[(q & QA_NODATA) != 0] = np.nan
-            q[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
+            out = np.empty(radiance.shape, dtype=np.uint16)
+            factor = np.float32(np.pi * distance**2 / band.cal.esun)
+            # TOA, masks and encoding in row strips: no full-size float temporaries (the float64
+            # sun-zenith field of a PAN band alone was ≈ 560 MB)
+            for r0 in range(0, grid.height, _STRIP_ROWS):
+                r1 = min(r0 + _STRIP_ROWS, grid.height)
+                rho, qs = radiance[r0:r1], q[r0:r1]
+                rho *= factor
+                rho /= sun[grid.resolution_m].cos_rows(r0, r1)
+                rho[(qs & QA_NODATA) != 0] = np.nan
+                qs[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
+                enc.encode(rho, out=out[r0:r1], inplace=band.is_pan)
             qa[name] = q
-            counts[name] = enc.encode(rho)
+            counts[name] = out
             if not band.is_pan:
-                reflectance[name] = rho
+                reflectance[name] = radiance
+            del radiance
         # cloud mask on the multispectral grid
         by_common = {bands[n].cal.common_name: reflectance[n] for n in ms_names}
         cloud_record: dict[str, Any]
@@ -403,8 +418,13 @@ class _Product:
         if pan_grid is not None:
             f = int(round(ms_grid.resolution_m / pan_grid.resolution_m))
             for n in pan_names:
-                p = enc.decode(counts[n]).astype(np.float64)
-                b2b_images[n] = p.reshape(ms_grid.height, f, ms_grid.width, f).mean(axis=(1, 3))
+                mean = np.empty((ms_grid.height, ms_grid.width), dtype=np.float64)
+                step = max(1, _STRIP_ROWS // f)
+                for m0 in range(0, ms_grid.height, step):  # strips: no full-size float64 copy of the PAN
+                    m1 = min(m0 + step, ms_grid.height)
+                    p = enc.decode(counts[n][m0 * f:m1 * f]).astype(np.float64)
+                    mean[m0:m1] = p.reshape(m1 - m0, f, ms_grid.width, f).mean(axis=(1, 3))
+                b2b_images[n] = mean
         ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
         band_to_band = acc.band_registration(b2b_images, ref_name, ms_grid.resolution_m) if len(b2b_images) > 1 else None
         degraded_lines = {n: int(b.degraded.sum()) for n, b in bands.items()}

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 __all__ = ["RawProcessor", "RawResult", "SceneResult", "process_raw"]
 
 _NS = np.timedelta64(1, "ns")
+GDAL_CACHE_MB = 256
+"""GDAL block cache while COGs are written (MB)."""
 
 
 @dataclass
@@ -381,8 +383,13 @@ class RawProcessor:
             for ds in datasets:
                 ds.close()
         computed = time.perf_counter()
-        for tmp, dst, resampling in files:
-            finish_cog(tmp, dst, resampling=resampling, tile=self.tile, compress=self.compress)
+        import rasterio
+
+        # a bounded GDAL block cache (its default, 5 % of RAM, kept the scene's tiles cached across stages
+        # and scenes: peak RSS grew with the pass)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            for tmp, dst, resampling in files:
+                finish_cog(tmp, dst, resampling=resampling, tile=self.tile, compress=self.compress)
         log.debug("scene %s: compute + store %.2f s, COGs %.2f s", sid, computed - started,
                   time.perf_counter() - computed)
         band_stats = {n: md.statistics_from_chunks(s, plans[n].encoding.scale, plans[n].encoding.offset)
