@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http.server
-import socket
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,15 +25,10 @@ from rsarchive.catalog import ensure_collections, load_items, publish
 from rsarchive.db import connect, with_database
 from rsarchive.settings import Settings
 from rsarchive.testing import stack
+from rsarchive.testing.server import free_port, serve
 from rsarchive.testing.items import synthetic_item
 
 SECRET_BOX = (111.0, 15.5, 113.0, 17.5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def png(width: int = 64, height: int = 64) -> bytes:
@@ -70,7 +63,6 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="package")
 def loaded(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedCatalog]:
-    import uvicorn
 
     from rsarchive.api import create_app
 
@@ -100,22 +92,11 @@ def loaded(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     report = publish(settings.internal_database_dsn, settings.public_database_dsn, [i["id"] for i in public + secret])
     assert sorted(report.withheld) == sorted(i["id"] for i in secret)
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                         timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.05)
     try:
-        yield LoadedCatalog(settings, f"http://127.0.0.1:{port}", [i["id"] for i in public],
-                            [i["id"] for i in secret], secret, thumb)
+        with serve(create_app(settings)) as base:
+            yield LoadedCatalog(settings, base, [i["id"] for i in public],
+                                [i["id"] for i in secret], secret, thumb)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         asset_server.shutdown()
         stack.drop_databases(with_database(settings.internal_database_dsn, "postgres"),
                              [settings.internal_db, settings.public_db])

@@ -5,9 +5,6 @@ The simulated scene has clouds, so the product QA bands carry cloud bits (6) on 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +28,6 @@ class ServedPass:
         return f"{self.base_url}/stac"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="package")
 def cloudy_downlink(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from rsarchive.simulate.scene import SceneSpec
@@ -57,25 +48,11 @@ def _ingest(settings: Settings, downlink: Path) -> None:
 
 
 def _serve(settings: Settings) -> Iterator[str]:
-    import uvicorn
-
     from rsarchive.api import create_app
+    from rsarchive.testing.server import serve
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                         timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(settings)) as base:
+        yield base
 
 
 def _stack(service_settings: Settings, root: Path, downlink: Path, **changes: object) -> Iterator[ServedPass]:
