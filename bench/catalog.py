@@ -95,17 +95,14 @@ def _queries(n: int, seed: int = 1) -> list[dict[str, str]]:
 def main() -> None:
     import httpx
 
-    from rsarchive.catalog import bulk_load, ensure_collections, validate_item
+    from rsarchive.catalog import bulk_load, init_catalogs, validate_item
     from rsarchive.db import connect
     from rsarchive.testing.stack import service_stack
 
     n = int(os.environ.get("RSARCHIVE_BENCH_CATALOG_ITEMS", "100000"))
     n_queries = int(os.environ.get("RSARCHIVE_BENCH_CATALOG_QUERIES", "300"))
     with service_stack() as settings:
-        for dsn in (settings.internal_database_dsn, settings.public_database_dsn):
-            with connect(dsn) as conn:
-                ensure_collections(conn)
-                conn.commit()
+        init_catalogs(settings)
 
         with measure() as built:
             step = 5000

@@ -6,20 +6,11 @@ import dataclasses
 
 import pytest
 
-from rsarchive.catalog import bulk_load, ensure_collections, item_dict, load_items, publish
+from rsarchive.catalog import bulk_load, item_dict, load_items, publish
 from rsarchive.catalog.publication import INTERNAL_PROPERTIES
 from rsarchive.db import connect
 from rsarchive.errors import CatalogError, NotFoundError
 from rsarchive.testing.items import synthetic_item, synthetic_scene
-
-
-@pytest.fixture
-def catalog_settings(fresh_settings):
-    for dsn in (fresh_settings.internal_database_dsn, fresh_settings.public_database_dsn):
-        with connect(dsn) as conn:
-            ensure_collections(conn)
-            conn.commit()
-    return fresh_settings
 
 
 def count(dsn: str, where: str = "true", params: tuple = ()) -> int:

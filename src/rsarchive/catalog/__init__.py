@@ -6,11 +6,13 @@ Modules: :mod:`~rsarchive.catalog.inputs` (typed inputs from the pipeline),
 :mod:`~rsarchive.catalog.items` (builders), :mod:`~rsarchive.catalog.validation`
 (offline schemas), :mod:`~rsarchive.catalog.collections` (``catalog/*.json``,
 extents), :mod:`~rsarchive.catalog.loader` (transactional and bulk loads),
-:mod:`~rsarchive.catalog.publication`, :mod:`~rsarchive.catalog.export`.
+:mod:`~rsarchive.catalog.publication`, :mod:`~rsarchive.catalog.export` (static catalog,
+through a :mod:`~rsarchive.catalog.sinks` directory or bucket).
 """
 
-from rsarchive.catalog.collections import collection_definitions, ensure_collections, update_extents
-from rsarchive.catalog.export import export_catalog, writer_for
+from rsarchive.catalog.collections import collection_definitions, ensure_collections, init_catalogs, update_extents
+from rsarchive.catalog.export import ExportReport, export_catalog, writer_for
+from rsarchive.catalog.sinks import CatalogSink, DirectorySink, S3Sink, open_sink
 from rsarchive.catalog.inputs import (
     AssetInput,
     BandInfo,
@@ -31,6 +33,9 @@ from rsarchive.catalog.validation import validate_collection, validate_item
 __all__ = [
     "AssetInput",
     "BandInfo",
+    "CatalogSink",
+    "DirectorySink",
+    "ExportReport",
     "GeometricAccuracy",
     "Grid",
     "Level0Quality",
@@ -38,6 +43,7 @@ __all__ = [
     "Orbit",
     "ProcessingInfo",
     "PublishReport",
+    "S3Sink",
     "Reception",
     "SceneMetadata",
     "ViewGeometry",
@@ -47,8 +53,10 @@ __all__ = [
     "delete_items",
     "ensure_collections",
     "export_catalog",
+    "init_catalogs",
     "item_dict",
     "load_items",
+    "open_sink",
     "publish",
     "publish_items",
     "sanitise",

@@ -48,6 +48,19 @@ def collection_definitions(folder: Path | None = None, store: SchemaStore | None
     return found
 
 
+def init_catalogs(settings: Any) -> list[str]:
+    """:func:`ensure_collections` (all of them) in both databases of ``settings``, each
+    committed; returns the collection ids."""
+    from rsarchive.db import connect
+
+    ids: list[str] = []
+    for dsn in (settings.internal_database_dsn, settings.public_database_dsn):
+        with connect(dsn) as conn:
+            ids = ensure_collections(conn)
+            conn.commit()
+    return ids
+
+
 def ensure_collections(conn: Any, ids: Iterable[str] | None = None, folder: Path | None = None) -> list[str]:
     """Create or update the collections ``ids`` (default: all) in the pgSTAC database of ``conn``.
 

@@ -17,14 +17,9 @@ def command() -> None:
 @command.command("init")
 def init() -> None:
     """Create or update the collections of catalog/*.json in both databases."""
-    from rsarchive.catalog import ensure_collections
-    from rsarchive.db import connect
+    from rsarchive.catalog import init_catalogs
 
-    settings = get_settings()
-    for dsn in (settings.internal_database_dsn, settings.public_database_dsn):
-        with connect(dsn) as conn:
-            ids = ensure_collections(conn)
-            conn.commit()
+    ids = init_catalogs(get_settings())
     click.echo(f"collections: {', '.join(ids)}")
 
 
@@ -65,7 +60,7 @@ def load(files: tuple[Path, ...], publish: bool) -> None:
 @click.argument("item_ids", nargs=-1, required=True)
 @click.option("--collection", help="Collection of the items (needed if an id is in several).")
 def publish(item_ids: tuple[str, ...], collection: str | None) -> None:
-    """Publish ITEM_IDs of the internal catalog to the public one (classified items are withheld)."""
+    """Publish ITEM_IDs of the internal catalog to the public one (classified and withdrawn items are withheld)."""
     from rsarchive.catalog import publish as publish_items
 
     settings = get_settings()
@@ -73,14 +68,21 @@ def publish(item_ids: tuple[str, ...], collection: str | None) -> None:
     for item_id in report.published:
         click.echo(f"published {item_id}")
     for item_id in report.withheld:
-        click.echo(f"withheld  {item_id} (security classification)")
+        click.echo(f"withheld  {item_id} ({report.reasons.get(item_id, 'security classification')})")
 
 
 @command.command("export")
-@click.option("--to", "target", required=True, help="Directory (or file:// URL) for the static catalog.")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="Directory, file:///DIR or s3://BUCKET[/PREFIX/] (endpoint and credentials from the settings).")
 def export(target: str) -> None:
-    """Write a self-contained static STAC catalog of the PUBLIC data (relative links)."""
-    from rsarchive.catalog import export_catalog, writer_for
+    """Write a self-contained static STAC catalog of the PUBLIC data (relative links).
 
-    report = export_catalog(get_settings().public_database_dsn, writer_for(target))
-    click.echo(f"exported {report.collections} collections, {report.items} items to {report.target}")
+    Re-running updates the target in place: new and changed files are written, the root
+    catalog.json last, then items no longer published are removed."""
+    from rsarchive.catalog import export_catalog, open_sink
+
+    settings = get_settings()
+    sink = open_sink(target, settings)
+    report = export_catalog(settings.public_database_dsn, sink)
+    click.echo(f"exported {report.collections} collections, {report.items} items to {report.target} "
+               f"({report.written} files written, {report.unchanged} unchanged, {report.removed} removed)")
