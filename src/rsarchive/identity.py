@@ -7,11 +7,16 @@ Roles
     ingest; reads the internal catalog), ``admin`` (everything).
 
 Clearance
-    Ordered like the items' ``rsarchive:classification``:
+    Ordered like the items' ``rsarchive:security_classification``:
     ``unclassified`` < ``confidential`` (mật) < ``secret`` (tối mật) <
     ``top-secret`` (tuyệt mật), the three levels of the Law on Protection of
-    State Secrets 2018 above unclassified.  An item whose classification is not
-    one of these is treated as above every clearance (fail closed).
+    State Secrets 2018 above unclassified.  Fail closed: an item whose
+    classification is missing, or is not one of these words (or an exact alias
+    of :data:`CLASSIFICATION_ALIASES`), ranks as ``top-secret``, so only the
+    highest clearance sees it.  Everything that decides visibility uses the
+    same rule: :meth:`Principal.may_see` here, the requests search, and the
+    internal STAC API through :func:`visible_classifications` (a CQL2 ``in``
+    over exactly these spellings; no case folding, so both agree).
 
 Tokens
     ``rsa_`` + 43 url-safe characters (32 random bytes).  Only the sha256 of the
@@ -40,24 +45,44 @@ ROLES: tuple[str, ...] = ("requester", "officer", "operator", "admin")
 PUBLIC = "public"
 
 CLEARANCES: tuple[str, ...] = ("unclassified", "confidential", "secret", "top-secret")
-"""Clearance levels, lowest first; the same words as items' ``rsarchive:classification``."""
+"""Clearance levels, lowest first; the same words as items' ``rsarchive:security_classification``."""
 
-_CLASSIFICATION_ALIASES = {
-    "public": "unclassified", "unclassified": "unclassified", "none": "unclassified", "": "unclassified",
-    "confidential": "confidential", "mat": "confidential", "mật": "confidential", "restricted": "confidential",
+CLASSIFICATION_PROPERTY = "rsarchive:security_classification"
+"""The item property holding its security classification (written by ``rsarchive.catalog.items``)."""
+
+CLASSIFICATION_ALIASES: dict[str, str] = {
+    "unclassified": "unclassified", "public": "unclassified",
+    "confidential": "confidential", "restricted": "confidential", "mat": "confidential", "mật": "confidential",
     "secret": "secret", "toi-mat": "secret", "tối mật": "secret",
     "top-secret": "top-secret", "top_secret": "top-secret", "tuyet-mat": "top-secret", "tuyệt mật": "top-secret",
 }
+"""Exact spellings of a classification (the catalog writes only the canonical words)."""
 
 TOKEN_PREFIX = "rsa_"
 
 
 def classification_rank(value: Any) -> int:
-    """Rank of an item's classification (missing = unclassified; unknown = above everything)."""
-    if value is None:
-        return 0
-    name = _CLASSIFICATION_ALIASES.get(str(value).strip().lower())
-    return CLEARANCES.index(name) if name else len(CLEARANCES)
+    """Rank of an item's classification in :data:`CLEARANCES`.
+
+    Fail closed: a missing (None) or unknown value ranks as the highest level, so
+    only a ``top-secret`` clearance sees such an item."""
+    name = CLASSIFICATION_ALIASES.get(value) if isinstance(value, str) else None
+    return CLEARANCES.index(name) if name else len(CLEARANCES) - 1
+
+
+def visible_classifications(clearance: str) -> tuple[str, ...] | None:
+    """The classification values an item may carry to be visible at ``clearance``, or
+    None when everything is (the highest clearance: missing and unknown values included)."""
+    level = CLEARANCES.index(check_clearance(clearance))
+    if level == len(CLEARANCES) - 1:
+        return None
+    return tuple(sorted(v for v, name in CLASSIFICATION_ALIASES.items() if CLEARANCES.index(name) <= level))
+
+
+def item_classification(item: Any) -> Any:
+    """An item's (dict) classification, None when it has none."""
+    props = item.get("properties") if isinstance(item, dict) else None
+    return props.get(CLASSIFICATION_PROPERTY) if isinstance(props, dict) else None
 
 
 def check_clearance(value: str) -> str:
@@ -221,6 +246,10 @@ LEGACY_TOKEN_ROLE = "operator"
 """Role of a token without a user (made for the internal STAC API before roles existed):
 it may read the internal catalog and nothing else, with no clearance above unclassified."""
 
+LEGACY_TOKEN_CLEARANCE = "unclassified"
+"""Clearance of a token without a user (``rsarchive tokens add``): a token nobody is
+accountable for sees unclassified items only; give a person an account to see more."""
+
 
 def authenticate(conn: Any, token: str | None) -> Principal:
     """The principal holding ``token``; :data:`ANONYMOUS` for no token; :class:`AuthError`
@@ -232,7 +261,7 @@ def authenticate(conn: Any, token: str | None) -> Principal:
     if row is None or not hmac.compare_digest(row[6], digest):
         raise AuthError("invalid or revoked API token")
     if row[0] is None:
-        return Principal(user_id=None, name=row[1], role=LEGACY_TOKEN_ROLE)
+        return Principal(user_id=None, name=row[1], role=LEGACY_TOKEN_ROLE, clearance=LEGACY_TOKEN_CLEARANCE)
     return Principal(user_id=row[0], name=row[1], role=row[2], organisation_id=row[3],
                      organisation=row[4], clearance=row[5])
 

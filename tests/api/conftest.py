@@ -3,7 +3,9 @@
 Internal database: 60 unclassified products (integer cloud covers, so the query
 extension's ``eq`` finds some), 6 raw, 6 level-0, and 8 SECRET products placed over
 a distinctive area (the Paracel box 111–113 E, 15.5–17.5 N, where nothing public is).
-Everything is published; the classified items are withheld.  The app runs under
+Everything is published; the classified items are withheld.  Two more items, only in the
+internal database, carry no usable classification (one none, one an unknown word): they
+are visible to a top-secret clearance only (fail closed).  The app runs under
 uvicorn on a free port; thumbnails are served by a small HTTP server.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http.server
+import json
 import struct
 import threading
 import zlib
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from rsarchive.catalog import ensure_collections, load_items, publish
+from rsarchive.catalog import init_catalogs, load_items, publish
 from rsarchive.db import connect, with_database
 from rsarchive.settings import Settings
 from rsarchive.testing import stack
@@ -50,6 +53,7 @@ class LoadedCatalog:
     secret_ids: list[str]
     secret_items: list[dict]
     thumbnail_url: str
+    unmarked_ids: list[str]
 
     @property
     def public_url(self) -> str:
@@ -82,20 +86,25 @@ def loaded(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
                        when=dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=i), cloud_cover=3.0)
         for i in range(900, 908)
     ]
-    for dsn in (settings.internal_database_dsn, settings.public_database_dsn):
-        with connect(dsn) as conn:
-            ensure_collections(conn)
-            conn.commit()
+    init_catalogs(settings)
     with connect(settings.internal_database_dsn) as conn:
         load_items(conn, public + secret)
         conn.commit()
     report = publish(settings.internal_database_dsn, settings.public_database_dsn, [i["id"] for i in public + secret])
     assert sorted(report.withheld) == sorted(i["id"] for i in secret)
+    unmarked = [synthetic_item(i, when=dt.datetime(2032, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=i))
+                for i in (950, 951)]
+    del unmarked[0]["properties"]["rsarchive:security_classification"]
+    unmarked[1]["properties"]["rsarchive:security_classification"] = "Unclassified "  # not an exact spelling
+    with connect(settings.internal_database_dsn) as conn:  # as written by hand, not by our item builder
+        for item in unmarked:
+            conn.execute("SELECT pgstac.upsert_item(%s::jsonb)", (json.dumps(item),))
+        conn.commit()
 
     try:
         with serve(create_app(settings)) as base:
             yield LoadedCatalog(settings, base, [i["id"] for i in public],
-                                [i["id"] for i in secret], secret, thumb)
+                                [i["id"] for i in secret], secret, thumb, [i["id"] for i in unmarked])
     finally:
         asset_server.shutdown()
         stack.drop_databases(with_database(settings.internal_database_dsn, "postgres"),

@@ -5,10 +5,7 @@ fulfils another, the requester downloads and reports an error."""
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,24 +19,11 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 @pytest.fixture
 def live_url(archive: Archive) -> Iterator[str]:
-    import uvicorn
-
     from rsarchive.api.requests_app import create_requests_app
+    from rsarchive.testing.server import serve
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_requests_app(archive.settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_requests_app(archive.settings)) as url:
+        yield url
 
 
 @pytest.fixture

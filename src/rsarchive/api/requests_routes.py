@@ -24,6 +24,7 @@ from rsarchive.requests.models import (
     CoverageQuery,
     ErrorReportForm,
     Refusal,
+    Reinstatement,
     RequestForm,
     Triage,
 )
@@ -37,6 +38,8 @@ RequestId = Annotated[int, Path(ge=1, le=2**62, description="request id")]
 ReportId = Annotated[int, Path(ge=1, le=2**62, description="error report id")]
 Status = Annotated[str | None, Query(pattern="^(submitted|in_review|approved|fulfilled|refused|cancelled)$")]
 ReportStatus = Annotated[str | None, Query(pattern="^(open|dismissed|reprocess|withdrawn)$")]
+CollectionId = Annotated[str, Path(min_length=1, max_length=200, description="collection id")]
+ItemId = Annotated[str, Path(min_length=1, max_length=500, description="item id")]
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, wrong or revoked token"},
@@ -156,6 +159,18 @@ def requests_router(settings: Settings) -> APIRouter:
     def triage(report_id: ReportId, decision: Triage, principal: Principal = Depends(officer)) -> dict[str, Any]:
         with transaction(settings) as conn:
             return reports.triage(conn, settings, principal, report_id, decision).to_dict()
+
+    @router.get("/api/items/withdrawn", tags=["reports"], summary="Items withdrawn from the public catalog")
+    def withdrawn(principal: Principal = Depends(officer)) -> list[dict[str, Any]]:
+        with transaction(settings) as conn:
+            return [a.to_dict() for a in reports.withdrawn_items(conn, principal)]
+
+    @router.post("/api/items/{collection}/{item_id}/reinstate", tags=["reports"],
+                 summary="Lift a withdrawal and publish the item again")
+    def reinstate(collection: CollectionId, item_id: ItemId, decision: Reinstatement,
+                  principal: Principal = Depends(officer)) -> dict[str, Any]:
+        with transaction(settings) as conn:
+            return reports.reinstate(conn, settings, principal, collection, item_id, decision)
 
     @router.post("/api/coverage", tags=["coverage"], summary="Coverage check before a foreign purchase (Art. 10.2)")
     def check_coverage(query: CoverageQuery, principal: Principal = Depends(checker)) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from typing import Any
 
 from rsarchive.db import connect
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
-from rsarchive.identity import INTERNAL_CATALOG_ROLES
+from rsarchive.identity import INTERNAL_CATALOG_ROLES, LEGACY_TOKEN_CLEARANCE
 
-__all__ = ["TokenInfo", "create_token", "list_tokens", "lookup_token_async", "revoke_token", "token_hash"]
+__all__ = ["TokenCaller", "TokenInfo", "create_token", "list_tokens", "lookup_token_async", "revoke_token", "token_hash"]
 
 PREFIX = "rsa_"
 
@@ -68,23 +68,46 @@ def list_tokens(internal_dsn: str) -> list[TokenInfo]:
     return [TokenInfo(*row) for row in rows]
 
 
-async def lookup_token_async(pool: Any, token: str) -> str | None:
-    """The name of an active token (asyncpg pool of the internal database), or None;
-    "" for a user's token whose role may not read the internal catalog."""
+@dataclass(frozen=True)
+class TokenCaller:
+    """Who holds a token presented to the internal STAC API."""
+
+    name: str
+    allowed: bool
+    """False for a user whose role may not read the internal catalog (403)."""
+    clearance: str
+    """The user's clearance; ``unclassified`` for a token without a user
+    (:data:`rsarchive.identity.LEGACY_TOKEN_CLEARANCE`)."""
+
+
+LAST_USED_RESOLUTION_SECONDS = 60
+"""``last_used_at`` is written at most this often per token: a read per request, not a write."""
+
+_LOOKUP_SQL = (
+    "WITH t AS ("
+    "  SELECT t.id, t.name, t.last_used_at, t.user_id, u.role, u.clearance FROM rsarchive.api_tokens t"
+    "  LEFT JOIN rsarchive.users u ON u.id = t.user_id"
+    "  WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND (t.user_id IS NULL OR u.revoked_at IS NULL)"
+    "), touched AS ("
+    "  UPDATE rsarchive.api_tokens a SET last_used_at = now() FROM t WHERE a.id = t.id"
+    f"  AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds')"
+    ") SELECT name, user_id, role, clearance FROM t"
+)
+
+
+async def lookup_token_async(pool: Any, token: str) -> TokenCaller | None:
+    """The holder of an active token (asyncpg pool of the internal database), or None for a
+    missing, wrong or revoked token, or one of a revoked user.
+
+    Looked up on every request (no cache), so a revocation takes effect at once."""
     if not token.startswith(PREFIX):
         return None
     # A token with an owner (``rsarchive users``, migration 0040) counts only while the user is
-    # active; its role must allow the internal catalog (rsarchive.identity.INTERNAL_CATALOG_ROLES),
-    # else the name comes back as "" (known, but forbidden: 403).
+    # active; its role must allow the internal catalog (rsarchive.identity.INTERNAL_CATALOG_ROLES).
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "UPDATE rsarchive.api_tokens t SET last_used_at = now() "
-            "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND (t.user_id IS NULL OR EXISTS "
-            "(SELECT 1 FROM rsarchive.users u WHERE u.id = t.user_id AND u.revoked_at IS NULL)) "
-            "RETURNING t.name, (t.user_id IS NULL OR EXISTS (SELECT 1 FROM rsarchive.users u "
-            "WHERE u.id = t.user_id AND u.role = ANY($2::text[]))) AS allowed",
-            token_hash(token), list(INTERNAL_CATALOG_ROLES),
-        )
+        row = await conn.fetchrow(_LOOKUP_SQL, token_hash(token))
     if row is None:
         return None
-    return str(row["name"]) if row["allowed"] else ""
+    if row["user_id"] is None:
+        return TokenCaller(str(row["name"]), True, LEGACY_TOKEN_CLEARANCE)
+    return TokenCaller(str(row["name"]), row["role"] in INTERNAL_CATALOG_ROLES, str(row["clearance"]))

@@ -15,6 +15,11 @@ published must respect the law on state secrets.  Rules:
   original: supplied on request under Art. 8, never downloadable by the public,
   Art. 5.2).  Kept: station, acquisition route, quality and accuracy, lineage.  The
   copy gets ``published`` (timestamps extension) set to the publication time.
+* An item withdrawn from the public catalog (after an error report, Art. 9.4, or by
+  :func:`withdraw`) stays withdrawn: while its latest withdraw/reinstate action in
+  ``rsarchive.item_actions`` is a withdrawal, publishing it -- a re-publish or a
+  re-ingest -- withholds it with reason ``withdrawn``.  An officer's reinstatement
+  (``rsarchive reports reinstate``) lifts that.
 * Every decision is logged in the internal database (``rsarchive.publications``) and
   every published item in the public database (``rsarchive.published_items``).
 
@@ -49,6 +54,7 @@ __all__ = [
     "publish_items",
     "sanitise",
     "withdraw",
+    "withdrawn_items",
 ]
 
 INTERNAL_PROPERTIES: frozenset[str] = frozenset({
@@ -59,6 +65,8 @@ INTERNAL_PROPERTIES: frozenset[str] = frozenset({
 })
 INTERNAL_ASSET_ROLES: frozenset[str] = frozenset({"archive"})
 PUBLIC_CLASSIFICATION = "unclassified"
+WITHDRAWN = "withdrawn"
+"""The reason logged when a withdrawn item is withheld."""
 
 
 def classification_of(item: Mapping[str, Any]) -> str:
@@ -97,6 +105,8 @@ class PublishReport:
     published: list[str] = field(default_factory=list)
     withheld: list[str] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Why each withheld item was withheld."""
 
 
 def fetch_items(conn: Any, ids: Iterable[str], collection: str | None = None) -> list[dict[str, Any]]:
@@ -131,6 +141,22 @@ def _log(internal_conn: Any, item: Mapping[str, Any], action: str, reason: str =
     )
 
 
+def withdrawn_items(internal_conn: Any, items: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """``(collection, id)`` of those ``items`` whose latest withdraw/reinstate action
+    (``rsarchive.item_actions``) is a withdrawal."""
+    pairs = sorted({(str(i["collection"]), str(i["id"])) for i in items})
+    if not pairs:
+        return set()
+    rows = internal_conn.execute(
+        "SELECT DISTINCT ON (a.collection, a.item_id) a.collection, a.item_id, a.action "
+        "FROM rsarchive.item_actions a JOIN unnest(%s::text[], %s::text[]) AS t(c, i) "
+        "ON a.collection = t.c AND a.item_id = t.i WHERE a.action IN ('withdrawn', 'reinstated') "
+        "ORDER BY a.collection, a.item_id, a.id DESC",
+        ([c for c, _ in pairs], [i for _, i in pairs]),
+    ).fetchall()
+    return {(c, i) for c, i, action in rows if action == WITHDRAWN}
+
+
 def publish_items(
     internal_conn: Any,
     public_conn: Any,
@@ -140,27 +166,34 @@ def publish_items(
 ) -> PublishReport:
     """Publish internal ``items`` (dicts) through two open connections; the caller commits both.
 
+    Classified and withdrawn items are withheld (and a public copy of them removed).
     Commit ``public_conn`` first, then ``internal_conn`` (the log)."""
     from rsarchive.catalog.collections import ensure_collections
 
+    items = list(items)
     report = PublishReport()
     public: list[dict[str, Any]] = []
     now = dt.datetime.now(dt.timezone.utc)
+    withdrawn = withdrawn_items(internal_conn, items)
     for item in items:
-        if is_publishable(item):
+        if not is_publishable(item):
+            reason = f"security classification {classification_of(item)!r}"
+        elif (item["collection"], item["id"]) in withdrawn:
+            reason = WITHDRAWN
+        else:
             public.append(sanitise(item, now))
             report.published.append(item["id"])
             _log(internal_conn, item, "published")
-        else:
-            reason = f"security classification {classification_of(item)!r}"
-            existed = delete_items(public_conn, item["collection"], [item["id"]])
-            public_conn.execute(
-                "DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = %s",
-                (item["collection"], item["id"]),
-            )
-            report.withheld.append(item["id"])
-            _log(internal_conn, item, "withheld", reason + ("; public copy removed" if existed else ""))
-            log.info("item %s withheld: %s", item["id"], reason)
+            continue
+        existed = delete_items(public_conn, item["collection"], [item["id"]])
+        public_conn.execute(
+            "DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = %s",
+            (item["collection"], item["id"]),
+        )
+        report.withheld.append(item["id"])
+        report.reasons[item["id"]] = reason
+        _log(internal_conn, item, "withheld", reason + ("; public copy removed" if existed else ""))
+        log.info("item %s withheld: %s", item["id"], reason)
     if public:
         ensure_collections(public_conn, sorted({i["collection"] for i in public}))
         load_items(public_conn, public, store=store)
@@ -185,8 +218,11 @@ def publish(
     return report
 
 
-def withdraw(internal_dsn: str, public_dsn: str, collection: str, ids: Iterable[str], reason: str) -> list[str]:
-    """Remove items from the public database (e.g. after an error report); logged."""
+def withdraw(internal_dsn: str, public_dsn: str, collection: str, ids: Iterable[str], reason: str,
+             actor_id: int | None = None) -> list[str]:
+    """Remove items from the public database (e.g. after an error report); logged, and
+    recorded in ``rsarchive.item_actions`` so that later publication withholds them
+    until they are reinstated."""
     ids = list(ids)
     with connect(internal_dsn) as internal, connect(public_dsn) as public:
         items = fetch_items(internal, ids, collection)
@@ -196,6 +232,9 @@ def withdraw(internal_dsn: str, public_dsn: str, collection: str, ids: Iterable[
         )
         for item in items:
             _log(internal, item, "withdrawn", reason)
+            internal.execute(
+                "INSERT INTO rsarchive.item_actions (item_id, collection, action, actor_id, reason) "
+                "VALUES (%s, %s, 'withdrawn', %s, %s)", (item["id"], collection, actor_id, reason or WITHDRAWN))
         public.commit()
         internal.commit()
     return ids

@@ -102,7 +102,7 @@ def fulfil(conn: Any, settings: Settings, principal: Principal, request_id: int)
         entries.append({
             "id": item["id"], "collection": item.get("collection"), "level": level,
             "datetime": (item.get("properties") or {}).get("datetime"),
-            "classification": classification_of(item) or "unclassified",
+            "classification": classification_of(item),  # None stays None: top-secret only
             "area_km2": round(area_km2(geom), 3) if geom is not None else 0.0,
             "geometry": item.get("geometry"),
             "assets": _assets(item, list(record.form.get("bands") or [])),

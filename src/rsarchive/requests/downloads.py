@@ -8,9 +8,9 @@ link needs the same user's credentials as well: a link issued to requester A
 fails for requester B, and after its expiry for everyone.
 
 Reading the bytes is behind :func:`open_asset`: ``file://`` hrefs are read
-directly; ``s3://bucket/key`` hrefs go through the storage engineer's
-:func:`rsarchive.storage.base.open_store` (``read_range`` on the ObjectStore
-protocol), falling back to boto3 when that backend is not available.
+directly; ``s3://bucket/key`` hrefs inside the archive's primary or copy store (prefix
+included) go through :func:`rsarchive.storage.base.open_store` (``read_range`` on the
+ObjectStore protocol); other S3 hrefs are read from their bucket with boto3.
 """
 
 from __future__ import annotations
@@ -123,13 +123,32 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _s3_asset(settings: Settings, bucket: str, key: str) -> tuple[int | None, Iterator[bytes]]:
-    try:
-        from rsarchive.storage.base import open_store
+def _store_for(settings: Settings, bucket: str, path: str) -> tuple[Any, str] | None:
+    """The archive's configured S3 store (primary or copy) holding ``s3://bucket/path``, and
+    the object's key in it; None when the href is outside both.
 
-        store = open_store(f"s3://{bucket}", settings)
-    except ImportError:  # the S3 backend is not there yet: read with boto3 directly
-        return _boto3_asset(settings, bucket, key)
+    The store URL may carry a prefix (``s3://bucket/archive``); hrefs written as
+    ``store.url + "/" + key`` may then have a doubled slash, which is not part of the key."""
+    from rsarchive.storage.base import open_store
+
+    for url, role in ((settings.primary_store, "primary"), (settings.copy_store, "copy")):
+        if not url.startswith("s3://"):
+            continue
+        store_bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        prefix = prefix.strip("/")
+        if store_bucket != bucket or (prefix and not path.startswith(prefix + "/")):
+            continue
+        return open_store(url, settings, role=role), path[len(prefix):].lstrip("/")
+    return None
+
+
+def _s3_asset(settings: Settings, bucket: str, path: str) -> tuple[int | None, Iterator[bytes]]:
+    """Size and chunks of an S3 asset: through the archive's store (retries, error
+    translation) when the href is in one, else straight from the bucket with boto3."""
+    found = _store_for(settings, bucket, path)
+    if found is None:
+        return _boto3_asset(settings, bucket, path.lstrip("/"))
+    store, key = found
     size = store.head(key).size
 
     def chunks() -> Iterator[bytes]:
@@ -137,7 +156,7 @@ def _s3_asset(settings: Settings, bucket: str, key: str) -> tuple[int | None, It
         while offset < size:
             data = store.read_range(key, offset, CHUNK)
             if not data:
-                break
+                raise StorageError(f"{store.url} returned {offset} of the {size} bytes of {key!r}")
             offset += len(data)
             yield data
 

@@ -206,6 +206,12 @@ class Triage(_Body):
     note: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
+class Reinstatement(_Body):
+    """An officer puts a withdrawn item back into the public catalog."""
+
+    note: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
 class CoverageQuery(_Body):
     """Art. 10.2: does the archive already cover this area and period?"""
 

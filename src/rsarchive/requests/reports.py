@@ -1,6 +1,11 @@
 """Error reports (Art. 9.4): a requester reports a problem with a delivered item; officers
 triage it — dismiss it, mark the item for reprocessing, or withdraw the item from the
 public catalog (delete it from the PUBLIC pgSTAC database and record why).
+
+A withdrawal is an ``rsarchive.item_actions`` row; publication withholds an item whose
+latest withdraw/reinstate action is a withdrawal (a re-publish or re-ingest does not
+bring it back).  :func:`reinstate` records the officer's decision to lift it and
+publishes the item again (when its classification allows).
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rsarchive.db import connect
-from rsarchive.errors import ConflictError, NotFoundError
+from rsarchive.errors import ConflictError, NotFoundError, PermissionDeniedError
 from rsarchive.identity import Principal, require
 from rsarchive.requests import lifecycle
 from rsarchive.requests.delivery import stored_delivery
-from rsarchive.requests.models import ErrorReportForm, Triage, TriageAction
+from rsarchive.requests.models import ErrorReportForm, Reinstatement, Triage, TriageAction
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
@@ -52,6 +57,8 @@ _SELECT = ("SELECT e.id, e.request_id, e.item_id, u.name, o.name, e.description,
 def report(conn: Any, principal: Principal, request_id: int, form: ErrorReportForm) -> ErrorReport:
     """Record a requester's report about an item delivered for ``request_id``."""
     require(principal, *lifecycle.REQUESTERS)
+    if principal.user_id is None:
+        raise PermissionDeniedError("error reports are made by user accounts: give the requester's --token")
     lifecycle.get(conn, principal, request_id)
     manifest, _ = stored_delivery(conn, request_id)
     if not any(entry["id"] == form.item_id and principal.may_see(entry.get("classification"))
@@ -136,3 +143,61 @@ def triage(conn: Any, settings: Settings, principal: Principal, report_id: int, 
     lifecycle.log_event(conn, principal, f"error_report.{status}", current.request_id, detail=detail)
     log.info("error report %d: %s by %s", report_id, status, principal.name)
     return get_report(conn, principal, report_id)
+
+
+@dataclass
+class ItemAction:
+    """The latest withdraw/reinstate action on an item."""
+
+    item_id: str
+    collection: str
+    action: str
+    reason: str
+    actor: str | None
+    report_id: int | None
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item_id": self.item_id, "collection": self.collection, "action": self.action,
+                "reason": self.reason, "actor": self.actor, "report_id": self.report_id, "at": self.at.isoformat()}
+
+
+_LATEST = ("SELECT DISTINCT ON (a.collection, a.item_id) a.item_id, a.collection, a.action, a.reason, u.name, "
+           "a.report_id, a.at FROM rsarchive.item_actions a LEFT JOIN rsarchive.users u ON u.id = a.actor_id "
+           "WHERE a.action IN ('withdrawn', 'reinstated') ")
+
+
+def withdrawn_items(conn: Any, principal: Principal) -> list[ItemAction]:
+    """Items withdrawn from the public catalog and not reinstated (officers), newest first."""
+    require(principal, *lifecycle.OFFICERS)
+    rows = conn.execute(_LATEST + "ORDER BY a.collection, a.item_id, a.id DESC").fetchall()
+    return sorted((ItemAction(*r) for r in rows if r[2] == "withdrawn"), key=lambda a: a.at, reverse=True)
+
+
+def reinstate(conn: Any, settings: Settings, principal: Principal, collection: str, item_id: str,
+              decision: Reinstatement) -> dict[str, Any]:
+    """Lift the withdrawal of an item and publish it again (officers).
+
+    The item is published through :func:`rsarchive.catalog.publication.publish_items`, so a
+    classified item stays out of the public catalog.  The public database commits first; if
+    the internal commit then failed, the next publication would withhold it again (the
+    reinstatement is not recorded): it fails closed."""
+    from rsarchive.catalog.publication import fetch_items, publish_items
+
+    require(principal, *lifecycle.OFFICERS)
+    row = conn.execute(_LATEST + "AND a.collection = %s AND a.item_id = %s ORDER BY a.collection, a.item_id, a.id DESC",
+                       (collection, item_id)).fetchone()
+    if row is None or row[2] != "withdrawn":
+        raise ConflictError(f"item {item_id!r} of collection {collection!r} is not withdrawn; nothing to reinstate")
+    conn.execute("INSERT INTO rsarchive.item_actions (item_id, collection, action, actor_id, reason) "
+                 "VALUES (%s, %s, 'reinstated', %s, %s)", (item_id, collection, principal.user_id, decision.note))
+    items = fetch_items(conn, [item_id], collection)
+    with connect(settings.public_database_dsn) as pub:
+        published = publish_items(conn, pub, items)
+        pub.commit()
+    detail = {"item_id": item_id, "collection": collection, "published": bool(published.published),
+              "withheld_reason": published.reasons.get(item_id), "note": decision.note}
+    lifecycle.log_event(conn, principal, "item.reinstated", None, detail=detail)
+    log.info("item %s/%s reinstated by %s", collection, item_id, principal.name)
+    return {"item_id": item_id, "collection": collection, "action": "reinstated",
+            "published": bool(published.published), "withheld_reason": published.reasons.get(item_id)}

@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from rsarchive.identity import Principal
+from rsarchive.identity import Principal, item_classification
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,12 @@ def item_gsd(item: dict[str, Any]) -> float | None:
     return min(numbers) if numbers else None
 
 
-CLASSIFICATION_KEYS = ("rsarchive:security_classification", "rsarchive:classification")
-
-
 def classification_of(item: dict[str, Any]) -> Any:
-    """An item's security classification (``rsarchive:security_classification``); None when unset."""
-    props = item.get("properties") or {}
-    for key in CLASSIFICATION_KEYS:
-        if key in props:
-            return props[key]
-    return None
+    """An item's security classification (``rsarchive:security_classification``); None when unset.
+
+    Only that property counts (as in publication and the internal STAC API): an item
+    without it is visible to the highest clearance only (:func:`rsarchive.identity.classification_rank`)."""
+    return item_classification(item)
 
 
 def meets(item: dict[str, Any], criteria: Criteria, principal: Principal) -> bool:
