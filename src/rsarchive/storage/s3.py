@@ -69,7 +69,7 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.endpoint = endpoint_url or "AWS"
-        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.url = f"s3://{bucket}/{self.prefix.rstrip('/')}" if self.prefix else f"s3://{bucket}"
         self.part_size = part_size
         self.concurrency = max(1, concurrency)
         self.attempts = max(1, attempts)
