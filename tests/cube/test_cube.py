@@ -99,6 +99,16 @@ def test_qa_masking_drops_flagged_pixels(local_pass: ServedPass) -> None:
     assert flagged_total > 100, "the cloudy scene should have valid pixels flagged as cloud"
 
 
+def test_bands_sharing_a_qa_cog_are_masked_as_when_loaded_alone(local_pass: ServedPass) -> None:
+    # red, green and nir share the 4-band QA COG: its windows are read once for all three
+    kwargs = dict(bbox=BBOX, groupby="solar_day", api_url=local_pass.public_url, settings=local_pass.settings)
+    together = load(bands=["red", "green", "nir"], **kwargs).compute()
+    for name in ("red", "green", "nir"):
+        alone = load(bands=[name], **kwargs).compute()
+        np.testing.assert_array_equal(together[name].values, alone[name].values)
+    assert np.isnan(together.nir.values).sum() > np.isnan(load(bands=["nir"], mask_qa=False, **kwargs).compute().nir.values).sum()
+
+
 def test_groupby_solar_day_fuses_the_pass_into_one_slice(local_pass: ServedPass) -> None:
     per_item = load(bbox=BBOX, bands=["red"], api_url=local_pass.public_url, settings=local_pass.settings).compute()
     fused = load(bbox=BBOX, bands=["red"], groupby="solar_day", api_url=local_pass.public_url,

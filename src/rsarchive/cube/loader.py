@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["load", "search_items", "api_url_for", "check_bbox", "check_datetime", "DEFAULT_CHUNKS"]
 
-DEFAULT_CHUNKS: dict[str, int] = {"x": 2048, "y": 2048}
-"""Output chunks (a multiple of the COGs' 512-pixel blocks)."""
+DEFAULT_CHUNKS: dict[str, int] = {"x": 4096, "y": 4096}
+"""Output chunks: a multiple of the COGs' 512-pixel tiles, large because a chunk rarely starts on
+a tile boundary of every item and the tiles along its edges are decompressed by both neighbours
+(at most ≈ +27 % decoding at 4096, +56 % at 2048)."""
 
 GROUPBY = ("time", "solar_day", "id")
 
@@ -162,22 +164,22 @@ def decode_block(dn: Any, qa: Any = None, *, scale: float, offset: float, nodata
     invalid = dn == nodata if nodata is not None else np.zeros(dn.shape, bool)
     if qa is not None and mask:
         invalid |= (qa & np.uint16(mask)) != 0
+    bad = int(np.count_nonzero(invalid))
     if not to_float:
-        return np.where(invalid, dn.dtype.type(nodata if nodata is not None else 0), dn)
-    if invalid.all():
+        return np.where(invalid, dn.dtype.type(nodata if nodata is not None else 0), dn) if bad else dn
+    if bad == invalid.size:
         return np.full(dn.shape, np.nan, dtype=np.float32)
-    out = dn.astype(np.float32)
-    if scale != 1.0:
-        out *= np.float32(scale)
+    out = np.multiply(dn, np.float32(scale), dtype=np.float32)  # one pass: convert and scale
     if offset:
         out += np.float32(offset)
-    out[invalid] = np.nan
+    if bad:
+        np.copyto(out, np.float32(np.nan), where=invalid)
     return out
 
 
 def _decode(ds: xr.Dataset, plan: BandPlan, *, scale: bool, mask: int) -> xr.Dataset:
     """Scale/offset to float32 reflectance (nodata → NaN), lazily, one kernel per chunk (QA masking
-    happened while reading, before fusing: :class:`rsarchive.cube.access.QaMaskedReader`)."""
+    happened while reading, before fusing: :class:`rsarchive.cube.access.ArchiveReader`)."""
     import dask.array as da
     import numpy as np
     import xarray as xr
@@ -246,11 +248,10 @@ def load(
     ``raster:bands`` scale/offset → float32 reflectance with NaN for nodata (else the stored
     uint16).  ``mask_qa``: drop pixels whose QA band has any of the bits (``True``: no data,
     lost, saturated, terrain occlusion, cloud; an int bitmask; bit names).  ``chunks``:
-    output chunks (default 2048 × 2048).  Nothing is read until the data is computed.
+    output chunks (default 4096 × 4096).  Nothing is read until the data is computed.
     """
     import odc.stac
     import pystac
-    from odc.stac._mdtools import StacMDParser
 
     from rsarchive.cube.access import ArchiveRioDriver, gdal_options, register_credentials
 
@@ -277,8 +278,7 @@ def load(
     plan = plan_bands(items, names, want_qa=bool(mask))
     out_crs = _output_crs(crs, items)
 
-    driver = ArchiveRioDriver(gdal_options(settings), register_credentials(settings), _qa_links(items, plan, mask),
-                              md_parser=StacMDParser({}), aux_reader=_aux_reader())
+    driver = ArchiveRioDriver(gdal_options(settings), register_credentials(settings), _qa_links(items, plan, mask))
     stac_items = [pystac.Item.from_dict(item, preserve_dict=False) for item in items]
     try:
         raw = odc.stac.load(stac_items, bands=[b.asset for b in plan.bands], bbox=box, crs=out_crs,
@@ -294,12 +294,6 @@ def load(
     })
     log.info("cube %s: %s", collection, dict(cube.sizes))
     return cube
-
-
-def _aux_reader() -> Any:
-    from odc.stac._mdtools import StacAuxReader
-
-    return StacAuxReader()
 
 
 def _output_crs(crs: str | int | None, items: Sequence[Mapping[str, Any]]) -> str:
