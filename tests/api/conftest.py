@@ -7,6 +7,14 @@ Everything is published; the classified items are withheld.  Two more items, onl
 internal database, carry no usable classification (one none, one an unknown word): they
 are visible to a top-secret clearance only (fail closed).  The app runs under
 uvicorn on a free port; thumbnails are served by a small HTTP server.
+
+Dates: public items fall in 2014–2023, the secret ones in June 2033 (2031-01-01 plus
+900–907 days), the unmarked ones in August 2034.  The internal database's *stored*
+collection extents are computed by the loader from all its items, so the product
+collection's stored extent reaches the Paracel box and June 2033; the internal API shows
+a stored extent to the top-secret clearance only and gives every other clearance the
+extent of the items it may see (``rsarchive.api.extents``; test_internal_clearance).  The
+unmarked items are written with ``upsert_item``, so no stored extent includes them.
 """
 
 from __future__ import annotations

@@ -5,12 +5,14 @@ The package's catalog holds 72 unclassified items, 8 SECRET ones (in the Paracel
 and 2 with no usable classification (none; "Unclassified " with a space).  An officer
 cleared for 'unclassified' must never learn of the secret ones by any route: search
 (GET and POST, with or without filter/query, numberMatched), item lists, single items
-(404 exactly like a missing id).  One cleared for 'secret' sees them; the unmarked
-items count as above every clearance but the highest (fail closed).
+(404 exactly like a missing id), collections' extents and collection search.  One
+cleared for 'secret' sees them; the unmarked items count as above every clearance but
+the highest (fail closed), which alone gets the stored collection extents.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -21,11 +23,18 @@ from rsarchive import identity
 from rsarchive.api.auth import transaction
 from rsarchive.api.tokens import create_token
 from rsarchive.cli.main import cli
+from rsarchive.db import connect
 
 from .conftest import SECRET_BOX, LoadedCatalog
 
 PRODUCTS = "vnredsat1-product"
 IS_SECRET = {"op": "=", "args": [{"property": "rsarchive:security_classification"}, "secret"]}
+
+
+def secret_period(loaded: LoadedCatalog) -> str:
+    """A datetime interval that holds every secret item and no public one."""
+    days = sorted(i["properties"]["datetime"][:10] for i in loaded.secret_items)
+    return f"{days[0]}T00:00:00Z/{days[-1]}T23:59:59Z"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +87,7 @@ def test_unclassified_officer_never_sees_a_secret_item(loaded: LoadedCatalog, of
     # GET /search: everything, by id, by area, by the classification itself (cql2-text), numberMatched
     everything, matched = api.all_ids("search", limit=25)
     assert everything == visible and matched == len(visible)
-    for params in ({"ids": ids}, {"bbox": box}, {"datetime": "2031-01-01T00:00:00Z/2031-12-31T00:00:00Z"},
+    for params in ({"ids": ids}, {"bbox": box}, {"datetime": secret_period(loaded)},
                    {"filter": "\"rsarchive:security_classification\" = 'secret'"},
                    {"filter": "\"rsarchive:security_classification\" <> 'unclassified'"},
                    {"query": json.dumps({"rsarchive:security_classification": {"eq": "secret"}})}):
@@ -188,3 +197,124 @@ def test_requester_token_is_forbidden(loaded: LoadedCatalog) -> None:
         token = identity.add_user(conn, "requester-topsecret", "requester", "Bộ Quốc phòng", "top-secret")
     response = httpx.get(loaded.base_url + "/internal/stac/search", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
+
+
+def _extent(api: Internal, collection: str) -> dict[str, Any]:
+    response = api.get(f"collections/{collection}")
+    assert response.status_code == 200, response.text
+    return response.json()["extent"]
+
+
+def _listed_extents(api: Internal, **params: Any) -> dict[str, dict[str, Any]]:
+    response = api.get("collections", **params)
+    assert response.status_code == 200, response.text
+    return {c["id"]: c["extent"] for c in response.json()["collections"]}
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _same_extent(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal bbox (to 1e-9°) and equal instants (however the offset is spelled)."""
+    boxes_a, boxes_b = a["spatial"]["bbox"], b["spatial"]["bbox"]
+    return (len(boxes_a) == len(boxes_b)
+            and all(x == pytest.approx(y, abs=1e-9) for p, q in zip(boxes_a, boxes_b) for x, y in zip(p, q))
+            and [[_when(t) for t in i] for i in a["temporal"]["interval"]]
+            == [[_when(t) for t in i] for i in b["temporal"]["interval"]])
+
+
+def _stored_extents(loaded: LoadedCatalog) -> dict[str, dict[str, Any]]:
+    with connect(loaded.settings.internal_database_dsn) as conn:
+        return {cid: content for cid, content in conn.execute("SELECT id, content->'extent' FROM pgstac.collections")}
+
+
+def test_collection_extents_follow_the_clearance(loaded: LoadedCatalog, officers: dict[str, str]) -> None:
+    """The stored extent of the internal product collection covers the secret items (the
+    loader computes it from every item); an officer below 'secret' gets the extent of the
+    items they may see — here exactly the public API's (same items) — in the list, the
+    single collection and collection search, and no search by area or date finds the
+    collection through a hidden item."""
+    stored = _stored_extents(loaded)
+    last_secret = max(i["properties"]["datetime"] for i in loaded.secret_items)
+    year = last_secret[:5]
+    assert stored[PRODUCTS]["spatial"]["bbox"][0][2] > SECRET_BOX[0]  # the premise: the stored one leaks
+    assert _when(stored[PRODUCTS]["temporal"]["interval"][0][1]) == _when(last_secret)
+    listing = httpx.get(loaded.public_url + "collections", timeout=30).json()["collections"]
+    public = {c["id"]: c["extent"] for c in listing}
+    assert all(_when(e["temporal"]["interval"][0][1]) < _when(last_secret) for e in public.values()
+               if e["temporal"]["interval"][0][1])
+    box = ",".join(map(str, SECRET_BOX))
+    period = secret_period(loaded)
+    x0, y0, x1, y1 = SECRET_BOX
+    polygon = f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
+
+    for who in ("unclassified", "confidential", "legacy"):
+        api = Internal(loaded, officers[who])
+        listed, single = _listed_extents(api), _extent(api, PRODUCTS)
+        for extent in (listed[PRODUCTS], single):
+            [[xmin, ymin, xmax, ymax]] = extent["spatial"]["bbox"]
+            assert xmax < SECRET_BOX[0] and extent["temporal"]["interval"][0][1] < year, who
+            assert _same_extent(extent, public[PRODUCTS]), (who, extent, public[PRODUCTS])
+        for cid in ("vnredsat1-raw", "vnredsat1-level0"):
+            assert _same_extent(listed[cid], public[cid]) and _same_extent(_extent(api, cid), public[cid]), (who, cid)
+        assert year not in api.get("collections").text and year not in api.get(f"collections/{PRODUCTS}").text
+        # collection search is evaluated on the visible extents: the same answer as the
+        # public API's over the same items (foreign-original, without items, keeps its
+        # world-wide default extent and matches everywhere)
+        for params in ({"bbox": box}, {"datetime": period}, {"bbox": box, "datetime": period},
+                       {"filter": f"S_INTERSECTS(geometry, {polygon})"}, {"sortby": "-datetime"},
+                       {"limit": 2, "offset": 1}, {"q": "product"}, {"fields": "id,extent", "sortby": "title"}):
+            response = api.get("collections", **params)
+            assert response.status_code == 200, response.text
+            found = [c["id"] for c in response.json()["collections"]]
+            expected = httpx.get(loaded.public_url + "collections", params=params, timeout=30).json()
+            assert found == [c["id"] for c in expected["collections"]], (who, params)
+            assert response.json()["numberMatched"] == expected["numberMatched"], (who, params)
+            assert response.json()["numberReturned"] == len(found), (who, params)
+            if "bbox" in params or "datetime" in params or "filter" in params:
+                assert PRODUCTS not in found and "vnredsat1-raw" not in found, (who, params)
+        assert PRODUCTS in _listed_extents(api, bbox="105,15,106,16")  # an area with visible products
+        paged = api.get("collections", limit=1, offset=1).json()
+        assert paged["numberMatched"] == len(listed) and paged["numberReturned"] == 1
+        assert {link["rel"] for link in paged["links"]} >= {"next", "previous"}
+
+    # 'secret' sees the secret items, so the collection reaches the Paracel box and their
+    # dates (but not the later unmarked items, visible to 'top-secret' only)
+    cleared = Internal(loaded, officers["secret"])
+    for extent in (_listed_extents(cleared)[PRODUCTS], _extent(cleared, PRODUCTS)):
+        assert extent["spatial"]["bbox"][0][2] >= 111.5
+        assert _when(extent["temporal"]["interval"][0][1]) == _when(last_secret)
+    assert PRODUCTS in _listed_extents(cleared, bbox=box, datetime=period)
+
+    # the highest clearance gets the stored extents, unchanged
+    top = Internal(loaded, officers["top-secret"])
+    assert _listed_extents(top) == stored
+    assert _extent(top, PRODUCTS) == stored[PRODUCTS]
+    assert PRODUCTS in _listed_extents(top, bbox=box, datetime=period)
+
+
+def test_extent_without_visible_items_is_the_definitions(loaded: LoadedCatalog) -> None:
+    """A collection none of whose items a clearance may see shows its definition's default
+    extent, never the stored one."""
+    import asyncio
+
+    import asyncpg
+
+    from rsarchive.api.extents import visible_extents
+    from rsarchive.catalog.collections import collection_definitions
+
+    async def extents(allowed: list[str]) -> dict[str, dict[str, Any]]:
+        conn = await asyncpg.connect(loaded.settings.internal_database_dsn)
+        try:
+            return await visible_extents(conn, allowed)
+        finally:
+            await conn.close()
+
+    defaults = {cid: d["extent"] for cid, d in collection_definitions().items()}
+    assert asyncio.run(extents(["no-such-classification"])) == defaults
+    assert _stored_extents(loaded)[PRODUCTS] != defaults[PRODUCTS]
+    secret_only = asyncio.run(extents(["secret"]))
+    [[xmin, ymin, xmax, ymax]] = secret_only[PRODUCTS]["spatial"]["bbox"]
+    assert SECRET_BOX[0] <= xmin and xmax <= SECRET_BOX[2] and SECRET_BOX[1] <= ymin and ymax <= SECRET_BOX[3]
+    assert secret_only["vnredsat1-raw"] == defaults["vnredsat1-raw"]

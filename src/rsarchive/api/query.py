@@ -10,6 +10,7 @@ stac-fastapi-pgstac's own code path.
 
 from __future__ import annotations
 
+import contextvars
 from enum import Enum
 from typing import Any
 
@@ -18,7 +19,7 @@ from stac_fastapi.extensions.query import QueryExtension as QueryExtensionBase
 from stac_fastapi.pgstac.core import CoreCrudClient
 
 __all__ = ["ClearanceFilterClient", "FullQueryExtension", "QueryToFilterClient", "clearance_filter",
-           "query_to_cql2", "with_filter"]
+           "query_to_cql2", "visible_to", "with_filter"]
 
 
 class Operator(str, Enum):
@@ -193,17 +194,31 @@ class QueryToFilterClient(CoreCrudClient):  # type: ignore[misc]
         return await super()._search_base(with_filter(search_request, self.restriction(request)), request)
 
 
+def visible_to(clearance: str | None) -> tuple[str, ...] | None:
+    """The classification spellings an item may carry to be visible at a caller's
+    clearance; None for the highest clearance (it sees everything).  No or an unknown
+    clearance counts as ``unclassified`` (fail closed)."""
+    from rsarchive.identity import CLEARANCES, visible_classifications
+
+    return visible_classifications(clearance if clearance in CLEARANCES else CLEARANCES[0])
+
+
 def clearance_filter(clearance: str | None) -> dict[str, Any] | None:
     """The CQL2-JSON restriction for a caller's clearance: the item's classification is one
     of the spellings that clearance covers (missing or unknown values never match); None
     for the highest clearance (it sees everything).  No or an unknown clearance counts as
     ``unclassified`` (fail closed)."""
-    from rsarchive.identity import CLASSIFICATION_PROPERTY, CLEARANCES, visible_classifications
+    from rsarchive.identity import CLASSIFICATION_PROPERTY
 
-    allowed = visible_classifications(clearance if clearance in CLEARANCES else CLEARANCES[0])
+    allowed = visible_to(clearance)
     if allowed is None:
         return None
     return {"op": "in", "args": [{"property": CLASSIFICATION_PROPERTY}, list(allowed)]}
+
+
+_EXISTENCE_CHECK: contextvars.ContextVar[bool] = contextvars.ContextVar("rsarchive_existence_check", default=False)
+"""Set while stac-fastapi-pgstac's item routes call ``get_collection`` only to answer 404
+for a missing collection (the document itself is thrown away: no extent needed)."""
 
 
 class ClearanceFilterClient(QueryToFilterClient):
@@ -212,7 +227,128 @@ class ClearanceFilterClient(QueryToFilterClient):
 
     An item above the clearance is not in search results or their ``numberMatched``,
     not in item lists, and ``/collections/{c}/items/{id}`` answers 404 for it exactly as
-    for a missing item."""
+    for a missing item.  Nor does it show in collections: below the highest clearance a
+    collection's extent (``/collections``, ``/collections/{c}``, collection search) is
+    that of the items the caller may see, computed in the database and reused for up to
+    60 s (:mod:`rsarchive.api.extents`); the highest clearance gets the stored
+    extent.  (Collection ``summaries`` are the definitions' in ``catalog/``, never computed
+    from items.)"""
 
     def restriction(self, request: Any) -> dict[str, Any] | None:
         return clearance_filter(getattr(request.state, "clearance", None))
+
+    # -- collections: extents from the visible items only (rsarchive.api.extents) ----------
+
+    @property
+    def extent_cache(self) -> Any:
+        """This API's :class:`rsarchive.api.extents.ExtentCache` (60 s)."""
+        cache = self.__dict__.get("_extent_cache")
+        if cache is None:
+            from rsarchive.api.extents import ExtentCache
+
+            cache = self.__dict__["_extent_cache"] = ExtentCache()
+        return cache
+
+    async def get_collection(self, collection_id: str, request: Any, **kwargs: Any) -> Any:
+        """``/collections/{id}``; below the highest clearance its extent is that of the
+        items the caller may see (the definition's default when there are none)."""
+        collection = await super().get_collection(collection_id, request, **kwargs)
+        allowed = visible_to(getattr(request.state, "clearance", None))
+        if allowed is not None and not _EXISTENCE_CHECK.get():
+            async with request.app.state.get_connection(request, "r") as conn:
+                extents = await self.extent_cache.get(conn, allowed, [collection_id], request.app.state.readpool)
+            collection["extent"] = extents[collection_id]
+        return collection
+
+    async def item_collection(self, *args: Any, **kwargs: Any) -> Any:
+        token = _EXISTENCE_CHECK.set(True)
+        try:
+            return await super().item_collection(*args, **kwargs)
+        finally:
+            _EXISTENCE_CHECK.reset(token)
+
+    async def get_item(self, *args: Any, **kwargs: Any) -> Any:
+        token = _EXISTENCE_CHECK.set(True)
+        try:
+            return await super().get_item(*args, **kwargs)
+        finally:
+            _EXISTENCE_CHECK.reset(token)
+
+    async def all_collections(self, request: Any, bbox: Any = None, datetime: str | None = None,
+                              limit: int | None = None, offset: int | None = None, query: str | None = None,
+                              fields: list[str] | None = None, sortby: str | None = None,
+                              filter_expr: str | None = None, filter_lang: str | None = None, **kwargs: Any) -> Any:
+        """``/collections`` and collection search; below the highest clearance every
+        collection carries the extent of the items the caller may see, and ``bbox``,
+        ``datetime``, filters and sorting are evaluated against that extent, not the stored
+        one (:func:`rsarchive.api.extents.search_collections`)."""
+        allowed = visible_to(getattr(request.state, "clearance", None))
+        if allowed is None:
+            return await super().all_collections(
+                request, bbox=bbox, datetime=datetime, limit=limit, offset=offset, query=query, fields=fields,
+                sortby=sortby, filter_expr=filter_expr, filter_lang=filter_lang, **kwargs)
+        return await self._restricted_collections(
+            request, allowed, bbox=bbox, datetime=datetime, limit=limit, offset=offset, query=query,
+            fields=fields, sortby=sortby, filter_expr=filter_expr, filter_lang=filter_lang, **kwargs)
+
+    async def _restricted_collections(self, request: Any, allowed: tuple[str, ...], *, bbox: Any,
+                                      datetime: str | None, limit: int | None, offset: int | None,
+                                      query: str | None, fields: list[str] | None, sortby: str | None,
+                                      filter_expr: str | None, filter_lang: str | None, **kwargs: Any) -> Any:
+        # stac-fastapi-pgstac 7.2's CoreCrudClient.all_collections, with pgSTAC's
+        # collection_search(...) replaced by rsarchive.api.extents.search_collections.
+        from urllib.parse import unquote_plus, urljoin
+
+        import orjson
+        from stac_fastapi.api.models import JSONResponse
+        from stac_fastapi.pgstac.core import join_free_text_query
+        from stac_fastapi.pgstac.models.links import CollectionLinks, CollectionSearchPagingLinks
+        from stac_fastapi.types.core import Relations
+        from stac_fastapi.types.errors import InvalidQueryParameter
+        from stac_fastapi.types.requests import get_base_url
+        from stac_pydantic.shared import MimeTypes
+
+        from rsarchive.api.extents import search_collections
+
+        if query and filter_expr:
+            raise InvalidQueryParameter("The 'query' and 'filter' parameters are mutually exclusive.")
+        base_url = get_base_url(request)
+        if self.extension_is_enabled("CollectionSearchExtension"):
+            base_args = {"bbox": bbox, "limit": limit, "offset": offset,
+                         "query": orjson.loads(unquote_plus(query)) if query else query}
+            clean_args = self._clean_search_args(base_args=base_args, datetime=datetime, fields=fields,
+                                                 sortby=sortby, filter_query=filter_expr, filter_lang=filter_lang,
+                                                 **kwargs)
+        else:
+            clean_args = {"limit": limit or 10000, "offset": offset or 0}
+        is_collection = {"op": "=", "args": [{"property": "type"}, "Collection"]}
+        if "query" in clean_args and "filter" not in clean_args:
+            if isinstance(clean_args["query"], str):
+                clean_args["query"] = orjson.loads(clean_args["query"])
+            clean_args["query"]["type"] = {"eq": "Collection"}
+        elif "filter" in clean_args:
+            clean_args["filter"] = {"op": "and", "args": [clean_args["filter"], is_collection]}
+        else:
+            clean_args["filter"] = is_collection
+        join_free_text_query(clean_args)
+
+        async with request.app.state.get_connection(request, "r") as conn:
+            collections = await search_collections(conn, clean_args, self.extent_cache, allowed,
+                                                   request.app.state.readpool)
+
+        links = {link["rel"]: link for link in collections["links"]}
+        filtering = self.extension_is_enabled("FilterExtension") or self.extension_is_enabled(
+            "ItemCollectionFilterExtension")
+        for collection in collections["collections"]:
+            collection["links"] = await CollectionLinks(collection_id=collection["id"], request=request).get_links(
+                extra_links=collection.get("links"))
+            if filtering:
+                collection["links"].append({
+                    "rel": Relations.queryables.value, "type": MimeTypes.jsonschema.value, "title": "Queryables",
+                    "href": urljoin(base_url, f"collections/{collection['id']}/queryables")})
+            collection.pop("parent_ids", None)
+        collections["links"] = await CollectionSearchPagingLinks(
+            request=request, next=links.get("next"), prev=links.get("prev")).get_links()
+        if fields:
+            return JSONResponse(collections)
+        return collections

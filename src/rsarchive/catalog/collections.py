@@ -18,7 +18,8 @@ from rsarchive.errors import CatalogError, NotFoundError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["catalog_dir", "collection_definitions", "ensure_collections", "ensure_queryables", "update_extents"]
+__all__ = ["catalog_dir", "collection_definitions", "ensure_collections", "ensure_queryables", "extent_from_aggregate",
+           "update_extents"]
 
 
 def catalog_dir() -> Path:
@@ -131,6 +132,18 @@ def _iso(value: Any) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def extent_from_aggregate(xmin: float, ymin: float, xmax: float, ymax: float, first: Any, last: Any) -> dict[str, Any]:
+    """A STAC collection ``extent`` from the aggregates of its items: the bounds of
+    ``ST_Extent(geometry)``, ``min(datetime)`` and ``max(end_datetime)`` (aware datetimes).
+
+    The one spelling of a computed extent, used for the stored extents here and for the
+    per-clearance extents of the internal API (:mod:`rsarchive.api.extents`)."""
+    return {
+        "spatial": {"bbox": [[xmin, ymin, xmax, ymax]]},
+        "temporal": {"interval": [[_iso(first), _iso(last)]]},
+    }
+
+
 def update_extents(conn: Any, ids: Iterable[str]) -> None:
     """Recompute the spatial and temporal extent of collections from their items in this database.
 
@@ -144,11 +157,7 @@ def update_extents(conn: Any, ids: Iterable[str]) -> None:
                 continue
             extent = default
         else:
-            xmin, ymin, xmax, ymax, first, last = row
-            extent = {
-                "spatial": {"bbox": [[xmin, ymin, xmax, ymax]]},
-                "temporal": {"interval": [[_iso(first), _iso(last)]]},
-            }
+            extent = extent_from_aggregate(*row)
         conn.execute(
             "UPDATE pgstac.collections SET content = jsonb_set(content, '{extent}', %s::jsonb) WHERE id = %s",
             (json.dumps(extent), cid),
