@@ -72,3 +72,14 @@ def main() -> None:
     emit("ingest_throughput", size_mb / m.seconds, "MB/s")
     emit("ingest_real_time_factor", m.seconds / imaging, "x", m.seconds / imaging, "imaging time of the pass")
     emit("ingest_peak_rss", m.peak_rss_mb, "MB")
+    # where the time went: wall seconds per pipeline stage (summed over scenes), and per scene.  The raw
+    # level of scene k + 1 is made while scene k is in product/store, so `raw` is the time the pipeline
+    # waited for it (the first scene's whole raw time, then what product did not hide)
+    stage_seconds = job.result.get("stage_seconds") or {}  # type: ignore[union-attr]
+    count = max(len(job.result["scenes"]), 1)  # type: ignore[index]
+    for stage, seconds in stage_seconds.items():
+        emit(f"ingest_stage_{stage}", seconds, "s", seconds / m.seconds, "wall time")
+    for stage in ("raw", "product"):
+        if stage in stage_seconds:
+            emit(f"ingest_{stage}_per_scene", stage_seconds[stage] / count, "s",
+                 stage_seconds[stage] / count / (imaging / count), "imaging time of a scene")

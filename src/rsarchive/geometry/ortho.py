@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -212,25 +213,40 @@ class SunGrid:
     times: np.ndarray
     width: int
 
+    @cached_property
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per output column: left node index, right node index, node spacing, offset from the left
+        node, and the columns at or past the last node (computed once per grid, not per strip)."""
+        c = np.arange(self.width, dtype=np.float64)
+        cols = self.cols
+        j = np.clip(np.searchsorted(cols, c, side="right") - 1, 0, cols.size - 2)
+        return j, j + 1, cols[j + 1] - cols[j], c - cols[j], c >= cols[-1]
+
     def zenith_rows(self, r0: int, r1: int) -> np.ndarray:
         """Zenith (°, float64) of rows ``r0 … r1 - 1`` at every column."""
         r = np.arange(r0, r1, dtype=np.float64)
         along = np.stack([np.interp(r, self.rows, self.zenith[:, k]) for k in range(self.zenith.shape[1])],
                          axis=1)
-        c = np.arange(self.width, dtype=np.float64)
-        cols = self.cols
-        if cols.size == 1:
+        if self.cols.size == 1:
             return np.repeat(along, self.width, axis=1)
-        j = np.clip(np.searchsorted(cols, c, side="right") - 1, 0, cols.size - 2)
-        slope = (along[:, j + 1] - along[:, j]) / (cols[j + 1] - cols[j])
-        out = slope * (c - cols[j]) + along[:, j]
-        last = c >= cols[-1]
+        j0, j1, spacing, offset, last = self._columns
+        # (a1 - a0) / spacing * offset + a0, in place (the same operations in the same order as the
+        # textbook form, so the same bits, without its four full-strip temporaries)
+        left = along[:, j0]
+        out = along[:, j1]
+        out -= left
+        out /= spacing
+        out *= offset
+        out += left
         out[:, last] = along[:, -1:]
         return out
 
     def cos_rows(self, r0: int, r1: int) -> np.ndarray:
         """cos(zenith) (float32) of rows ``r0 … r1 - 1``."""
-        return np.cos(np.radians(self.zenith_rows(r0, r1))).astype(np.float32)
+        z = self.zenith_rows(r0, r1)
+        np.radians(z, out=z)
+        np.cos(z, out=z)
+        return z.astype(np.float32)
 
 
 def sun_zenith_nodes(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime64, line_period_s: float,
@@ -269,11 +285,11 @@ def write_cog(path: str | Path, bands: list[np.ndarray], grid: OrthoGrid, *, nod
               overview_resampling: str, descriptions: list[str] | None = None,
               scale: float | None = None, offset: float | None = None, units: str | None = None,
               tags: dict[str, Any] | None = None, band_tags: list[dict[str, Any]] | None = None,
-              tile: int = 512, compress: str = "DEFLATE") -> None:
+              tile: int = 512, compress: str | None = None) -> None:
     """Write arrays as a COG (tiled temporary GeoTIFF, then GDAL's COG driver with overviews)."""
     import rasterio
 
-    from rsarchive.raw.cog import finish_cog
+    from rsarchive.raw.cog import DEFAULT_COMPRESS, finish_cog
 
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.tif")
@@ -294,4 +310,4 @@ def write_cog(path: str | Path, bands: list[np.ndarray], grid: OrthoGrid, *, nod
             ds.units = tuple([units] * len(bands))
         if tags:
             ds.update_tags(**{k: str(v) for k, v in tags.items()})
-    finish_cog(tmp, path, resampling=overview_resampling, tile=tile, compress=compress)
+    finish_cog(tmp, path, resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS)

@@ -45,6 +45,7 @@ from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
 from rsarchive.geometry.sensor import SensorModel
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
 from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA
+from rsarchive.raw.cog import DEFAULT_COMPRESS
 
 __all__ = ["ProductOptions", "ProductResult", "process_product"]
 
@@ -71,7 +72,7 @@ class ProductOptions:
     chip_px: int = 64
     thumbnail_px: int = 512
     tile: int = 512
-    compress: str = "DEFLATE"
+    compress: str = DEFAULT_COMPRESS
     cloud: CloudThresholds = field(default_factory=CloudThresholds)
 
 
@@ -426,7 +427,14 @@ class _Product:
                     mean[m0:m1] = p.reshape(m1 - m0, f, ms_grid.width, f).mean(axis=(1, 3))
                 b2b_images[n] = mean
         ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
-        band_to_band = acc.band_registration(b2b_images, ref_name, ms_grid.resolution_m) if len(b2b_images) > 1 else None
+        # band registration (NumPy/SciPy, one core) runs while the COGs are written (GDAL, which
+        # releases the GIL): the two are independent, and the result is the same as in sequence
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="band-registration")
+        registration = (pool.submit(acc.band_registration, b2b_images, ref_name, ms_grid.resolution_m)
+                        if len(b2b_images) > 1 else None)
+        pool.shutdown(wait=False)
         degraded_lines = {n: int(b.degraded.sum()) for n, b in bands.items()}
         degraded = any(degraded_lines.values())
         if degraded:
@@ -437,14 +445,18 @@ class _Product:
                           {"kind": "none", "note": "no reference: absolute accuracy not measured"}),
             "geolocation": geolocation,
             "before_refinement": before if refinement.status == REFINED else None,
-            "band_to_band": band_to_band,
+            "band_to_band": None,
             "rpc_fit": {n: b.fit.to_dict() for n, b in bands.items()},
             "dem": self.dem_record,
             "degraded": degraded,
             "warnings": list(self.warnings),
         }
         # files
-        files = self._write(bands, ms_grid, pan_grid, counts, qa, by_common, valid)
+        try:
+            files = self._write(bands, ms_grid, pan_grid, counts, qa, by_common, valid)
+        finally:
+            band_to_band = registration.result() if registration is not None else None
+        accuracy["band_to_band"] = band_to_band
         return self._metadata(bands, ms_grid, pan_grid, files, cloud_record, accuracy, refinement, degraded,
                               degraded_lines, valid, distance)
 

@@ -1,7 +1,10 @@
 """The ground-station ingest: submission, and the pipeline a worker runs.
 
 Stages (``pipelines/ingest-level0.yaml``): store level-0 + copy → decode → split
-into scenes → raw → product → store → catalog → publish.
+into scenes → raw → product → store → catalog → publish.  The raw level of the
+next scene is made in a background thread while the current one is in product,
+store and catalog (one scene ahead); the job's result records the wall seconds
+spent in each stage (``stage_seconds``; for ``raw``, the time waited for it).
 
 Idempotency and crash safety: the downlink's sha256 is the job's identity; the
 level-0 key is derived from the reception record (or the sha256), so a retry
@@ -19,7 +22,9 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
@@ -126,30 +131,49 @@ class _Run:
         self.aos = self.reception.aos or created
         self.result: dict[str, Any] = {"sha256": self.sha256, "pipeline": self.spec.name, "scenes": [],
                                        "skipped": [], "items": {"level0": [], "raw": [], "product": []},
-                                       "published": [], "withheld": []}
+                                       "published": [], "withheld": [], "stage_seconds": {}}
+        self._current: tuple[str, float] | None = None
 
     def _stages(self) -> set[str]:
         return set(self.spec.stages)
 
+    def _stage(self, name: str) -> None:
+        """Enter a stage (the job's record) and account the wall time of the one left."""
+        self._stop_clock()
+        self.ctx.stage(name)
+        self._current = (name, time.perf_counter())
+
+    def _stop_clock(self) -> None:
+        if self._current is not None:
+            name, started = self._current
+            spent = self.result["stage_seconds"]
+            spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - started, 3)
+            self._current = None
+
     def run(self) -> dict[str, Any]:
+        from rsarchive.jobs.memory import tune_malloc
+
+        tune_malloc()
         if self.work.exists():
             shutil.rmtree(self.work)  # a previous attempt's leftovers: recomputed deterministically
         self.work.mkdir(parents=True)
         try:
             self._run()
         finally:
+            self._stop_clock()
             shutil.rmtree(self.work, ignore_errors=True)
         return self.result
 
     # -- stages ------------------------------------------------------------------------------------
     def _run(self) -> None:
+        from rsarchive.jobs.memory import release_memory
         from rsarchive.raw.process import RawProcessor
 
         level0_key, level0_record = self._store_level0()
         stages = self._stages()
         if "decode" not in stages:
             return
-        self.ctx.stage("decode")
+        self._stage("decode")
         size = max(self.path.stat().st_size, 1)
         done = 0
 
@@ -168,17 +192,24 @@ class _Run:
                                                                     "frames_bad_fecf", "frames_lost")}
             if "split" not in stages:
                 return
-            self.ctx.stage("split")
+            self._stage("split")
             spans = proc.scenes()
             self.ctx.progress("split", 1, 1)
             datastrip = proc.datastrip_id
             footprints: list[dict[str, Any]] = []
             times: list[dt.datetime] = []
+            # The raw level of scene k + 1 is made in a background thread while scene k goes through
+            # product, store and catalog here: the two use different cores most of the time (GDAL and
+            # NumPy release the GIL), each scene's files are its own, so the results are the same as
+            # in sequence.  One scene ahead at most (memory).  Leaving the block waits for it.
+            ahead = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-ahead"))
+            pending = ahead.submit(proc.process_scene, spans[0]) if spans and "raw" in stages else None
             for index, span in enumerate(spans):
-                if "raw" not in stages:
+                if pending is None:
                     break
-                self.ctx.stage("raw")
-                scene = proc.process_scene(span)
+                self._stage("raw")
+                scene = pending.result()
+                pending = ahead.submit(proc.process_scene, spans[index + 1]) if index + 1 < len(spans) else None
                 self.ctx.progress("raw", index + 1, len(spans))
                 if scene.skipped or scene.path is None:
                     self.result["skipped"].append({"scene": scene.scene_id, "reason": scene.reason})
@@ -188,12 +219,16 @@ class _Run:
                     footprints.append(meta["geometry"]["footprint"])
                 times += [_time(meta["start_utc"]), _time(meta["end_utc"])]
                 self._scene(scene.path, meta, datastrip, index, len(spans))
+                # the scene's files are stored: remove them and give its memory back (glibc keeps
+                # freed heap otherwise, and the RSS grew with the length of the pass)
+                shutil.rmtree(scene.path, ignore_errors=True)
+                release_memory()
             self._catalog_level0(datastrip, level0_key, level0_record, quality, footprints, times)
 
     def _store_level0(self) -> tuple[str, Any]:
         from rsarchive.storage import level0_key
 
-        self.ctx.stage("store_level0")
+        self._stage("store_level0")
         if not self.path.is_file():
             raise UsageError(f"downlink {self.path} of job {self.job.id} no longer exists")
         key = level0_key(self.spec.mission, self.aos, self.pass_id, self.path.name)
@@ -213,7 +248,7 @@ class _Run:
         if "product" in stages:
             from rsarchive.geometry.product import process_product
 
-            self.ctx.stage("product")
+            self._stage("product")
             opts = self.spec.options
             made = process_product(raw_dir, self.work / "product", dem=opts.dem,
                                    reference=opts.reference if opts.refine else None,
@@ -222,7 +257,7 @@ class _Run:
             self.ctx.progress("product", index + 1, total)
         if "store" not in stages:
             return
-        self.ctx.stage("store")
+        self._stage("store")
         scene_id = raw_meta["scene_id"]
         acquired = _time(raw_meta["start_utc"])
         files: list[tuple[str, Path, str]] = [
@@ -244,12 +279,14 @@ class _Run:
             def catalog(conn: Any, records: list[Any]) -> None:
                 items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
 
-            self.ctx.stage("catalog")
+            self._stage("catalog")
             publication.commit(on_commit=catalog if "catalog" in stages else None)
             self.ctx.progress("catalog", index + 1, total)
         self.result["scenes"].append(scene_id)
         if "publish" in stages:
             self._publish(items or self._existing_items(files, raw_meta, product_meta))
+        if product_dir is not None:
+            shutil.rmtree(product_dir, ignore_errors=True)  # stored: the work copy is not needed any more
 
     def _scene_items(self, conn: Any, records: list[Any], files: list[tuple[str, Path, str]],
                      raw_meta: dict[str, Any], product_meta: dict[str, Any] | None, datastrip: str
@@ -301,7 +338,7 @@ class _Run:
 
         if "catalog" not in self._stages() or not footprints:
             return
-        self.ctx.stage("catalog")
+        self._stage("catalog")
         footprint = mapping(unary_union([shape(f) for f in footprints]).buffer(0))
         scene = item_mapping.level0_scene(
             item_id=datastrip, mission=self.spec.mission, href=f"{self.archive.primary.url}/{key}", record=record,
@@ -323,7 +360,7 @@ class _Run:
 
         if not items:
             return
-        self.ctx.stage("publish")
+        self._stage("publish")
         if not self.spec.options.publish:
             return
         with connect(self.settings.internal_database_dsn) as internal, \

@@ -17,9 +17,14 @@ Dask chunks into the temporary GeoTIFF takes 0.1–0.5 s; the COG step takes
 4–7 s with either GDAL's COG driver or ``rio_cogeo.cog_translate`` (no
 difference beyond the noise of a shared machine; both pass
 ``rio_cogeo.cogeo.cog_validate``).  The COG driver is used: one library fewer
-at run time, and GDAL's own overview code.  DEFLATE with the horizontal
-predictor is the default (readable everywhere); ``compress="ZSTD"`` is faster
-at a few % larger files.
+at run time, and GDAL's own overview code.
+
+Compression: ZSTD level 1 with the horizontal predictor is the default.  On the
+same PAN scene it encoded in 0.9–1.3 s against 2.3–4.5 s for DEFLATE level 6 (the
+previous default), and the file was ≈ 8 % smaller (39.9 vs 43.3 MB).  ZSTD in
+GeoTIFF is read by GDAL ≥ 2.3 and by the rasterio / GDAL Python wheels;
+``compress="DEFLATE"`` (GDAL's level 6 unless ``level`` is given) remains
+available for readers without ZSTD.
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ log = logging.getLogger(__name__)
 __all__ = ["WindowTarget", "create_tiled", "finish_cog", "validate_cog"]
 
 DEFAULT_TILE = 512
-DEFAULT_COMPRESS = "DEFLATE"
+DEFAULT_COMPRESS = "ZSTD"
+DEFAULT_LEVELS = {"ZSTD": 1}
+"""Compression level per codec when none is given (others: GDAL's default)."""
 
 
 class WindowTarget:
@@ -120,10 +127,12 @@ def finish_cog(
     resampling: str,
     tile: int = DEFAULT_TILE,
     compress: str = DEFAULT_COMPRESS,
+    level: int | None = None,
 ) -> None:
     """Copy a closed temporary GeoTIFF into a COG with GDAL's COG driver, then delete it.
 
-    ``resampling`` is the overview resampling (``average``, ``mode``, ``nearest`` …).
+    ``resampling`` is the overview resampling (``average``, ``mode``, ``nearest`` …);
+    ``level`` the compression level (None: :data:`DEFAULT_LEVELS`, else GDAL's default).
     """
     import rasterio
     import rasterio.shutil
@@ -134,6 +143,10 @@ def finish_cog(
                "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
     if compress.upper() in ("DEFLATE", "ZSTD", "LZW"):
         options["PREDICTOR"] = "YES"
+    if level is None:
+        level = DEFAULT_LEVELS.get(compress.upper())
+    if level is not None:
+        options["LEVEL"] = str(level)
     with warnings.catch_warnings(), rasterio.Env(GDAL_PAM_ENABLED="NO"):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         rasterio.shutil.copy(str(tmp), str(dst), driver="COG", **options)
