@@ -37,6 +37,17 @@ def test_stack_answers_with_pgstac_postgis_and_buckets(service_settings: Setting
     assert body == b"xin chao"
 
 
+
+def test_many_buckets_can_each_take_writes(service_settings: Settings) -> None:
+    """Every test takes fresh buckets; each bucket is a SeaweedFS collection that claims volumes on its first
+    write. With slots derived from free disk, CI (less free disk than here) ran out after a handful."""
+    for _ in range(40):
+        derived = stack.fresh_buckets(service_settings)
+        client = seaweed.s3_client(derived)
+        client.put_object(Bucket=derived.primary_bucket, Key="probe", Body=b"x")
+        assert client.get_object(Bucket=derived.primary_bucket, Key="probe")["Body"].read() == b"x"
+
+
 def test_up_twice_is_a_no_op(service_settings: Settings) -> None:
     def pids() -> tuple[int | None, int | None]:
         pg = postgres.PostgresLayout.of(service_settings).data_dir / "postmaster.pid"

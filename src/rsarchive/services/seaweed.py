@@ -22,6 +22,24 @@ log = logging.getLogger(__name__)
 LOCAL_ACCESS_KEY = "rsarchive"
 LOCAL_SECRET_KEY = "rsarchive-local-secret"  # noqa: S105 - the embedded stack's fixed local credential
 
+# Volume slots on the one local volume server. With ``-volume.max=0`` SeaweedFS derives the count from
+# the free disk (free space / volume size limit), and every bucket is its own collection that claims 7
+# volumes on its first write (the default growth): 72 slots (73 GB free) were gone after ten buckets and
+# writes failed with "InternalError"; CI, with less disk, failed sooner. Volumes are not preallocated, so
+# a slot costs nothing until data lands in it; a full disk is guarded by ``-volume.minFreeSpace``.
+VOLUME_SLOTS = 4000
+VOLUME_SIZE_LIMIT_MB = 1024
+VOLUMES_PER_GROWTH = 2
+# weed reads master.toml from its working directory (the layout root).
+MASTER_TOML = f"""# Written by rsarchive.services.seaweed: a single-node local server.
+[master.volume_growth]
+copy_1 = {VOLUMES_PER_GROWTH}
+copy_2 = 2
+copy_3 = 1
+copy_other = 1
+threshold = 0.9
+"""
+
 
 @dataclass(frozen=True)
 class SeaweedLayout:
@@ -145,6 +163,7 @@ def start(settings: Settings) -> bool:
     except OSError as exc:
         raise ServiceError(f"SeaweedFS data directory {layout.data_dir} is not usable: {exc.strerror}") from None
     _write_s3_config(settings, layout)
+    (layout.root / "master.toml").write_text(MASTER_TOML)
     s3, master, volume, filer = (settings.seaweed_s3_port, settings.seaweed_master_port,
                                  settings.seaweed_volume_port, settings.seaweed_filer_port)
     command = [
@@ -153,7 +172,8 @@ def start(settings: Settings) -> bool:
         f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
         f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3 + 10000}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        f"-s3.config={layout.s3_config}", "-master.volumeSizeLimitMB=1024", "-volume.max=0",
+        f"-s3.config={layout.s3_config}", f"-master.volumeSizeLimitMB={VOLUME_SIZE_LIMIT_MB}",
+        f"-volume.max={VOLUME_SLOTS}", "-volume.minFreeSpace=1GiB",
         "-master.telemetry=false", "-volume.preStopSeconds=1",
     ]
     with open(layout.log_file, "ab") as log_handle:
