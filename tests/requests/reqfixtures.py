@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,3 +114,24 @@ def request_body(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def assert_link_is_alice_s_alone(client: Any, url: str, headers: Any, settings: Settings, request_id: int) -> None:
+    """A download link issued to alice fails for anna (same organisation), bob, no token, a tampered
+    signature and, issued an hour ago with a one-minute lifetime, as expired. ``headers(user)`` gives a
+    user's auth headers."""
+    import time
+
+    from rsarchive.requests import downloads
+
+    assert client.get(url, headers=headers("anna")).status_code == 403
+    assert client.get(url, headers=headers("bob")).status_code in (403, 404)
+    assert client.get(url).status_code == 401
+    assert client.get(url[:-4] + "AAAA", headers=headers("alice")).status_code == 403
+    with transaction(settings) as conn:
+        key = downloads.signing_key(conn)
+        alice_id = identity.principal_by_name(conn, "alice").user_id
+    expired = downloads.issue(key, request_id, "VNR1_PRODUCT_A", "B1", alice_id, ttl_seconds=60,
+                              now=time.time() - 3600)
+    response = client.get(f"/downloads/{expired}", headers=headers("alice"))
+    assert response.status_code == 403 and "expired" in response.text

@@ -10,7 +10,9 @@ stac-fastapi-pgstac's own code path.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
@@ -221,6 +223,15 @@ _EXISTENCE_CHECK: contextvars.ContextVar[bool] = contextvars.ContextVar("rsarchi
 for a missing collection (the document itself is thrown away: no extent needed)."""
 
 
+@contextlib.contextmanager
+def _existence_check() -> Iterator[None]:
+    token = _EXISTENCE_CHECK.set(True)
+    try:
+        yield
+    finally:
+        _EXISTENCE_CHECK.reset(token)
+
+
 class ClearanceFilterClient(QueryToFilterClient):
     """The internal API's client: every item read is restricted to the caller's clearance
     (``request.state.clearance``, set by :class:`rsarchive.api.app.TokenAuth`).
@@ -261,18 +272,12 @@ class ClearanceFilterClient(QueryToFilterClient):
         return collection
 
     async def item_collection(self, *args: Any, **kwargs: Any) -> Any:
-        token = _EXISTENCE_CHECK.set(True)
-        try:
+        with _existence_check():
             return await super().item_collection(*args, **kwargs)
-        finally:
-            _EXISTENCE_CHECK.reset(token)
 
     async def get_item(self, *args: Any, **kwargs: Any) -> Any:
-        token = _EXISTENCE_CHECK.set(True)
-        try:
+        with _existence_check():
             return await super().get_item(*args, **kwargs)
-        finally:
-            _EXISTENCE_CHECK.reset(token)
 
     async def all_collections(self, request: Any, bbox: Any = None, datetime: str | None = None,
                               limit: int | None = None, offset: int | None = None, query: str | None = None,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
-from rsarchive.cli.options import get_settings, show_progress
+from rsarchive.cli.options import echo_json, get_settings, show_progress
 
 _FORMS = ["level0", "raw", "product", "original", "copy"]
 
@@ -45,7 +44,7 @@ def command(check_all: bool, sample: int | None, repair: bool, forms: tuple[str,
     finally:
         bar.close()
     if as_json:
-        click.echo(json.dumps([asdict(o) for o in report.objects], indent=1))
+        echo_json([asdict(o) for o in report.objects])
     for item in report.objects:
         if item.status != "ok" and not as_json:
             click.echo(f"{item.status}: {item.key}: {item.detail}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 _SECRET = {"s3_secret_key"}
 
@@ -38,7 +37,7 @@ def show(key: str | None, as_json: bool) -> None:
             raise UsageError(f"unknown setting {key!r}; known: {', '.join(sorted(values))}")
         click.echo(values[key])
     elif as_json:
-        click.echo(json.dumps(values, indent=1))
+        echo_json(values)
     else:
         for name, value in values.items():
             click.echo(f"{name} = {value}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from rsarchive.cli._actor import principal, read_aoi, token_option, validated
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 @click.command("coverage")
@@ -44,7 +43,7 @@ def command(token: str | None, as_user: str | None, aoi_file: str | None, bbox: 
         result = coverage_check(conn, principal(conn, token, as_user), query)
     data = result.to_dict()
     if as_json:
-        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        echo_json(data)
         return
     click.echo(f"covered {data['fraction'] * 100:.2f}% of {data['aoi_km2']:.3f} km² "
                f"({data['covered_km2']:.3f} km²) by {data['item_count']} items; "

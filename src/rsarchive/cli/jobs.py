@@ -6,7 +6,7 @@ import json
 
 import click
 
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 def _queue():  # type: ignore[no-untyped-def]
@@ -28,7 +28,7 @@ def list_jobs(state: str | None, limit: int, as_json: bool) -> None:
     """The most recent jobs, newest first."""
     jobs = _queue().list(state, limit)
     if as_json:
-        click.echo(json.dumps([j.to_dict() for j in jobs], indent=1))
+        echo_json([j.to_dict() for j in jobs])
         return
     for job in jobs:
         stage = job.stage or "-"
@@ -47,7 +47,7 @@ def show(job_id: int, as_json: bool) -> None:
     job = queue.get(job_id)
     events = queue.events(job_id)
     if as_json:
-        click.echo(json.dumps(job.to_dict() | {"events": events}, indent=1))
+        echo_json(job.to_dict() | {"events": events})
         return
     click.echo(f"job {job.id}: {job.state}  (pipeline {job.pipeline}, attempts {job.attempts}/{job.max_attempts})")
     click.echo(f"identity  {job.identity}")

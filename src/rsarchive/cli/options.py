@@ -30,3 +30,10 @@ def show_progress(ctx: click.Context | None = None) -> bool:
     import sys
 
     return verbosity >= 0 and sys.stderr.isatty()
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON (``--json`` output), Vietnamese text as is."""
+    import json
+
+    click.echo(json.dumps(data, indent=1, ensure_ascii=False))

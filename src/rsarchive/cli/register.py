@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import click
 
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 class _RegisterGroup(click.Group):
@@ -30,7 +29,7 @@ def command() -> None:
 def _show(delivery: object, as_json: bool) -> None:
     data = delivery.to_dict()  # type: ignore[attr-defined]
     if as_json:
-        click.echo(json.dumps(data, indent=1))
+        echo_json(data)
         return
     state = ("catalogued " + data["item_id"]) if data["item_id"] else (
         "METADATA OVERDUE" if data["overdue"] else "metadata pending")
@@ -76,7 +75,7 @@ def list_command(as_json: bool) -> None:
 
     deliveries = originals.list_deliveries(get_settings())
     if as_json:
-        click.echo(json.dumps([d.to_dict() for d in deliveries], indent=1))
+        echo_json([d.to_dict() for d in deliveries])
     for delivery in deliveries if not as_json else []:
         _show(delivery, False)
 
@@ -89,7 +88,7 @@ def overdue_command(as_json: bool) -> None:
 
     late = originals.overdue(get_settings())
     if as_json:
-        click.echo(json.dumps([d.to_dict() for d in late], indent=1))
+        echo_json([d.to_dict() for d in late])
     else:
         for delivery in late:
             _show(delivery, False)

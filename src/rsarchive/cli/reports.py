@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from rsarchive.cli._actor import principal, token_option, validated
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 @click.group("reports")
@@ -20,7 +19,7 @@ def command() -> None:
 def _echo_report(report: Any, as_json: bool) -> None:
     data = report.to_dict()
     if as_json:
-        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        echo_json(data)
         return
     click.echo(f"{data['id']:>6}  {data['status']:<10} request {data['request_id']}  {data['item_id']}  "
                f"{data['reporter']}: {data['description']}"
@@ -58,7 +57,7 @@ def list_command(token: str | None, as_user: str | None, status: str | None, as_
     with transaction(get_settings()) as conn:
         found = reports.list_reports(conn, principal(conn, token, as_user), status)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in found], indent=1, ensure_ascii=False))
+        echo_json([r.to_dict() for r in found])
         return
     for report in found:
         _echo_report(report, False)
@@ -96,7 +95,7 @@ def withdrawn_command(token: str | None, as_user: str | None, as_json: bool) -> 
     with transaction(get_settings()) as conn:
         items = reports.withdrawn_items(conn, principal(conn, token, as_user))
     if as_json:
-        click.echo(json.dumps([a.to_dict() for a in items], indent=1, ensure_ascii=False))
+        echo_json([a.to_dict() for a in items])
         return
     for a in items:
         click.echo(f"{a.collection}/{a.item_id}  withdrawn {a.at:%Y-%m-%d %H:%M} by {a.actor or '-'}: {a.reason}")
@@ -120,7 +119,7 @@ def reinstate_command(token: str | None, as_user: str | None, item_id: str, coll
     with transaction(settings) as conn:
         result = reports.reinstate(conn, settings, principal(conn, token, as_user), collection, item_id, decision)
     if as_json:
-        click.echo(json.dumps(result, indent=1, ensure_ascii=False))
+        echo_json(result)
     elif result["published"]:
         click.echo(f"reinstated and published {collection}/{item_id}")
     else:

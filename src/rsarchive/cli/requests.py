@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from rsarchive.cli._actor import principal, read_aoi, token_option, validated
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 @click.group("requests")
@@ -20,7 +19,7 @@ def command() -> None:
 def _print_record(record: Any, as_json: bool) -> None:
     data = record.to_dict()
     if as_json:
-        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        echo_json(data)
         return
     left = data["working_days_left"]
     click.echo(f"request {data['id']}  {data['status']}  {data['organisation']}  purpose {data['purpose']}")
@@ -75,7 +74,7 @@ def submit_command(token: str | None, as_user: str | None, aoi_file: str | None,
         body["contact"] = {"name": contact_name or actor.name, "email": contact_email}
         record = lifecycle.submit(conn, actor, validated(RequestForm, body))
     if as_json:
-        click.echo(json.dumps(record.to_dict(), indent=1, ensure_ascii=False))
+        echo_json(record.to_dict())
     else:
         click.echo(f"{record.id} {record.due_date.isoformat()}")
 
@@ -92,7 +91,7 @@ def list_command(token: str | None, as_user: str | None, status: str | None, as_
     with transaction(get_settings()) as conn:
         records = lifecycle.list_requests(conn, principal(conn, token, as_user), status)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in records], indent=1, ensure_ascii=False))
+        echo_json([r.to_dict() for r in records])
         return
     for r in records:
         overdue = "  OVERDUE" if r.is_open and r.working_days_left() is not None and r.working_days_left() < 0 else ""
@@ -110,7 +109,7 @@ def queue_command(token: str | None, as_user: str | None, as_json: bool) -> None
     with transaction(get_settings()) as conn:
         lists = lifecycle.queue(conn, principal(conn, token, as_user))
     if as_json:
-        click.echo(json.dumps({k: [r.to_dict() for r in v] for k, v in lists.items()}, indent=1, ensure_ascii=False))
+        echo_json({k: [r.to_dict() for r in v] for k, v in lists.items()})
         return
     for name in ("overdue", "due_soon"):
         click.echo(f"{name}: {len(lists[name])}")
@@ -228,9 +227,8 @@ def fulfil_command(token: str | None, as_user: str | None, request_id: int, as_j
     with transaction(settings) as conn:
         result = delivery.fulfil(conn, settings, principal(conn, token, as_user), request_id)
     if as_json:
-        click.echo(json.dumps(result.request.to_dict() | {"manifest": result.manifest,
-                                                          "fee_statement": result.fee_statement},
-                              indent=1, ensure_ascii=False))
+        echo_json(result.request.to_dict() | {"manifest": result.manifest,
+                                              "fee_statement": result.fee_statement})
         return
     fee = result.fee_statement
     click.echo(f"request {request_id} fulfilled: {len(result.manifest['items'])} items, "

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 @click.group("services")
@@ -16,7 +15,7 @@ def command() -> None:
 
 def _print(statuses: list, as_json: bool) -> bool:  # type: ignore[type-arg]
     if as_json:
-        click.echo(json.dumps([s.to_dict() for s in statuses], indent=1))
+        echo_json([s.to_dict() for s in statuses])
     else:
         width = max(len(s.name) for s in statuses)
         for s in statuses:

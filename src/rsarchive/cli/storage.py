@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 @click.group("storage")
@@ -29,7 +28,7 @@ def gc_command(older_than: str, dry_run: bool, as_json: bool) -> None:
     threshold = parse_duration(older_than)
     report = collect_garbage(Archive.from_settings(get_settings()), threshold, dry_run=dry_run)
     if as_json:
-        click.echo(json.dumps(asdict(report), indent=1))
+        echo_json(asdict(report))
     else:
         click.echo(("dry run: " if dry_run else "") + report.summary())
         for line in report.unrecorded_immutable:
@@ -43,10 +42,10 @@ def head_command(key: str) -> None:
     from rsarchive.storage.archive import Archive
 
     record = Archive.from_settings(get_settings()).record(key)
-    click.echo(json.dumps({
+    echo_json({
         "key": record.key, "form": record.form.value, "size": record.size, "sha256": record.sha256,
         "file:checksum": record.checksum, "copies": record.copies, "stored_at": record.stored_at.isoformat(),
         "primary_store": record.primary_store, "copy_store": record.copy_store,
         "last_checked_at": record.last_checked_at.isoformat() if record.last_checked_at else None,
         "last_status": record.last_status,
-    }, indent=1))
+    })

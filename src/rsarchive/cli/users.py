@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
-from rsarchive.cli.options import get_settings
+from rsarchive.cli.options import echo_json, get_settings
 
 
 @click.group("users")
@@ -65,7 +64,7 @@ def list_command(as_json: bool) -> None:
     with transaction(get_settings()) as conn:
         users = identity.list_users(conn)
     if as_json:
-        click.echo(json.dumps([u.to_dict() for u in users], indent=1))
+        echo_json([u.to_dict() for u in users])
         return
     for u in users:
         state = f"revoked {u.revoked_at:%Y-%m-%d}" if u.revoked_at else f"{u.active_tokens} token(s)"
