@@ -7,7 +7,7 @@ the same band (``RSARCHIVE_BENCH_ORTHO_BAND``, default PAN) is warped onto the
 same UTM grid (2.5 m PAN / 10 m MS, extent from the RPC) by:
 
 - reference: ``gdalwarp -rpc -r cubic`` (Debian GDAL) with the RPC in the raw COG,
-  ``-wo NUM_THREADS=N -wm 256``, output ``-of COG`` with our COG options
+  ``-wo NUM_THREADS=N -wm 256`` and our kernel options (``-wo XSCALE=1 -wo YSCALE=1``), output ``-of COG`` with our COG options
   (DEFLATE + predictor, 512-px blocks, average overviews);
 - ``ortho_warp``: :func:`rsarchive.geometry.ortho.warp_band` (rasterio's GDAL, same RPC,
   cubic, N threads, float32) and the COG written with :func:`~rsarchive.geometry.ortho.write_cog`;
@@ -49,7 +49,7 @@ def _raw_scene(cache: Path) -> Path:
 def main() -> None:
     import rasterio
 
-    from rsarchive.geometry.ortho import scene_grid, sun_zenith_on_grid, warp_band, write_cog
+    from rsarchive.geometry.ortho import KERNEL_OPTIONS, scene_grid, sun_zenith_on_grid, warp_band, write_cog
     from rsarchive.geometry.rpc import RPCModel
     from rsarchive.radiometry import REFLECTANCE_ENCODING, earth_sun_distance
 
@@ -76,7 +76,8 @@ def main() -> None:
     left, bottom, right, top = grid.bounds
     cmd = [gdalwarp, "-q", "-overwrite", "-rpc", "-to", "RPC_HEIGHT=0", "-t_srs", grid.crs, "-te", str(left),
            str(bottom), str(right), str(top), "-tr", str(res), str(res), "-r", "cubic", "-srcnodata", "0",
-           "-dstnodata", "0", "-wm", "256", "-wo", f"NUM_THREADS={threads}", "-of", "COG", "-co", "COMPRESS=DEFLATE",
+           "-dstnodata", "0", "-wm", "256", "-wo", f"NUM_THREADS={threads}",
+           *[arg for k, v in KERNEL_OPTIONS.items() for arg in ("-wo", f"{k}={v}")], "-of", "COG", "-co", "COMPRESS=DEFLATE",
            "-co", "PREDICTOR=YES", "-co", "BLOCKSIZE=512", "-co", "OVERVIEW_RESAMPLING=AVERAGE", "-co",
            "NUM_THREADS=ALL_CPUS", "-co", "BIGTIFF=IF_SAFER", str(src), str(work / "gdalwarp.tif")]
     try:

@@ -71,6 +71,25 @@ def test_phase_correlation_and_chip_matching_measure_subpixel_shifts() -> None:
     assert (round(dy), round(dx)) == (3, -5) and peak > 0.3
 
 
+
+@pytest.mark.parametrize("r0, c0", [(40, 50), (0, 0), (190, 3)])
+def test_separable_spline_chip_equals_map_coordinates(r0: int, c0: int) -> None:
+    """The Lucas–Kanade step evaluates the shifted reference separably; it must equal SciPy's
+    cubic-spline interpolation (in the interior, and at the border where it falls back)."""
+    from scipy.ndimage import map_coordinates, spline_filter
+
+    from rsarchive.geometry.refine import _central_gradient, _shifted_chip
+
+    coeffs = spline_filter(np.random.default_rng(5).normal(size=(256, 256)), order=3)
+    rr, cc = np.mgrid[r0:r0 + 64, c0:c0 + 64].astype(np.float64)
+    for dy, dx in [(0.0, 0.0), (0.37, -1.61), (-3.92, 2.05), (7.5, -0.001)]:
+        fast = _shifted_chip(coeffs, r0, c0, 64, 64, dy, dx, rr, cc)
+        slow = map_coordinates(coeffs, [rr + dy, cc + dx], order=3, mode="nearest", prefilter=False)
+        assert np.abs(fast - slow).max() < 1e-12 * max(1.0, np.abs(slow).max())
+        gy, gx = _central_gradient(fast)
+        ny, nx = np.gradient(fast)
+        assert np.array_equal(gy, ny) and np.array_equal(gx, nx)
+
 def test_cloud_tests_separate_cloud_from_land() -> None:
     # blue, green, red, NIR: cloud, vegetation, soil, turbid water, roof, half cloud over paddy
     spectra = np.array([[0.72, 0.73, 0.74, 0.75], [0.035, 0.075, 0.045, 0.38], [0.09, 0.12, 0.15, 0.22],

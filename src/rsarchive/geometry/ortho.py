@@ -13,6 +13,16 @@ ellipsoid), and the product records a warning.
 
 Bands are resampled with cubic convolution into float32 (no rounding between
 the radiance counts and the reflectance), QA bitfields with nearest neighbour.
+The kernel is the plain 4 × 4 cubic convolution (:data:`KERNEL_OPTIONS`: GDAL's
+``XSCALE = YSCALE = 1``).  Left to itself GDAL measures the source/destination
+scale of every warp chunk and, where a source pixel is a little smaller than an
+output pixel (≈ 2 % for PAN), widens the kernel to anti-alias a "downsampling"
+that is not one: a 5 × 5 general-path kernel that cost ≈ 20 % more CPU and
+made pixels depend on how the warp is cut into chunks (PAN, warp memory 256 vs
+4096 MB: RMS 6.7 counts; with the fixed kernel RMS 3.5, from differences at
+the edges of the data that remain).  The chunking is fixed (``mem_limit_mb``,
+the same for every scheduler and thread count), so products are reproducible.
+``gdalwarp -wo XSCALE=1 -wo YSCALE=1`` reproduces our warp.
 
 **TOA after warping** (spec §4): ρ = π·L·d²/(ESUN·cos θs) is linear in L with a
 factor that is smooth over the scene (cos θs changes by ≈ 1e-4 over 10 km), so
@@ -44,6 +54,8 @@ __all__ = ["OrthoGrid", "utm_epsg", "scene_grid", "warp_band", "warp_qa", "sun_z
 log = logging.getLogger(__name__)
 
 SUN_GRID_STEP = 32
+KERNEL_OPTIONS = {"XSCALE": 1, "YSCALE": 1}
+"""GDAL warp options of the band warps (see the module docstring)."""
 
 
 def utm_epsg(lat_deg: float, lon_deg: float) -> int:
@@ -163,7 +175,7 @@ def warp_band(source: Any, rpc: RPCModel, grid: OrthoGrid, *, resampling: str = 
     with rasterio.open(vrt) as ds:
         reproject(rasterio.band(ds, 1), out, src_nodata=src_nodata, dst_transform=grid.transform,
                   dst_crs=grid.crs, dst_nodata=dst_nodata, resampling=Resampling[resampling],
-                  num_threads=threads, warp_mem_limit=mem_limit_mb, **warp_options(dem))
+                  num_threads=threads, warp_mem_limit=mem_limit_mb, **KERNEL_OPTIONS, **warp_options(dem))
     return out
 
 
@@ -241,12 +253,41 @@ class SunGrid:
         out[:, last] = along[:, -1:]
         return out
 
+    @cached_property
+    def _cos_nodes(self) -> np.ndarray:
+        return np.cos(np.radians(self.zenith))
+
+    @cached_property
+    def _column_weights(self) -> np.ndarray:
+        """Per output column, the weight of the right node (float32; 1 at and past the last node)."""
+        _, _, spacing, offset, last = self._columns
+        weights = (offset / spacing).astype(np.float32)
+        weights[last] = 1.0
+        return weights
+
     def cos_rows(self, r0: int, r1: int) -> np.ndarray:
-        """cos(zenith) (float32) of rows ``r0 … r1 - 1``."""
-        z = self.zenith_rows(r0, r1)
-        np.radians(z, out=z)
-        np.cos(z, out=z)
-        return z.astype(np.float32)
+        """cos(zenith) (float32) of rows ``r0 … r1 - 1``: cos θs is computed at the nodes (float64) and
+        interpolated bilinearly, the columns in float32.  cos θs is as smooth as θs (the second-order
+        difference to interpolating θs is < 1e-9), and the full-size strip needs no float64 passes and no
+        cosine per pixel: ≈ 5× faster than ``cos(zenith_rows)`` (3 CPU-s per PAN band before)."""
+        r = np.arange(r0, r1, dtype=np.float64)
+        nodes = self._cos_nodes
+        if self.rows.size == 1:
+            along = np.repeat(nodes[:1], r.size, axis=0)
+        else:
+            i = np.clip(np.searchsorted(self.rows, r, side="right") - 1, 0, self.rows.size - 2)
+            f = np.clip((r - self.rows[i]) / (self.rows[i + 1] - self.rows[i]), 0.0, 1.0)[:, None]
+            along = nodes[i] * (1.0 - f) + nodes[i + 1] * f
+        along32 = along.astype(np.float32)
+        if self.cols.size == 1:
+            return np.repeat(along32, self.width, axis=1)
+        j0, j1, _, _, _ = self._columns
+        left = along32[:, j0]
+        out = along32[:, j1]
+        out -= left
+        out *= self._column_weights
+        out += left
+        return out
 
 
 def sun_zenith_nodes(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime64, line_period_s: float,

@@ -101,21 +101,71 @@ class Match:
     peak: float
 
 
+def _bspline3_weights(t: float) -> np.ndarray:
+    """Cubic B-spline weights of the four coefficients around a point at fraction ``t`` ∈ [0, 1)."""
+    u = 1.0 - t
+    return np.array([u * u * u, 3.0 * t**3 - 6.0 * t * t + 4.0, -3.0 * t**3 + 3.0 * t * t + 3.0 * t + 1.0, t**3]) / 6.0
+
+
+def _shifted_chip(coeffs: np.ndarray, r0: int, c0: int, n_r: int, n_c: int, dy: float, dx: float,
+                  rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
+    """The cubic-spline reference (``coeffs``) at ``(r0 + i + dy, c0 + j + dx)`` for an ``n_r × n_c`` chip.
+
+    The shift is the same for every pixel, so the spline is separable: four weighted rows, then four
+    weighted columns of the coefficient patch (≈ 10× faster than ``map_coordinates``, same values up to
+    rounding).  Near the border, where the patch would leave the array, ``map_coordinates`` (mode
+    ``nearest``) is used as before.
+    """
+    fy, fx = np.floor(dy), np.floor(dx)
+    top, left = r0 + int(fy) - 1, c0 + int(fx) - 1
+    if top < 0 or left < 0 or top + n_r + 3 > coeffs.shape[0] or left + n_c + 3 > coeffs.shape[1]:
+        from scipy.ndimage import map_coordinates
+
+        return map_coordinates(coeffs, [rr + dy, cc + dx], order=3, mode="nearest", prefilter=False)
+    patch = coeffs[top:top + n_r + 3, left:left + n_c + 3]
+    wy, wx = _bspline3_weights(dy - fy), _bspline3_weights(dx - fx)
+    rows = wy[0] * patch[0:n_r] + wy[1] * patch[1:n_r + 1] + wy[2] * patch[2:n_r + 2] + wy[3] * patch[3:n_r + 3]
+    return (wx[0] * rows[:, 0:n_c] + wx[1] * rows[:, 1:n_c + 1] + wx[2] * rows[:, 2:n_c + 2]
+            + wx[3] * rows[:, 3:n_c + 3])
+
+
+def _central_gradient(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.gradient(b)`` (central differences, one-sided at the edges; the same arithmetic) without its
+    per-call overhead, which dominated on 64-px chips."""
+    gy = np.empty_like(b)
+    gx = np.empty_like(b)
+    gy[1:-1] = (b[2:] - b[:-2]) / 2.0
+    gy[0] = b[1] - b[0]
+    gy[-1] = b[-1] - b[-2]
+    gx[:, 1:-1] = (b[:, 2:] - b[:, :-2]) / 2.0
+    gx[:, 0] = b[:, 1] - b[:, 0]
+    gx[:, -1] = b[:, -1] - b[:, -2]
+    return gy, gx
+
+
 def _lucas_kanade(a: np.ndarray, coeffs: np.ndarray, r0: int, c0: int, dy: float, dx: float,
                   iterations: int = 15) -> tuple[float, float, bool]:
     """Refine the shift of chip ``a`` (at r0, c0) in the reference (cubic-spline ``coeffs``): Gauss–Newton
-    on ``a ≈ g·ref(r + dy, c + dx) + o`` (translation, gain, offset), Hann-weighted."""
-    from scipy.ndimage import map_coordinates
+    on ``a ≈ g·ref(r + dy, c + dx) + o`` (translation, gain, offset), Hann-weighted.
 
+    Each step solves the 4 × 4 normal equations (the Jacobian has four well-scaled columns; a singular
+    system falls back to least squares)."""
     n_r, n_c = a.shape
     rr, cc = np.mgrid[r0:r0 + n_r, c0:c0 + n_c].astype(np.float64)
     w = _hann(a.shape).ravel()
     target = a.ravel() * w
+    jac_t = np.empty((4, a.size))
     for _ in range(iterations):
-        b = map_coordinates(coeffs, [rr + dy, cc + dx], order=3, mode="nearest", prefilter=False)
-        by, bx = np.gradient(b)
-        jac = np.column_stack([by.ravel(), bx.ravel(), b.ravel(), np.ones(b.size)]) * w[:, None]
-        sol, *_ = np.linalg.lstsq(jac, target, rcond=None)
+        b = _shifted_chip(coeffs, r0, c0, n_r, n_c, dy, dx, rr, cc)
+        by, bx = _central_gradient(b)
+        np.multiply(by.ravel(), w, out=jac_t[0])
+        np.multiply(bx.ravel(), w, out=jac_t[1])
+        np.multiply(b.ravel(), w, out=jac_t[2])
+        jac_t[3] = w
+        try:
+            sol = np.linalg.solve(jac_t @ jac_t.T, jac_t @ target)
+        except np.linalg.LinAlgError:
+            sol, *_ = np.linalg.lstsq(jac_t.T, target, rcond=None)
         gain = sol[2]
         if not np.isfinite(gain) or abs(gain) < 1e-6:
             return dy, dx, False
