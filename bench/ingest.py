@@ -44,6 +44,13 @@ def _imaging_seconds(truth: dict) -> float:  # type: ignore[type-arg]
     return max(spans)
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     from rsarchive.jobs import JobQueue, Worker
     from rsarchive.jobs.ingest import IngestRunner, submit
@@ -59,8 +66,10 @@ def main() -> None:
         settings = settings.derive(archive_root=root)
         submit(settings, downlink, None, "ingest-level0")
         worker = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings), lease_seconds=300)
+        cpu_before = _cpu_seconds()
         with measure(children=False, interval=0.05) as m:
             job = worker.run_once()
+        cpu = _cpu_seconds() - cpu_before
         shutil.rmtree(root, ignore_errors=True)
     assert job is not None
     if job.state != "succeeded":
@@ -72,6 +81,12 @@ def main() -> None:
     emit("ingest_throughput", size_mb / m.seconds, "MB/s")
     emit("ingest_real_time_factor", m.seconds / imaging, "x", m.seconds / imaging, "imaging time of the pass")
     emit("ingest_peak_rss", m.peak_rss_mb, "MB")
+    # CPU time of this process (all its threads; not PostgreSQL or SeaweedFS): how many cores the
+    # pipeline kept busy, and the real-time factor it could reach if it kept every core busy
+    cores = os.cpu_count() or 1
+    emit("ingest_cpu_time", cpu, "s", cpu / m.seconds, "wall time (cores busy)")
+    emit("ingest_cpu_bound_real_time_factor", cpu / cores / imaging, "x", cpu / cores / imaging,
+         f"imaging time, all {cores} cores busy")
     # where the time went: wall seconds per pipeline stage (summed over scenes), and per scene.  The raw
     # level of scene k + 1 is made while scene k is in product/store, so `raw` is the time the pipeline
     # waited for it (the first scene's whole raw time, then what product did not hide)

@@ -151,9 +151,18 @@ class _Run:
             self._current = None
 
     def run(self) -> dict[str, Any]:
+        import warnings
+
+        from rasterio.errors import NotGeoreferencedWarning
+
         from rsarchive.jobs.memory import tune_malloc
 
         tune_malloc()
+        # Raw files (sensor geometry) and thumbnails have no georeference by design.  Where they are
+        # written the warning is silenced with warnings.catch_warnings(), which is not thread-safe:
+        # with the raw level made in a second thread, the two restored each other's filters and the
+        # warning leaked to the worker's stderr.  Silenced for the process instead.
+        warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         if self.work.exists():
             shutil.rmtree(self.work)  # a previous attempt's leftovers: recomputed deterministically
         self.work.mkdir(parents=True)
