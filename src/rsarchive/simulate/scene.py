@@ -47,6 +47,7 @@ import numpy as np
 
 from rsarchive.cpf import CPF
 from rsarchive.errors import UsageError
+from rsarchive.geometry.ortho import OrthoGrid, utm_epsg
 
 __all__ = ["SceneSpec", "TruthGrid", "TruthScene", "build_truth", "utm_epsg", "REFLECTANCE_SCALE"]
 
@@ -100,28 +101,16 @@ class SceneSpec:
 
 
 @dataclass(frozen=True)
-class TruthGrid:
-    """A north-up UTM grid: EPSG code, top-left corner, pixel size, size."""
-
-    epsg: int
-    left: float
-    top: float
-    resolution_m: float
-    width: int
-    height: int
-
-    @property
-    def transform(self) -> Any:
-        from rasterio.transform import Affine
-
-        return Affine(self.resolution_m, 0.0, self.left, 0.0, -self.resolution_m, self.top)
+class TruthGrid(OrthoGrid):
+    """The truth scene's north-up UTM grid (the product's :class:`OrthoGrid`, written to truth.json with
+    its CRS)."""
 
     def coarsened(self, factor: int) -> TruthGrid:
         return TruthGrid(self.epsg, self.left, self.top, self.resolution_m * factor,
                          math.ceil(self.width / factor), math.ceil(self.height / factor))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "crs": f"EPSG:{self.epsg}"}
+        return {**asdict(self), "crs": self.crs}
 
 
 @dataclass(frozen=True)
@@ -135,12 +124,6 @@ class TruthScene:
     cloud_threshold: float | None = None
     origin_xy: tuple[float, float] = (0.0, 0.0)
     band_names: tuple[str, ...] = field(default_factory=tuple)
-
-
-def utm_epsg(lat_deg: float, lon_deg: float) -> int:
-    """EPSG code of the WGS84 UTM zone containing (lat, lon)."""
-    zone = int((lon_deg + 180.0) // 6.0) % 60 + 1
-    return (32600 if lat_deg >= 0 else 32700) + zone
 
 
 # -- procedural fields ---------------------------------------------------------------
