@@ -48,6 +48,25 @@ def test_many_buckets_can_each_take_writes(service_settings: Settings) -> None:
         assert client.get_object(Bucket=derived.primary_bucket, Key="probe")["Body"].read() == b"x"
 
 
+
+def test_test_buckets_are_deleted_with_their_objects_and_volumes(service_settings: Settings) -> None:
+    import json
+    import urllib.request
+
+    def free_slots() -> int:
+        url = f"http://127.0.0.1:{service_settings.seaweed_master_port}/dir/status"
+        return int(json.load(urllib.request.urlopen(url))["Topology"]["Free"])
+
+    derived = stack.fresh_buckets(service_settings)
+    client = seaweed.s3_client(derived)
+    client.put_object(Bucket=derived.primary_bucket, Key="a/b/probe", Body=b"x")
+    before = free_slots()
+    seaweed.delete_bucket(derived, derived.primary_bucket)
+    names = {b["Name"] for b in client.list_buckets()["Buckets"]}
+    assert derived.primary_bucket not in names and derived.copy_bucket in names
+    assert free_slots() == before + seaweed.VOLUMES_PER_GROWTH
+    seaweed.delete_bucket(derived, derived.primary_bucket)  # gone already: no error
+
 def test_up_twice_is_a_no_op(service_settings: Settings) -> None:
     def pids() -> tuple[int | None, int | None]:
         pg = postgres.PostgresLayout.of(service_settings).data_dir / "postmaster.pid"

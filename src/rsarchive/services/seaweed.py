@@ -227,3 +227,22 @@ def stop(settings: Settings, *, graceful: bool = True) -> None:
         stop_pid(pid, "SeaweedFS", timeout=40 if graceful else 0)
         log.info("SeaweedFS stopped")
     layout.pid_file.unlink(missing_ok=True)
+
+
+def delete_bucket(settings: Settings, bucket: str) -> None:
+    """Delete ``bucket`` with everything in it through the local filer (also objects under retention, and
+    the bucket's volumes are given back).  For throw-away test buckets on the local server only."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = (f"http://127.0.0.1:{settings.seaweed_filer_port}/buckets/{urllib.parse.quote(bucket)}"
+           "?recursive=true&ignoreRecursiveError=true")
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise ServiceError(f"cannot delete bucket {bucket!r} through the filer at {url}: HTTP {exc.code}") from None
+    except OSError as exc:
+        raise ServiceError(f"cannot delete bucket {bucket!r} through the filer at {url}: {exc}") from None
+    log.info("deleted bucket %s", bucket)

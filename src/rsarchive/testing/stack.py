@@ -105,10 +105,22 @@ def _reused_stack() -> Iterator[Settings]:
         postgres.migrate(settings.public_database_dsn, "public")
         for bucket in (settings.primary_bucket, settings.copy_bucket):
             seaweed.ensure_bucket(settings, bucket)
+            _made_buckets.append(bucket)
         yield settings
     finally:
         drop_databases(admin, [settings.internal_db, settings.public_db])
+        drop_buckets(settings)
         shutil.rmtree(settings.archive_root, ignore_errors=True)
+
+
+_made_buckets: list[str] = []
+"""Buckets made for tests on a reused server (a throw-away server goes with its data)."""
+
+
+def drop_buckets(settings: Settings) -> None:
+    """Delete the test buckets made on the reused server: each bucket holds SeaweedFS volumes."""
+    while _made_buckets:
+        seaweed.delete_bucket(settings, _made_buckets.pop())
 
 
 def drop_databases(admin_dsn: str, names: list[str]) -> None:
@@ -140,4 +152,6 @@ def fresh_buckets(settings: Settings) -> Settings:
     derived = settings.derive(primary_bucket=f"t{tag}-primary", copy_bucket=f"t{tag}-copy")
     for bucket in (derived.primary_bucket, derived.copy_bucket):
         seaweed.ensure_bucket(derived, bucket)
+        if os.environ.get(REUSE_ENV) == "reuse":
+            _made_buckets.append(bucket)
     return derived
