@@ -38,7 +38,7 @@ from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["gdal_options", "register_credentials", "ArchiveRioDriver", "ArchiveReader", "QaWindows", "QaLink",
+__all__ = ["gdal_options", "gdal_env", "register_credentials", "ArchiveRioDriver", "ArchiveReader", "QaWindows", "QaLink",
            "CREDENTIAL_KEY"]
 
 CREDENTIAL_KEY = "RSARCHIVE_S3_CREDENTIALS"
@@ -97,6 +97,19 @@ def _session_args(name: str | None, region: str | None) -> dict[str, Any] | None
         log.debug("no registered S3 credentials %r in this process; using the AWS_* environment", name.split("#")[0])
         return None
     return {"aws_access_key_id": creds[0], "aws_secret_access_key": creds[1], "region_name": region}
+
+
+@contextmanager
+def gdal_env(env: dict[str, Any]) -> Iterator[None]:
+    """A rasterio environment for a task: the captured (non-secret) GDAL options ``env`` plus the
+    credentials registered under its :data:`CREDENTIAL_KEY` in this process, if any."""
+    import rasterio
+    from rasterio.session import AWSSession
+
+    opts = dict(env)
+    session = _session_args(opts.pop(CREDENTIAL_KEY, None), opts.get("AWS_REGION"))
+    with rasterio.Env(session=AWSSession(**session) if session else None, **opts):
+        yield
 
 
 QaLink = tuple[str, int, int, int]

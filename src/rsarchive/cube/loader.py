@@ -34,9 +34,11 @@ log = logging.getLogger(__name__)
 __all__ = ["load", "search_items", "api_url_for", "check_bbox", "check_datetime", "DEFAULT_CHUNKS"]
 
 DEFAULT_CHUNKS: dict[str, int] = {"x": 4096, "y": 4096}
-"""Output chunks: a multiple of the COGs' 512-pixel tiles, large because a chunk rarely starts on
-a tile boundary of every item and the tiles along its edges are decompressed by both neighbours
-(at most ≈ +27 % decoding at 4096, +56 % at 2048)."""
+"""Output chunks (a multiple of the COGs' 512-pixel tiles) when a band must be reprojected or
+resampled.  At the products' native grid the default chunks are about as many pixels but cut
+along the items' tiles (:func:`rsarchive.cube.grid.plan_chunks`): a regular 4096 grid rarely
+meets an item's tile boundaries, and the tiles along each chunk edge would be decompressed by
+both neighbours (≈ +25 % decoding on a two-scene PAN mosaic)."""
 
 GROUPBY = ("time", "solar_day", "id")
 
@@ -116,10 +118,41 @@ def _client(api_url: str, token: str | None) -> Any:
 
 def search_items(*, collection: str, bbox: tuple[float, float, float, float], datetime: str | None,
                  api_url: str, token: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Item dicts of ``collection`` over ``bbox`` and ``datetime`` from the STAC API at ``api_url``."""
+    """Item dicts of ``collection`` over ``bbox`` and ``datetime`` from the STAC API at ``api_url``.
+
+    One request to ``/search`` when it finds items; when it fails or finds nothing, the API's
+    landing page and collections say why (unreachable, refused, unknown collection)."""
+    from pystac_client import ItemSearch
+    from pystac_client.exceptions import APIError
+    from pystac_client.stac_api_io import StacApiIO
+
+    query: dict[str, Any] = dict(collections=[collection], bbox=list(bbox), datetime=datetime, limit=limit,
+                                 sortby=[{"field": "properties.datetime", "direction": "asc"}])
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        io = StacApiIO(headers=headers, max_retries=0)  # a failure is looked into below, with retries
+        items = list(ItemSearch(f"{api_url}/search", stac_io=io, **query).items_as_dicts())
+    except (APIError, OSError):
+        items = []
+    if not items:
+        client = _client(api_url, token)
+        try:
+            items = list(client.search(**query).items_as_dicts())
+        except APIError as exc:
+            _check_collection(client, collection, api_url)
+            raise ServiceError(f"the STAC API at {api_url} failed the search: {str(exc)[:200]}") from None
+        except OSError as exc:
+            raise ServiceError(f"the STAC search at {api_url} failed ({type(exc).__name__}: {exc})") from None
+        if not items:  # nothing found: say so if the collection itself is unknown
+            _check_collection(client, collection, api_url)
+    log.info("%d item(s) of %s found at %s", len(items), collection, api_url)
+    return items
+
+
+def _check_collection(client: Any, collection: str, api_url: str) -> None:
+    """UsageError listing the API's collections unless it has ``collection``."""
     from pystac_client.exceptions import APIError
 
-    client = _client(api_url, token)
     try:
         found = client.get_collection(collection)
     except APIError as exc:
@@ -130,16 +163,6 @@ def search_items(*, collection: str, bbox: tuple[float, float, float, float], da
     if found is None:  # pystac-client returns None for a 404
         known = sorted(c.id for c in client.get_collections())
         raise UsageError(f"unknown collection {collection!r} at {api_url}; it has {', '.join(known) or 'none'}")
-    try:
-        search = client.search(collections=[collection], bbox=list(bbox), datetime=datetime, limit=limit,
-                               sortby=[{"field": "properties.datetime", "direction": "asc"}])
-        items = list(search.items_as_dicts())
-    except APIError as exc:
-        raise ServiceError(f"the STAC API at {api_url} failed the search: {str(exc)[:200]}") from None
-    except OSError as exc:
-        raise ServiceError(f"the STAC search at {api_url} failed ({type(exc).__name__}: {exc})") from None
-    log.info("%d item(s) of %s found at %s", len(items), collection, api_url)
-    return items
 
 
 def _native_crs(items: Sequence[Mapping[str, Any]]) -> str:
@@ -177,31 +200,143 @@ def decode_block(dn: Any, qa: Any = None, *, scale: float, offset: float, nodata
     return out
 
 
-def _decode(ds: xr.Dataset, plan: BandPlan, *, scale: bool, mask: int) -> xr.Dataset:
+def _decode(ds: xr.Dataset, plan: BandPlan, *, scale: bool, mask: int, native: Mapping[str, Any]) -> xr.Dataset:
     """Scale/offset to float32 reflectance (nodata → NaN), lazily, one kernel per chunk (QA masking
-    happened while reading, before fusing: :class:`rsarchive.cube.access.ArchiveReader`)."""
+    happened while reading, before fusing: :class:`rsarchive.cube.access.ArchiveReader`).  Bands
+    in ``native`` (asset → Dask array) were read, masked and decoded by :mod:`rsarchive.cube.mosaic`
+    (``ds`` need not have them: it gives the coordinates)."""
     import dask.array as da
     import numpy as np
     import xarray as xr
 
+    template = next(iter(ds.data_vars.values()))
     out = {}
     for spec in plan.bands:
-        raw = ds[spec.asset]
-        attrs = {k: v for k, v in raw.attrs.items() if k not in ("nodata",)}
+        raw = ds.get(spec.asset)
+        attrs = {k: v for k, v in (raw.attrs if raw is not None else {}).items() if k not in ("nodata",)}
         attrs.update({"rsarchive:asset": spec.asset, "rsarchive:qa_mask": int(mask if spec.qa else 0)})
-        if not scale:
+        if spec.asset in native:
+            data = native[spec.asset]
+        else:
+            assert raw is not None  # load() gave odc-stac every band that is not native
+            data = raw.data
+            if scale and isinstance(data, da.Array):
+                data = da.map_blocks(decode_block, data, dtype=np.float32, scale=spec.scale, offset=spec.offset,
+                                     nodata=spec.nodata, mask=0, to_float=True)
+            elif scale:
+                data = decode_block(data, scale=spec.scale, offset=spec.offset, nodata=spec.nodata, mask=0,
+                                    to_float=True)
+        if scale:
+            attrs.update(units="1", long_name=f"TOA reflectance ({spec.asset})")
+        else:
             attrs.update(nodata=spec.nodata if spec.nodata is not None else 0, scale_factor=spec.scale,
                          add_offset=spec.offset)
-            out[spec.name] = raw.copy(data=raw.data).assign_attrs(attrs)
+        out[spec.name] = (template.dims, data, attrs)
+    return xr.Dataset(out, coords=template.coords, attrs=dict(ds.attrs))
+
+
+_TILE_ROWS: dict[str, int] = {}
+
+
+def _tile_rows(href: str, env: dict[str, Any]) -> int:
+    """The tile height of a COG (the archive's default when it cannot be asked); archive objects
+    do not change, so each is asked once per process."""
+    if href in _TILE_ROWS:
+        return _TILE_ROWS[href]
+    import rasterio
+
+    from rsarchive.cube.access import gdal_env
+    from rsarchive.cube.grid import TILE
+
+    try:
+        with gdal_env(env), rasterio.open(href, "r", sharing=False) as src:
+            rows = int(src.block_shapes[0][0])
+    except (rasterio.errors.RasterioError, IndexError):
+        return TILE
+    if len(_TILE_ROWS) > 4096:
+        _TILE_ROWS.clear()
+    _TILE_ROWS[href] = rows
+    return rows
+
+
+def _native(raw: xr.Dataset, items: Sequence[Mapping[str, Any]], plan: BandPlan, links: Mapping[str, Any], *,
+            crs: str, scale: bool, mask: int, chunks: Mapping[str, int] | None, env: dict[str, Any]) -> dict[str, Any]:
+    """Dask arrays (asset → array) for the bands whose cube grid is their products' own grid,
+    read by :mod:`rsarchive.cube.mosaic`; the other bands stay with odc-stac."""
+    import dask.base
+    import numpy as np
+
+    from rsarchive.cube.grid import plan_chunks, placement
+    from rsarchive.cube.mosaic import NativeBand, native_array
+
+    debug = raw.encoding.get("debug")
+    if debug is None or not plan.bands:
+        return {}
+    groups = [list(g) for g in debug.grouped_idx]
+    geobox = raw.odc.geobox
+    transform = tuple(geobox.transform)[:6]
+    specs: dict[str, tuple[NativeBand, dict[int, tuple[Any, ...]]]] = {}
+    for spec in plan.bands:
+        if spec.asset in specs:
             continue
-        kwargs = dict(scale=spec.scale, offset=spec.offset, nodata=spec.nodata, mask=0, to_float=True)
-        if isinstance(raw.data, da.Array):
-            data = da.map_blocks(decode_block, raw.data, dtype=np.float32, **kwargs)
+        sources: dict[int, tuple[Any, ...]] = {}
+        dtype = None
+        for index, item in enumerate(items):
+            asset = (item.get("assets") or {}).get(spec.asset)
+            if asset is None:
+                continue
+            props = item.get("properties") or {}
+            item_crs = props.get("proj:code") or (f"EPSG:{props['proj:epsg']}" if props.get("proj:epsg") else None)
+            where = placement(asset, transform, crs, item_crs)
+            raster = (asset.get("raster:bands") or [{}])
+            kind = raster[0].get("data_type")
+            if where is None or len(raster) != 1 or kind is None or (dtype is not None and kind != dtype) \
+                    or not np.issubdtype(np.dtype(kind), np.integer):
+                break
+            dtype = kind
+            qa_href, qa_band = None, 0
+            link = links.get(asset["href"])
+            if link is not None:
+                qa_asset = next((a for a in item["assets"].values() if a.get("href") == link[0]), None)
+                if qa_asset is None or placement(qa_asset, transform, crs, item_crs) != where:
+                    break
+                qa_href, qa_band = link[0], link[1]
+            sources[index] = (asset["href"], 1, *where, qa_href, qa_band, 0)
         else:
-            data = decode_block(raw.data, **kwargs)
-        attrs.update(units="1", long_name=f"TOA reflectance ({spec.asset})")
-        out[spec.name] = xr.DataArray(data, dims=raw.dims, coords=raw.coords, attrs=attrs)
-    return xr.Dataset(out, attrs=dict(ds.attrs))
+            if sources and dtype is not None:
+                band = NativeBand(spec.asset, str(dtype), spec.scale, spec.offset, spec.nodata, scale,
+                                  mask if spec.qa else 0)
+                specs[spec.asset] = (band, sources)
+    if not specs:
+        return {}
+    tiles = {a: _tile_rows(next(iter(src.values()))[0], env) for a, (_, src) in specs.items()}
+    for asset, (_, sources) in specs.items():
+        for index, src in sources.items():
+            sources[index] = (*src[:-1], tiles[asset])
+    every = {s.asset for s in plan.bands} <= set(specs)
+    ntime = raw.sizes["time"]
+    if every and chunks is None:
+        rows = [(s[2], s[2] + s[4]) for _, src in specs.values() for s in src.values()]
+        cols = [(s[3], s[3] + s[5]) for _, src in specs.values() for s in src.values()]
+        ys, xs = plan_chunks((geobox.shape.y, geobox.shape.x), rows, cols, min(tiles.values()),
+                             max(DEFAULT_CHUNKS.values()))
+        layout = ((1,) * ntime, ys, xs)
+    else:  # the same chunks as odc-stac's bands
+        layout = raw[plan.bands[0].asset].data.chunks
+    # a QA COG used by two bands or more is read once per item and chunk, for all of them
+    users: dict[str, set[int]] = {}
+    uses: Counter[str] = Counter()
+    for band, sources in specs.values():
+        for src in sources.values():
+            if band.mask and src[6] is not None:
+                users.setdefault(src[6], set()).add(src[7])
+                uses[src[6]] += 1
+    token = dask.base.tokenize(sorted(specs), {a: sorted(s.items()) for a, (_, s) in specs.items()}, groups,
+                               layout, env, scale, mask)
+    shared = {href: (f"cube-qa-{dask.base.tokenize(href, token)}", tuple(sorted(bands)))
+              for href, bands in users.items() if uses[href] > 1}
+    return {asset: native_array(band, sources, groups, layout, env, token, shared)
+            for asset, (band, sources) in specs.items()}
 
 
 def _qa_links(items: Sequence[Mapping[str, Any]], plan: BandPlan, mask: int) -> dict[str, tuple[str, int, int, int]]:
@@ -248,7 +383,11 @@ def load(
     ``raster:bands`` scale/offset → float32 reflectance with NaN for nodata (else the stored
     uint16).  ``mask_qa``: drop pixels whose QA band has any of the bits (``True``: no data,
     lost, saturated, terrain occlusion, cloud; an int bitmask; bit names).  ``chunks``:
-    output chunks (default 4096 × 4096).  Nothing is read until the data is computed.
+    output chunks (default about 4096 × 4096, along the COGs' tiles when every band is on its
+    products' grid: :data:`DEFAULT_CHUNKS`).  Nothing is read until the data is computed.
+
+    Bands at their products' resolution and CRS are read straight from the COG windows
+    (:mod:`rsarchive.cube.mosaic`); the others through odc-stac's reader.
     """
     import odc.stac
     import pystac
@@ -278,15 +417,28 @@ def load(
     plan = plan_bands(items, names, want_qa=bool(mask))
     out_crs = _output_crs(crs, items)
 
-    driver = ArchiveRioDriver(gdal_options(settings), register_credentials(settings), _qa_links(items, plan, mask))
+    links = _qa_links(items, plan, mask)
+    driver = ArchiveRioDriver(gdal_options(settings), register_credentials(settings), links)
     stac_items = [pystac.Item.from_dict(item, preserve_dict=False) for item in items]
-    try:
-        raw = odc.stac.load(stac_items, bands=[b.asset for b in plan.bands], bbox=box, crs=out_crs,
-                            resolution=resolution, chunks=dict(chunks or DEFAULT_CHUNKS), groupby=groupby,
-                            resampling=resampling, driver=driver)
-    except ValueError as exc:
-        raise UsageError(f"cannot build the cube: {exc}") from None
-    cube = _decode(raw, plan, scale=scale, mask=mask)
+    assets = list(dict.fromkeys(b.asset for b in plan.bands))
+
+    def odc_load(names: list[str]) -> xr.Dataset:
+        try:
+            return odc.stac.load(stac_items, bands=names, bbox=box, crs=out_crs, resolution=resolution,
+                                 chunks=dict(chunks or DEFAULT_CHUNKS), groupby=groupby, resampling=resampling,
+                                 driver=driver, debug=True)
+        except ValueError as exc:
+            raise UsageError(f"cannot build the cube: {exc}") from None
+
+    # with the resolution given, the grid does not depend on the bands: odc-stac builds one band's
+    # graph for the grid and the items' grouping, and the others only if they are not native
+    raw = odc_load(assets[:1] if resolution is not None else assets)
+    native = _native(raw, items, plan, links, crs=out_crs, scale=scale, mask=mask, chunks=chunks,
+                     env=driver.capture_env())
+    if any(a not in native and a not in raw.data_vars for a in assets):
+        raw = odc_load(assets)
+    raw.encoding.pop("debug", None)
+    cube = _decode(raw, plan, scale=scale, mask=mask, native=native)
     cube.attrs.update({
         "collection": collection, "stac_api": url, "bbox": ",".join(f"{v:g}" for v in box),
         "datetime": when or "", "items": ",".join(str(i["id"]) for i in items),

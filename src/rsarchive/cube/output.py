@@ -37,6 +37,19 @@ def _for_file(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
+def _uniform_chunks(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with every dimension chunked evenly (but for its last chunk), as Zarr needs: cubes
+    on the products' grid are chunked along the COG tiles, unevenly (:mod:`rsarchive.cube.grid`)."""
+    sizes: dict[str, int] = {}
+    for var in ds.data_vars.values():
+        if var.chunks is None:
+            continue
+        for dim, chunks in zip(var.dims, var.chunks):
+            if len(chunks) > 1 and (len(set(chunks[:-1])) > 1 or chunks[-1] > chunks[0]):
+                sizes[str(dim)] = max(sizes.get(str(dim), 0), max(chunks[:-1]))
+    return ds.chunk(sizes) if sizes else ds
+
+
 def write(ds: xr.Dataset, path: str | Path, *, progress: Callable[[int, int], None] | None = None,
           overwrite: bool = False) -> Path:
     """Compute ``ds`` once and write it to ``path`` (``.zarr`` directory or ``.nc`` file).
@@ -54,6 +67,7 @@ def write(ds: xr.Dataset, path: str | Path, *, progress: Callable[[int, int], No
         if fmt == "zarr":
             import warnings
 
+            data = _uniform_chunks(data)
             with warnings.catch_warnings():  # consolidated metadata: zarr 3 warns it is not in its spec yet
                 warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
                 delayed = data.to_zarr(target, mode="w", compute=False, consolidated=True)
