@@ -7,7 +7,8 @@ height under it and projects (lon, lat, h) with the RPC — a direct, closed-for
 ground → image mapping, so the warper needs no iterative inverse.  The RPC is
 fitted to our own sensor model over the scene's height range (residual ≪ 0.01
 px), so this *is* the rigorous model at GDAL's speed; the same RPCs are in the
-raw COGs, so ``gdalwarp -rpc`` gives the same result (see ``bench/ortho.py``).
+raw COGs, so ``gdalwarp -rpc`` with the kernel options below gives the same
+warp (see ``bench/ortho.py``).
 Where the DEM has no data GDAL uses ``RPC_DEM_MISSING_VALUE`` = 0 m (the
 ellipsoid), and the product records a warning.
 
