@@ -345,30 +345,40 @@ class _Product:
         reflectance: dict[str, np.ndarray] = {}
         qa: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
-        for name, band in bands.items():
-            grid = pan_grid if band.is_pan else ms_grid
-            assert grid is not None
-            if grid.resolution_m not in sun:
-                sun[grid.resolution_m] = sun_zenith_nodes(grid, first.rpc, first.t0, first.cal.line_period_s)
-            radiance = self._radiance(band, grid)
-            q = self._qa(band, grid)
-            out = np.empty(radiance.shape, dtype=np.uint16)
-            factor = np.float32(np.pi * distance**2 / band.cal.esun)
-            # TOA, masks and encoding in row strips: no full-size float temporaries (the float64
-            # sun-zenith field of a PAN band alone was ≈ 560 MB)
-            for r0 in range(0, grid.height, _STRIP_ROWS):
-                r1 = min(r0 + _STRIP_ROWS, grid.height)
-                rho, qs = radiance[r0:r1], q[r0:r1]
-                rho *= factor
-                rho /= sun[grid.resolution_m].cos_rows(r0, r1)
-                rho[(qs & QA_NODATA) != 0] = np.nan
-                qs[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
-                enc.encode(rho, out=out[r0:r1], inplace=band.is_pan)
-            qa[name] = q
-            counts[name] = out
-            if not band.is_pan:
-                reflectance[name] = radiance
-            del radiance
+        # the QA bitfields are warped (GDAL: the GIL is released) in a second thread while the bands'
+        # radiance is warped and converted here: independent work, the same results as in sequence
+        from concurrent.futures import ThreadPoolExecutor
+
+        qa_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-warp")
+        try:
+            qa_jobs = {name: qa_pool.submit(self._qa, band, pan_grid if band.is_pan else ms_grid)
+                       for name, band in bands.items()}
+            for name, band in bands.items():
+                grid = pan_grid if band.is_pan else ms_grid
+                assert grid is not None
+                if grid.resolution_m not in sun:
+                    sun[grid.resolution_m] = sun_zenith_nodes(grid, first.rpc, first.t0, first.cal.line_period_s)
+                radiance = self._radiance(band, grid)
+                q = qa_jobs[name].result()
+                out = np.empty(radiance.shape, dtype=np.uint16)
+                factor = np.float32(np.pi * distance**2 / band.cal.esun)
+                # TOA, masks and encoding in row strips: no full-size float temporaries (the float64
+                # sun-zenith field of a PAN band alone was ≈ 560 MB)
+                for r0 in range(0, grid.height, _STRIP_ROWS):
+                    r1 = min(r0 + _STRIP_ROWS, grid.height)
+                    rho, qs = radiance[r0:r1], q[r0:r1]
+                    rho *= factor
+                    rho /= sun[grid.resolution_m].cos_rows(r0, r1)
+                    rho[(qs & QA_NODATA) != 0] = np.nan
+                    qs[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
+                    enc.encode(rho, out=out[r0:r1], inplace=band.is_pan)
+                qa[name] = q
+                counts[name] = out
+                if not band.is_pan:
+                    reflectance[name] = radiance
+                del radiance
+        finally:
+            qa_pool.shutdown(wait=True, cancel_futures=True)
         # cloud mask on the multispectral grid
         by_common = {bands[n].cal.common_name: reflectance[n] for n in ms_names}
         cloud_record: dict[str, Any]
@@ -429,8 +439,6 @@ class _Product:
         ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
         # band registration (NumPy/SciPy, one core) runs while the COGs are written (GDAL, which
         # releases the GIL): the two are independent, and the result is the same as in sequence
-        from concurrent.futures import ThreadPoolExecutor
-
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="band-registration")
         registration = (pool.submit(acc.band_registration, b2b_images, ref_name, ms_grid.resolution_m)
                         if len(b2b_images) > 1 else None)
