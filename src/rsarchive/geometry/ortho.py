@@ -270,9 +270,10 @@ class SunGrid:
 
     def cos_rows(self, r0: int, r1: int) -> np.ndarray:
         """cos(zenith) (float32) of rows ``r0 … r1 - 1``: cos θs is computed at the nodes (float64) and
-        interpolated bilinearly, the columns in float32.  cos θs is as smooth as θs (the second-order
-        difference to interpolating θs is < 1e-9), and the full-size strip needs no float64 passes and no
-        cosine per pixel: ≈ 5× faster than ``cos(zenith_rows)`` (3 CPU-s per PAN band before)."""
+        interpolated bilinearly, the columns in float32.  cos θs is as smooth as θs: on a reference PAN
+        grid the result is within 7e-8 (relative, the float32 rounding) of ``cos(zenith_rows)``, which
+        it replaces at 6.5× the speed (3.15 → 0.48 s per PAN band): no float64 passes and no cosine
+        per pixel."""
         r = np.arange(r0, r1, dtype=np.float64)
         nodes = self._cos_nodes
         if self.rows.size == 1:
