@@ -98,3 +98,22 @@ def test_cloud_tests_separate_cloud_from_land() -> None:
     assert mask.tolist() == [True, False, False, False, False, True]
     assert not cloud_mask(*np.full((4, 1), np.nan)).any()
     assert [cloud_class(v) for v in (0.0, 9.99, 10.0, 24.9, 25.0, 80.0)] == ["A", "A", "B", "B", "C", "C"]
+
+
+def test_sun_cosine_strips_match_the_cosine_of_the_interpolated_zenith() -> None:
+    """``SunGrid.cos_rows`` interpolates cos θs at the nodes; it must equal cos of the interpolated θs
+    to float32 precision, on every strip, including the last partial node cell and the edges."""
+    from rsarchive.geometry.ortho import SunGrid
+
+    rows = np.array([0.0, 32.0, 64.0, 80.0])
+    cols = np.array([0.0, 32.0, 64.0, 96.0, 99.0])
+    # 0.3° per node cell (real scenes: ≈ 1e-4° per 10 km), so a node off by one cell shows
+    zenith = 30.0 + 0.01 * rows[:, None] + 0.008 * cols[None, :] + 1e-5 * rows[:, None] * cols[None, :]
+    sun = SunGrid(rows, cols, zenith, np.zeros(rows.size), 100)
+    for r0, r1 in [(0, 17), (17, 81), (75, 81)]:
+        fast = sun.cos_rows(r0, r1)
+        exact = np.cos(np.radians(sun.zenith_rows(r0, r1)))
+        assert fast.dtype == np.float32 and fast.shape == (r1 - r0, 100)
+        # bilinear in cos vs in θ differs by the curvature of cos over a node cell (< 1e-5 here)
+        assert np.abs(fast / exact - 1).max() < 2e-5
+    assert np.abs(sun.cos_rows(0, 1)[0, [0, 32, 99]] - np.cos(np.radians(zenith[0, [0, 1, 4]]))).max() < 1e-6
