@@ -330,29 +330,30 @@ def write_cog(path: str | Path, bands: list[np.ndarray], grid: OrthoGrid, *, nod
               overview_resampling: str, descriptions: list[str] | None = None,
               scale: float | None = None, offset: float | None = None, units: str | None = None,
               tags: dict[str, Any] | None = None, band_tags: list[dict[str, Any]] | None = None,
-              tile: int = 512, compress: str | None = None) -> None:
-    """Write arrays as a COG (tiled temporary GeoTIFF, then GDAL's COG driver with overviews)."""
-    import rasterio
+              tile: int = 512, compress: str | None = None, release: bool = False) -> None:
+    """Write arrays as a COG (an in-memory dataset with its overviews, then GDAL's COG driver).
 
-    from rsarchive.raw.cog import DEFAULT_COMPRESS, finish_cog
+    ``release``: empty ``bands`` as the arrays are copied into the dataset, so that an array the caller
+    no longer holds is freed before the COG is encoded (the product's peak memory).
+    """
+    from rsarchive.raw.cog import DEFAULT_COMPRESS, create_tiled, finish_cog
 
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.tif")
-    dtype = bands[0].dtype
-    with rasterio.open(tmp, "w", driver="GTiff", width=grid.width, height=grid.height, count=len(bands),
-                       dtype=dtype, crs=grid.crs, transform=grid.transform, nodata=nodata, tiled=True,
-                       blockxsize=tile, blockysize=tile, BIGTIFF="IF_SAFER") as ds:
-        for k, array in enumerate(bands, start=1):
-            ds.write(array, k)
-            if descriptions:
-                ds.set_band_description(k, descriptions[k - 1])
-            if band_tags:
-                ds.update_tags(k, **{key: str(v) for key, v in band_tags[k - 1].items()})
+    specs: list[dict[str, Any]] = []
+    for k in range(len(bands)):
+        spec: dict[str, Any] = {}
+        if descriptions:
+            spec["description"] = descriptions[k]
+        if band_tags:
+            spec["tags"] = band_tags[k]
         if scale is not None:
-            ds.scales = tuple([scale] * len(bands))
-            ds.offsets = tuple([offset or 0.0] * len(bands))
+            spec.update(scale=scale, offset=offset or 0.0)
         if units:
-            ds.units = tuple([units] * len(bands))
-        if tags:
-            ds.update_tags(**{k: str(v) for k, v in tags.items()})
-    finish_cog(tmp, path, resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS)
+            spec["units"] = units
+        specs.append(spec)
+    count, dtype = len(bands), str(bands[0].dtype)
+    ds, _ = create_tiled(None, grid.width, grid.height, dtype, specs, nodata=nodata, tile=tile, tags=tags,
+                         crs=grid.crs, transform=grid.transform)
+    with ds:
+        for k in range(1, count + 1):
+            ds.write(bands.pop(0) if release else bands[k - 1], k)
+        finish_cog(ds, Path(path), resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS)

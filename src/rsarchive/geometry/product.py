@@ -376,7 +376,9 @@ class _Product:
                 counts[name] = out
                 if not band.is_pan:
                     reflectance[name] = radiance
-                del radiance
+                # the dicts hold what is kept (_write frees each array after its COG); the last strip's
+                # views would keep a PAN band's float radiance (≈ 300 MB) alive to the end
+                del radiance, q, out, rho, qs
         finally:
             qa_pool.shutdown(wait=True, cancel_futures=True)
         # cloud mask on the multispectral grid
@@ -471,14 +473,16 @@ class _Product:
     def _write(self, bands: dict[str, _Band], ms_grid: OrthoGrid, pan_grid: OrthoGrid | None,
                counts: dict[str, np.ndarray], qa: dict[str, np.ndarray], by_common: dict[str, np.ndarray],
                valid: np.ndarray) -> dict[str, Any]:
+        """The COGs and the thumbnail; ``counts`` and ``qa`` are consumed (emptied) on the way."""
         enc = REFLECTANCE_ENCODING
         common = {"SCENE_ID": self.meta["scene_id"], "LEVEL": "product (L2A)", "CPF_VERSION": self.cpf.version,
                   "SOFTWARE": f"rsarchive {rsarchive.__version__}"}
-        opts = dict(tile=self.opts.tile, compress=self.opts.compress)
+        # each array is handed over (popped) and freed once copied into its COG's in-memory dataset
+        opts = dict(tile=self.opts.tile, compress=self.opts.compress, release=True)
         for name, band in bands.items():
             grid = pan_grid if band.is_pan else ms_grid
             assert grid is not None
-            write_cog(self.work / f"{name}.tif", [counts[name]], grid, nodata=enc.nodata, overview_resampling="average",
+            write_cog(self.work / f"{name}.tif", [counts.pop(name)], grid, nodata=enc.nodata, overview_resampling="average",
                       descriptions=[f"{name} TOA reflectance ({band.cal.common_name})"], scale=enc.scale,
                       offset=enc.offset, tags={**common, "BAND": name},
                       band_tags=[{"BAND": name, "COMMON_NAME": band.cal.common_name,
@@ -489,7 +493,7 @@ class _Product:
         for file_key, members, grid in groups:
             if not members or grid is None:
                 continue
-            write_cog(self.work / f"{file_key}.tif", [qa[m] for m in members], grid, nodata=None,
+            write_cog(self.work / f"{file_key}.tif", [qa.pop(m) for m in members], grid, nodata=None,
                       overview_resampling="mode", descriptions=[f"{m} quality bitfield" for m in members],
                       tags={**common, "QA_BANDS": ",".join(members)}, **opts)
             qa_files.append({"file": f"{file_key}.tif", "bands": members, "resolution_m": grid.resolution_m})

@@ -340,9 +340,8 @@ class RawProcessor:
         try:
             for name, p in plans.items():
                 cal = p.cal
-                tmp = work / f"{name}.tmp.tif"
                 ds, (target,) = create_tiled(
-                    tmp, cal.detectors, p.lines, "uint16",
+                    None, cal.detectors, p.lines, "uint16",
                     [{"description": f"{name} radiance ({cal.common_name})", "scale": p.encoding.scale,
                       "offset": p.encoding.offset, "units": p.encoding.units,
                       "tags": _band_tags(cal)}],
@@ -353,12 +352,11 @@ class RawProcessor:
                     ds.rpcs = rpc_fits[name].model.to_rasterio()  # GDAL RPC metadata, kept by the COG copy
                 sources.append(graph[name]["counts"])
                 targets.append(target)
-                files.append((tmp, work / f"{name}.tif", "average"))
+                files.append((ds, work / f"{name}.tif", "average"))
             for qa_name, members in groups.items():
                 p0 = plans[members[0]]
-                tmp = work / f"{qa_name}.tmp.tif"
                 ds, qa_targets = create_tiled(
-                    tmp, p0.cal.detectors, p0.lines, "uint16",
+                    None, p0.cal.detectors, p0.lines, "uint16",
                     [{"description": f"{m} quality bitfield", "tags": {"BAND": m}} for m in members],
                     nodata=None, tile=self.tile, tags={**common_tags, "QA_BANDS": ",".join(members)})
                 datasets.append(ds)
@@ -366,7 +364,7 @@ class RawProcessor:
                     ds.rpcs = rpc_fits[members[0]].model.to_rasterio()
                 sources.extend(graph[m]["qa"] for m in members)
                 targets.extend(qa_targets)
-                files.append((tmp, work / f"{qa_name}.tif", "mode"))
+                files.append((ds, work / f"{qa_name}.tif", "mode"))
             names = list(plans)
             started = time.perf_counter()
             if distributed:
@@ -379,17 +377,18 @@ class RawProcessor:
             else:
                 store = da.store(sources, targets, lock=False, compute=False)
                 _, *stats = dask.compute(store, *(graph[n]["stats"] for n in names), scheduler=self.scheduler)
+            computed = time.perf_counter()
+            import rasterio
+
+            # a bounded GDAL block cache (its default, 5 % of RAM, kept the scene's tiles cached across
+            # stages and scenes: peak RSS grew with the pass); each in-memory band set is freed once written
+            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+                for ds, dst, resampling in files:
+                    finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress)
+                    ds.close()
         finally:
             for ds in datasets:
                 ds.close()
-        computed = time.perf_counter()
-        import rasterio
-
-        # a bounded GDAL block cache (its default, 5 % of RAM, kept the scene's tiles cached across stages
-        # and scenes: peak RSS grew with the pass)
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-            for tmp, dst, resampling in files:
-                finish_cog(tmp, dst, resampling=resampling, tile=self.tile, compress=self.compress)
         log.debug("scene %s: compute + store %.2f s, COGs %.2f s", sid, computed - started,
                   time.perf_counter() - computed)
         band_stats = {n: md.statistics_from_chunks(s, plans[n].encoding.scale, plans[n].encoding.offset)

@@ -1,0 +1,95 @@
+"""COG writing: the in-memory path against GDAL's COG driver building everything from a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import rasterio.shutil
+from rasterio.transform import from_origin
+
+from rsarchive.errors import ProcessingError
+from rsarchive.raw.cog import create_tiled, finish_cog, overview_factors, validate_cog
+
+SPEC = [{"description": "B1 radiance", "scale": 0.01, "offset": -1.0, "units": "W m-2 sr-1 um-1",
+         "tags": {"BAND": "B1"}},
+        {"description": "B2 radiance", "scale": 0.02, "offset": 0.5, "units": "W m-2 sr-1 um-1",
+         "tags": {"BAND": "B2"}}]
+
+
+def _bands(height: int, width: int) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    rows, cols = np.mgrid[0:height, 0:width]
+    smooth = 2000 + 800 * np.sin(rows / 37.0) * np.cos(cols / 53.0)
+    data = np.stack([smooth + rng.normal(0, 40, smooth.shape), smooth * 1.3]).astype(np.uint16)
+    data[:, : height // 5, : width // 7] = 0      # a nodata corner
+    return data
+
+
+@pytest.mark.parametrize("width,height", [(512, 512), (513, 512), (1025, 10), (1026, 10), (2049, 300),
+                                          (4097, 3), (8440, 8844)])
+def test_overview_levels_are_those_gdal_s_cog_driver_chooses(tmp_path: Path, width: int, height: int) -> None:
+    src, dst = tmp_path / "src.tif", tmp_path / "cog.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=width, height=height, count=1, dtype="uint8",
+                       crs="EPSG:32648", transform=from_origin(500000, 2300000, 10, 10)):
+        pass
+    rasterio.shutil.copy(src, dst, driver="COG", BLOCKSIZE="512")
+    with rasterio.open(dst) as ds:
+        assert overview_factors(width, height, 512) == ds.overviews(1)
+
+
+def _write(tmp_path: Path, name: str, data: np.ndarray, in_memory: bool, resampling: str,
+           nodata: float | None) -> Path:
+    transform = from_origin(500000, 2300000, 10, 10)
+    tmp = None if in_memory else tmp_path / f"{name}.tmp.tif"
+    ds, targets = create_tiled(tmp, data.shape[2], data.shape[1], "uint16", SPEC, nodata=nodata,
+                               tags={"SCENE_ID": "s1"}, crs="EPSG:32648", transform=transform)
+    for target, band in zip(targets, data, strict=True):
+        target[0:data.shape[1], 0:data.shape[2]] = band
+    out = tmp_path / f"{name}.tif"
+    if in_memory:
+        with ds:
+            finish_cog(ds, out, resampling=resampling)
+    else:
+        ds.close()
+        finish_cog(tmp, out, resampling=resampling)
+        assert tmp is not None and not tmp.exists()        # the temporary file is removed
+    return out
+
+
+@pytest.mark.parametrize("resampling,nodata", [("average", 0), ("mode", None)])
+def test_in_memory_cog_has_the_file_path_s_pixels_metadata_and_levels(tmp_path: Path, resampling: str,
+                                                                      nodata: float | None) -> None:
+    data = _bands(2000, 1500)
+    mem = _write(tmp_path, "mem", data, True, resampling, nodata)
+    ref = _write(tmp_path, "ref", data, False, resampling, nodata)
+    assert validate_cog(mem, strict=True)[0]
+    with rasterio.open(mem) as a, rasterio.open(ref) as b:
+        assert (a.read() == data).all() and (b.read() == data).all()
+        assert a.profile == b.profile
+        assert a.overviews(1) == b.overviews(1) == [2, 4]
+        assert a.tags() == b.tags() and a.tags()["SCENE_ID"] == "s1"
+        assert [a.tags(k) for k in (1, 2)] == [b.tags(k) for k in (1, 2)]
+        assert a.descriptions == b.descriptions == ("B1 radiance", "B2 radiance")
+        assert a.scales == b.scales == (0.01, 0.02) and a.offsets == b.offsets == (-1.0, 0.5)
+        assert a.units == b.units
+    # the first overview (2 × 2 blocks: the same for both paths) is equal; the coarser ones are computed
+    # from the full image in memory and from the previous level by the COG driver: close, not equal
+    with rasterio.open(mem, overview_level=0) as a, rasterio.open(ref, overview_level=0) as b:
+        assert (a.read() == b.read()).all()
+    with rasterio.open(mem, overview_level=1) as a, rasterio.open(ref, overview_level=1) as b:
+        x, y = a.read().astype(float), b.read().astype(float)
+        assert x.shape == y.shape
+        if resampling == "average":
+            both = (x > 0) & (y > 0)
+            assert both.mean() > 0.75 and np.abs(x - y)[both].max() <= 1.0
+        else:
+            assert set(np.unique(x)) <= set(np.unique(data))   # mode never invents a value
+
+
+def test_unknown_resampling_is_refused(tmp_path: Path) -> None:
+    ds, _ = create_tiled(None, 600, 600, "uint16", [{}])
+    with ds, pytest.raises(ProcessingError, match="resampling 'bogus'"):
+        finish_cog(ds, tmp_path / "x.tif", resampling="bogus")
