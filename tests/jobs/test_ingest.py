@@ -125,6 +125,24 @@ def test_corrupt_downlink_fails_with_the_decoder_message_and_keeps_level0(settin
     assert not list(archive.primary.list("raw/")) and not list(archive.primary.list("product/"))
 
 
+def test_level0_that_cannot_be_stored_fails_the_job_even_when_it_decodes(
+        settings: Settings, downlink: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Level-0 is stored while it is decoded: the storage error is the job's error and nothing
+    derived from the pass is stored or catalogued."""
+    from rsarchive.errors import StorageError
+
+    def refuse(self: Archive, key: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StorageError(f"object store full, cannot keep {key} (injected)")
+
+    monkeypatch.setattr(Archive, "store", refuse)
+    submit(settings, downlink, None, PIPELINE)
+    final = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
+    assert final is not None and final.state in ("queued", "failed")
+    assert final.error is not None and "object store full" in final.error and "level0/" in final.error
+    assert _objects(settings) == {}
+    assert _items(settings.internal_database_dsn) == {} and _items(settings.public_database_dsn) == {}
+
+
 def test_two_workers_two_submissions_one_set_of_products(settings: Settings, downlink: Path,
                                                         tmp_path: Path) -> None:
     copy = tmp_path / "same-bytes-elsewhere.cadu"
@@ -135,6 +153,45 @@ def test_two_workers_two_submissions_one_set_of_products(settings: Settings, dow
     run_workers(settings, concurrency=2, once=True, lease_seconds=30)
     jobs = JobQueue(settings.internal_database_dsn).list()
     assert [(j.id, j.state) for j in jobs] == [(first.id, "succeeded")]
+    _assert_one_clean_set(settings)
+
+
+def test_a_store_failure_in_the_publishing_thread_fails_the_job_and_the_retry_finishes(
+        settings: Settings, downlink: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenes are stored in a thread behind the product: the second scene's upload fails half-way
+    (the third of its files); the job records that error, the first scene stays whole and published,
+    nothing of the second is visible, and the next attempt finishes the pass."""
+    from rsarchive.errors import StorageError
+    from rsarchive.storage.publication import Publication
+
+    real_put = Publication.put
+    calls: list[str] = []
+
+    def failing_put(self: Publication, key: str, source):  # type: ignore[no-untyped-def]
+        if self.txn_id.endswith("-001"):
+            calls.append(key)
+            if len(calls) == 3:
+                raise StorageError("object store refused the upload (injected)")
+        return real_put(self, key, source)
+
+    monkeypatch.setattr(Publication, "put", failing_put)
+    job, _ = submit(settings, downlink, None, PIPELINE)
+    queue = JobQueue(settings.internal_database_dsn)
+    failed = Worker(queue, IngestRunner(settings)).run_once()
+    assert failed is not None and failed.id == job.id and failed.state in ("queued", "failed")
+    assert failed.error is not None and "injected" in failed.error
+    internal = _items(settings.internal_database_dsn)
+    assert {c: len(ids) for c, ids in internal.items()} == {"vnredsat1-raw": 1, "vnredsat1-product": 1}
+    assert _items(settings.public_database_dsn) == internal   # the first scene: whole and published
+    stored = [k.split("/")[-2] for k in _objects(settings) if not k.startswith("level0/")]
+    assert stored and all("_000" in scene for scene in stored)
+    monkeypatch.setattr(Publication, "put", real_put)
+    if failed.state == "failed":   # a permanent error: the officer's retry
+        queue.retry(job.id)
+    with connect(settings.internal_database_dsn) as conn:   # no waiting out the backoff
+        conn.execute("UPDATE rsarchive.jobs SET run_after = now() WHERE id = %s", (job.id,))
+    final = Worker(queue, IngestRunner(settings)).run_once()
+    assert final is not None and final.id == job.id and final.state == "succeeded", final and final.error
     _assert_one_clean_set(settings)
 
 

@@ -1,10 +1,14 @@
 """The ground-station ingest: submission, and the pipeline a worker runs.
 
 Stages (``pipelines/ingest-level0.yaml``): store level-0 + copy → decode → split
-into scenes → raw → product → store → catalog → publish.  The raw level of the
-next scene is made in a background thread while the current one is in product,
-store and catalog (one scene ahead); the job's result records the wall seconds
-spent in each stage (``stage_seconds``; for ``raw``, the time waited for it).
+into scenes → raw → product → store → catalog → publish.  Threads keep the two
+cores busy: level-0 is stored while it is decoded; then the raw level of scene
+k + 1 is made in one thread while scene k is in product in another, and scene
+k - 1 is stored, catalogued and published in a third (one scene ahead and one
+behind at most: memory).  The job's result records the
+wall seconds each stage took in its thread (``stage_seconds``; for ``raw``, the
+time the product waited for it); the stages overlap, so they add up to more
+than the job's wall time.
 
 Idempotency and crash safety: the downlink's sha256 is the job's identity; the
 level-0 key is derived from the reception record (or the sha256), so a retry
@@ -22,9 +26,10 @@ import hashlib
 import json
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
@@ -132,23 +137,25 @@ class _Run:
         self.result: dict[str, Any] = {"sha256": self.sha256, "pipeline": self.spec.name, "scenes": [],
                                        "skipped": [], "items": {"level0": [], "raw": [], "product": []},
                                        "published": [], "withheld": [], "stage_seconds": {}}
-        self._current: tuple[str, float] | None = None
+        self._clocks: dict[int, tuple[str, float]] = {}  # per thread: its stage and when it began
+        self._lock = threading.Lock()
 
     def _stages(self) -> set[str]:
         return set(self.spec.stages)
 
     def _stage(self, name: str) -> None:
-        """Enter a stage (the job's record) and account the wall time of the one left."""
+        """Enter a stage (the job's record) and account the wall time of the one this thread left."""
         self._stop_clock()
         self.ctx.stage(name)
-        self._current = (name, time.perf_counter())
+        self._clocks[threading.get_ident()] = (name, time.perf_counter())
 
     def _stop_clock(self) -> None:
-        if self._current is not None:
-            name, started = self._current
-            spent = self.result["stage_seconds"]
-            spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - started, 3)
-            self._current = None
+        current = self._clocks.pop(threading.get_ident(), None)
+        if current is not None:
+            name, started = current
+            with self._lock:
+                spent = self.result["stage_seconds"]
+                spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - started, 3)
 
     def run(self) -> dict[str, Any]:
         import warnings
@@ -178,11 +185,12 @@ class _Run:
         from rsarchive.jobs.memory import release_memory
         from rsarchive.raw.process import RawProcessor
 
-        level0_key, level0_record = self._store_level0()
+        if not self.path.is_file():
+            raise UsageError(f"downlink {self.path} of job {self.job.id} no longer exists")
         stages = self._stages()
         if "decode" not in stages:
+            self._store_level0()
             return
-        self._stage("decode")
         size = max(self.path.stat().st_size, 1)
         done = 0
 
@@ -192,10 +200,25 @@ class _Run:
             self.ctx.progress("decode", min(done, size), size)
 
         with ExitStack() as stack:
-            proc = stack.enter_context(RawProcessor(
-                self.path, self.spec.cpf, self.work / "raw", profile=self.spec.profile, pass_id=self.pass_id,
-                config_dir=self.settings.config_dir, overwrite=True, scheduler=self.scheduler))
-            strip = proc.decode(progress=decoded)
+            # Level-0 is stored (primary + verified copy) in a thread while it is decoded here: both read
+            # the same file, and nothing derived from it is stored before level-0 is.  A decoding error
+            # waits for level-0 to be kept (the law keeps level-0 even when it cannot be decoded); a
+            # storage error wins, because level-0 is not kept until a retry stores it.
+            keeper = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-level0"))
+            keeping = keeper.submit(self._keep_level0)
+            try:
+                self._stage("decode")
+                proc = stack.enter_context(RawProcessor(
+                    self.path, self.spec.cpf, self.work / "raw", profile=self.spec.profile, pass_id=self.pass_id,
+                    config_dir=self.settings.config_dir, overwrite=True, scheduler=self.scheduler))
+                strip = proc.decode(progress=decoded)
+            except BaseException:
+                failure = keeping.exception()
+                if failure is not None:
+                    raise failure
+                raise
+            self._stop_clock()
+            level0_key, level0_record = keeping.result()
             quality = strip.quality.to_dict()
             self.result["level0_quality"] = {k: quality[k] for k in ("cadus_found", "sync_losses",
                                                                     "frames_bad_fecf", "frames_lost")}
@@ -208,11 +231,17 @@ class _Run:
             footprints: list[dict[str, Any]] = []
             times: list[dt.datetime] = []
             # The raw level of scene k + 1 is made in a background thread while scene k goes through
-            # product, store and catalog here: the two use different cores most of the time (GDAL and
-            # NumPy release the GIL), each scene's files are its own, so the results are the same as
-            # in sequence.  One scene ahead at most (memory).  Leaving the block waits for it.
+            # the product here, and scene k - 1 is stored, catalogued and published in a third: they use
+            # different cores most of the time (GDAL and NumPy release the GIL; storing waits on the
+            # object store and the database), each scene's files are its own and each scene is one
+            # storage transaction, so the results are the same as in sequence.  One scene ahead and one
+            # behind at most (memory, disk); a scene is handed on only when the one before is published,
+            # so scenes are committed in order and a failure surfaces at the next hand-over.  Leaving
+            # the block waits for both threads.
             ahead = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-ahead"))
+            behind = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish"))
             pending = ahead.submit(proc.process_scene, spans[0]) if spans and "raw" in stages else None
+            publishing: Future[None] | None = None
             for index, span in enumerate(spans):
                 if pending is None:
                     break
@@ -227,19 +256,30 @@ class _Run:
                 if (meta.get("geometry") or {}).get("footprint"):
                     footprints.append(meta["geometry"]["footprint"])
                 times += [_time(meta["start_utc"]), _time(meta["end_utc"])]
-                self._scene(scene.path, meta, datastrip, index, len(spans))
-                # the scene's files are stored: remove them and give its memory back (glibc keeps
-                # freed heap otherwise, and the RSS grew with the length of the pass)
-                shutil.rmtree(scene.path, ignore_errors=True)
-                release_memory()
+                product_dir, product_meta = self._product(scene.path, index, len(spans))
+                self._stop_clock()
+                if publishing is not None:
+                    publishing.result()
+                    # the scene's files are stored and removed: give its memory back (glibc keeps freed
+                    # heap otherwise, and the RSS grew with the length of the pass)
+                    release_memory()
+                publishing = behind.submit(self._store_scene, scene.path, meta, product_dir, product_meta,
+                                           datastrip, index, len(spans))
+            if publishing is not None:
+                publishing.result()
             self._catalog_level0(datastrip, level0_key, level0_record, quality, footprints, times)
+
+    def _keep_level0(self) -> tuple[str, Any]:
+        """:meth:`_store_level0` in its own thread, on that thread's stage clock."""
+        try:
+            return self._store_level0()
+        finally:
+            self._stop_clock()
 
     def _store_level0(self) -> tuple[str, Any]:
         from rsarchive.storage import level0_key
 
         self._stage("store_level0")
-        if not self.path.is_file():
-            raise UsageError(f"downlink {self.path} of job {self.job.id} no longer exists")
         key = level0_key(self.spec.mission, self.aos, self.pass_id, self.path.name)
         record = self.archive.store(key, self.path, expected_sha256=self.sha256)
         self.ctx.progress("store_level0", 1, 1)
@@ -247,25 +287,40 @@ class _Run:
         log.info("level-0 of job %d kept as %s (+ copy)", self.job.id, key)
         return key, record
 
-    def _scene(self, raw_dir: Path, raw_meta: dict[str, Any], datastrip: str, index: int, total: int) -> None:
-        """Product, then store + catalog + publish of one scene (one storage transaction)."""
+    def _product(self, raw_dir: Path, index: int, total: int) -> tuple[Path | None, dict[str, Any] | None]:
+        """The product of one scene (its directory and metadata; None when the pipeline makes none)."""
+        if "product" not in self._stages():
+            return None, None
+        from rsarchive.geometry.product import process_product
+
+        self._stage("product")
+        opts = self.spec.options
+        made = process_product(raw_dir, self.work / "product", dem=opts.dem,
+                               reference=opts.reference if opts.refine else None,
+                               config_dir=self.settings.config_dir, overwrite=True)
+        self.ctx.progress("product", index + 1, total)
+        return made.path, made.metadata
+
+    def _store_scene(self, raw_dir: Path, raw_meta: dict[str, Any], product_dir: Path | None,
+                     product_meta: dict[str, Any] | None, datastrip: str, index: int, total: int) -> None:
+        """Store + catalog + publish of one scene (one storage transaction), then remove its work files.
+
+        Runs in the publishing thread, on that thread's stage clock.
+        """
+        try:
+            if "store" in self._stages():
+                self._commit_scene(raw_dir, raw_meta, product_dir, product_meta, datastrip, index, total)
+        finally:
+            self._stop_clock()
+        for done in (raw_dir, product_dir):
+            if done is not None:
+                shutil.rmtree(done, ignore_errors=True)  # stored: the work copies are not needed any more
+
+    def _commit_scene(self, raw_dir: Path, raw_meta: dict[str, Any], product_dir: Path | None,
+                      product_meta: dict[str, Any] | None, datastrip: str, index: int, total: int) -> None:
         from rsarchive.storage import product_key, raw_key
 
         stages = self._stages()
-        product_dir: Path | None = None
-        product_meta: dict[str, Any] | None = None
-        if "product" in stages:
-            from rsarchive.geometry.product import process_product
-
-            self._stage("product")
-            opts = self.spec.options
-            made = process_product(raw_dir, self.work / "product", dem=opts.dem,
-                                   reference=opts.reference if opts.refine else None,
-                                   config_dir=self.settings.config_dir, overwrite=True)
-            product_dir, product_meta = made.path, made.metadata
-            self.ctx.progress("product", index + 1, total)
-        if "store" not in stages:
-            return
         self._stage("store")
         scene_id = raw_meta["scene_id"]
         acquired = _time(raw_meta["start_utc"])
@@ -294,8 +349,6 @@ class _Run:
         self.result["scenes"].append(scene_id)
         if "publish" in stages:
             self._publish(items or self._existing_items(files, raw_meta, product_meta))
-        if product_dir is not None:
-            shutil.rmtree(product_dir, ignore_errors=True)  # stored: the work copy is not needed any more
 
     def _scene_items(self, conn: Any, records: list[Any], files: list[tuple[str, Path, str]],
                      raw_meta: dict[str, Any], product_meta: dict[str, Any] | None, datastrip: str

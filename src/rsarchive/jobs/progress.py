@@ -17,15 +17,20 @@ log = logging.getLogger(__name__)
 
 
 class StageBars:
-    """One tqdm bar per stage, on stderr."""
+    """One tqdm bar per stage, on stderr (stages report from several threads of the pipeline)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bars: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
+        with self._lock:
+            self._update(stage, done, total)
+
+    def _update(self, stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
 
         bar = self.bars.get(stage)
