@@ -120,8 +120,9 @@ def search_items(*, collection: str, bbox: tuple[float, float, float, float], da
                  api_url: str, token: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
     """Item dicts of ``collection`` over ``bbox`` and ``datetime`` from the STAC API at ``api_url``.
 
-    One request to ``/search`` when it finds items; when it fails or finds nothing, the API's
-    landing page and collections say why (unreachable, refused, unknown collection)."""
+    One request to ``/search`` when it finds items.  When it finds nothing, the API's landing page
+    and collections say whether the collection is unknown; when it fails, the search is tried once
+    more through them (with retries) to say why (unreachable, refused, unknown collection)."""
     from pystac_client import ItemSearch
     from pystac_client.exceptions import APIError
     from pystac_client.stac_api_io import StacApiIO
@@ -129,20 +130,22 @@ def search_items(*, collection: str, bbox: tuple[float, float, float, float], da
     query: dict[str, Any] = dict(collections=[collection], bbox=list(bbox), datetime=datetime, limit=limit,
                                  sortby=[{"field": "properties.datetime", "direction": "asc"}])
     headers = {"Authorization": f"Bearer {token}"} if token else None
+    items: list[dict[str, Any]] | None
     try:
         io = StacApiIO(headers=headers, max_retries=0)  # a failure is looked into below, with retries
         items = list(ItemSearch(f"{api_url}/search", stac_io=io, **query).items_as_dicts())
     except (APIError, OSError):
-        items = []
+        items = None
     if not items:
         client = _client(api_url, token)
-        try:
-            items = list(client.search(**query).items_as_dicts())
-        except APIError as exc:
-            _check_collection(client, collection, api_url)
-            raise ServiceError(f"the STAC API at {api_url} failed the search: {str(exc)[:200]}") from None
-        except OSError as exc:
-            raise ServiceError(f"the STAC search at {api_url} failed ({type(exc).__name__}: {exc})") from None
+        if items is None:
+            try:
+                items = list(client.search(**query).items_as_dicts())
+            except APIError as exc:
+                _check_collection(client, collection, api_url)
+                raise ServiceError(f"the STAC API at {api_url} failed the search: {str(exc)[:200]}") from None
+            except OSError as exc:
+                raise ServiceError(f"the STAC search at {api_url} failed ({type(exc).__name__}: {exc})") from None
         if not items:  # nothing found: say so if the collection itself is unknown
             _check_collection(client, collection, api_url)
     log.info("%d item(s) of %s found at %s", len(items), collection, api_url)
