@@ -37,7 +37,6 @@ def test_stack_answers_with_pgstac_postgis_and_buckets(service_settings: Setting
     assert body == b"xin chao"
 
 
-
 def test_many_buckets_can_each_take_writes(service_settings: Settings) -> None:
     """Every test takes fresh buckets; each bucket is a SeaweedFS collection that claims volumes on its first
     write. With slots derived from free disk, CI (less free disk than here) ran out after a handful."""
@@ -46,7 +45,6 @@ def test_many_buckets_can_each_take_writes(service_settings: Settings) -> None:
         client = seaweed.s3_client(derived)
         client.put_object(Bucket=derived.primary_bucket, Key="probe", Body=b"x")
         assert client.get_object(Bucket=derived.primary_bucket, Key="probe")["Body"].read() == b"x"
-
 
 
 def test_test_buckets_are_deleted_with_their_objects_and_volumes(service_settings: Settings) -> None:
@@ -66,6 +64,7 @@ def test_test_buckets_are_deleted_with_their_objects_and_volumes(service_setting
     assert derived.primary_bucket not in names and derived.copy_bucket in names
     assert free_slots() == before + seaweed.VOLUMES_PER_GROWTH
     seaweed.delete_bucket(derived, derived.primary_bucket)  # gone already: no error
+
 
 def test_up_twice_is_a_no_op(service_settings: Settings) -> None:
     def pids() -> tuple[int | None, int | None]:

@@ -71,7 +71,6 @@ def test_phase_correlation_and_chip_matching_measure_subpixel_shifts() -> None:
     assert (round(dy), round(dx)) == (3, -5) and peak > 0.3
 
 
-
 @pytest.mark.parametrize("r0, c0", [(40, 50), (0, 0), (190, 3)])
 def test_separable_spline_chip_equals_map_coordinates(r0: int, c0: int) -> None:
     """The Lucas–Kanade step evaluates the shifted reference separably; it must equal SciPy's
@@ -89,6 +88,7 @@ def test_separable_spline_chip_equals_map_coordinates(r0: int, c0: int) -> None:
         gy, gx = _central_gradient(fast)
         ny, nx = np.gradient(fast)
         assert np.array_equal(gy, ny) and np.array_equal(gx, nx)
+
 
 def test_cloud_tests_separate_cloud_from_land() -> None:
     # blue, green, red, NIR: cloud, vegetation, soil, turbid water, roof, half cloud over paddy

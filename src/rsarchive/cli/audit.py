@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 from rsarchive.cli.options import echo_json, get_settings, show_progress

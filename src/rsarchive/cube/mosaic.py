@@ -72,6 +72,7 @@ Piece = tuple[str, int, tuple[int, int, int, int], tuple[int, int], Any, int, in
 index of a QA-task result in the task's ``qa`` list), the QA band's position in that result,
 the COG's tile height)."""
 
+
 def _scratch(buffers: dict[str, Any], name: str, size: int, dtype: Any) -> Any:
     """A buffer of ``size`` elements from the task's ``buffers``, reused strip after strip (no
     new pages per strip; freed with the task)."""
