@@ -117,3 +117,29 @@ def test_sun_cosine_strips_match_the_cosine_of_the_interpolated_zenith() -> None
         # bilinear in cos vs in θ differs by the curvature of cos over a node cell (< 1e-5 here)
         assert np.abs(fast / exact - 1).max() < 2e-5
     assert np.abs(sun.cos_rows(0, 1)[0, [0, 32, 99]] - np.cos(np.radians(zenith[0, [0, 1, 4]]))).max() < 1e-6
+
+
+def test_sun_nodes_shared_by_a_finer_grid_sit_at_the_same_ground_positions() -> None:
+    """The PAN grid reuses the multispectral grid's solar nodes: a field linear in ground position is
+    reproduced exactly at the finer pixels between the nodes, and held past the last node."""
+    from rsarchive.geometry.ortho import SunGrid
+
+    rows = np.array([0.0, 32.0, 64.0, 69.0])
+    cols = np.array([0.0, 32.0, 50.0])
+
+    def field(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # r, c in coarse pixels (centres)
+        return 30.0 + 0.02 * r + 0.01 * c
+
+    coarse = SunGrid(rows, cols, field(rows[:, None], cols[None, :]), np.zeros(rows.size), 51)
+    fine = coarse.finer(4, 204)
+    got = fine.zenith_rows(0, 280)
+    r = (np.arange(280) + 0.5) / 4 - 0.5
+    c = (np.arange(204) + 0.5) / 4 - 0.5
+    inside_r, inside_c = (r >= 0) & (r <= 69), (c >= 0) & (c <= 50)
+    want = field(r[:, None], c[None, :])
+    assert np.abs(got - want)[np.ix_(inside_r, inside_c)].max() < 1e-9
+    # past the last node column the last node's value is held
+    past = c > 50
+    assert past.sum() == 2
+    assert np.abs(got[np.ix_(inside_r, past)] - field(r[inside_r], 50.0)[:, None]).max() < 1e-9
+    assert np.abs(fine.cos_rows(0, 280) / np.cos(np.radians(got)) - 1).max() < 2e-5

@@ -53,7 +53,7 @@ def band_registration(images: dict[str, np.ndarray], reference: str, resolution_
     """
     import math
 
-    from rsarchive.geometry.refine import match_chips, robust_inliers
+    from rsarchive.geometry.refine import match_chips, prepare_reference, robust_inliers
 
     rows, cols = images[reference].shape
     step = chip // 2
@@ -64,10 +64,11 @@ def band_registration(images: dict[str, np.ndarray], reference: str, resolution_
                            f"+ Lucas–Kanade on {chip}-px chips every {step} px, median-consensus outlier rejection",
                            "bands": {}}
     worst = 0.0
+    prepared = prepare_reference(images[reference], gradient=True)  # once, for every band
     for name, image in images.items():
         if name == reference:
             continue
-        matches = match_chips(image, images[reference], chip=chip, step=step, gradient=True)
+        matches = match_chips(image, prepared, chip=chip, step=step, gradient=True)
         keep = robust_inliers(matches, floor_px=0.3)
         good = [m for m, k in zip(matches, keep) if k]
         if not good:

@@ -34,7 +34,8 @@ to within ≈ 1e-6 relative — and the factor is computed once on the output gr
 (one grid for all bands of a resolution) instead of once per sensor-geometry band.
 θs is NREL SPA (:func:`rsarchive.radiometry.solar_angles`) on a coarse grid of
 output nodes (every :data:`SUN_GRID_STEP` pixels) at the acquisition time of each
-node (its RPC line × line period), interpolated bilinearly (error < 1e-5°).
+node (its RPC line × line period), interpolated bilinearly (error < 1e-5°); a finer
+grid of the same extent (PAN) shares the multispectral grid's nodes (:meth:`SunGrid.finer`).
 """
 
 from __future__ import annotations
@@ -255,6 +256,19 @@ class SunGrid:
         out += left
         out[:, last] = along[:, -1:]
         return out
+
+    def finer(self, factor: int, width: int) -> SunGrid:
+        """The same nodes on a grid ``factor`` times finer over the same extent (``width`` columns).
+
+        A node at pixel ``(r, c)`` of this grid is at ``((r + ½)·factor − ½, (c + ½)·factor − ½)`` of
+        the finer one: the PAN grid takes the multispectral grid's nodes (the same ground spacing,
+        320 m at 10 m / 32 px) instead of 16× as many solar positions.  Rows and columns of the finer
+        grid past the last node hold its value, as :meth:`cos_rows` does at the edges.
+        """
+        def scale(nodes: np.ndarray) -> np.ndarray:
+            return (nodes + 0.5) * factor - 0.5
+
+        return SunGrid(scale(self.rows), scale(self.cols), self.zenith, self.times, width)
 
     @cached_property
     def _cos_nodes(self) -> np.ndarray:

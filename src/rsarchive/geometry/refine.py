@@ -33,8 +33,8 @@ import numpy as np
 
 from rsarchive.geometry.rpc import RPCModel
 
-__all__ = ["Match", "Refinement", "phase_correlation", "match_chips", "robust_inliers", "estimate_correction",
-           "REFINED", "NOT_REFINED"]
+__all__ = ["Match", "Refinement", "ReferenceChips", "phase_correlation", "match_chips", "prepare_reference",
+           "robust_inliers", "estimate_correction", "REFINED", "NOT_REFINED"]
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,37 @@ def _lucas_kanade(a: np.ndarray, coeffs: np.ndarray, r0: int, c0: int, dy: float
     return dy, dx, False
 
 
-def match_chips(image: np.ndarray, reference: np.ndarray, chip: int = 64, step: int | None = None,
+@dataclass(frozen=True)
+class ReferenceChips:
+    """A reference image made ready for :func:`match_chips` once, for matching several images against it.
+
+    ``values``: the reference with no-data filled with its mean (its gradient magnitude when
+    ``gradient``); ``coeffs``: their cubic-spline coefficients; ``valid``: where it has data.
+    """
+
+    valid: np.ndarray
+    values: np.ndarray
+    coeffs: np.ndarray
+    gradient: bool
+
+
+def _filled(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``image`` with no-data replaced by the mean of its data (the chips' windowing sees no step)."""
+    return np.where(valid, image, float(image[valid].mean()) if valid.any() else 0.0)
+
+
+def prepare_reference(reference: np.ndarray, gradient: bool = False) -> ReferenceChips:
+    """The reference of :func:`match_chips` (NaN = no data), prepared once."""
+    from scipy.ndimage import spline_filter
+
+    valid = np.isfinite(reference)
+    values = _filled(reference, valid)
+    if gradient:
+        values = _gradient_magnitude(values)
+    return ReferenceChips(valid, values, spline_filter(values.astype(np.float64), order=3), gradient)
+
+
+def match_chips(image: np.ndarray, reference: np.ndarray | ReferenceChips, chip: int = 64, step: int | None = None,
                 gradient: bool = False, min_valid: float = 0.98, min_peak: float = 0.05,
                 min_contrast: float = 1e-3, upsample: int = 10) -> list[Match]:
     """Match co-gridded ``image`` against ``reference`` chip by chip (NaN = no data).
@@ -187,22 +217,25 @@ def match_chips(image: np.ndarray, reference: np.ndarray, chip: int = 64, step: 
     interpolated reference refines it (≈ 0.01 px on smooth texture, where phase
     correlation alone locks towards whole pixels).  Returns one :class:`Match` per
     usable chip; ``dy, dx`` mean: the content at (row, col) of ``image`` is at
-    (row + dy, col + dx) of ``reference``.
+    (row + dy, col + dx) of ``reference``.  ``gradient``: match gradient magnitudes
+    (across spectral bands).  Several images against one reference: pass
+    :func:`prepare_reference` (made with the same ``gradient``) instead of the array.
     """
-    from scipy.ndimage import spline_filter
-
-    if image.shape != reference.shape:
-        raise ValueError(f"image {image.shape} and reference {reference.shape} must share the grid")
+    prepared = reference if isinstance(reference, ReferenceChips) else prepare_reference(reference, gradient)
+    if prepared.gradient != gradient:
+        raise ValueError(f"reference prepared with gradient={prepared.gradient}, matching with gradient={gradient}")
+    if image.shape != prepared.values.shape:
+        raise ValueError(f"image {image.shape} and reference {prepared.values.shape} must share the grid")
     step = step or chip // 2
     rows, cols = image.shape
-    valid_all = np.isfinite(image) & np.isfinite(reference)
+    valid_image = np.isfinite(image)
+    valid_all = valid_image & prepared.valid
     if not valid_all.any():
         return []
-    img = np.where(np.isfinite(image), image, np.nanmean(image[valid_all]))
-    ref = np.where(np.isfinite(reference), reference, np.nanmean(reference[valid_all]))
+    img = _filled(image, valid_image)
     if gradient:
-        img, ref = _gradient_magnitude(img), _gradient_magnitude(ref)
-    coeffs = spline_filter(ref.astype(np.float64), order=3)
+        img = _gradient_magnitude(img)
+    ref, coeffs = prepared.values, prepared.coeffs
     out: list[Match] = []
     for r0 in range(0, max(rows - chip, 0) + 1, step):
         for c0 in range(0, max(cols - chip, 0) + 1, step):
