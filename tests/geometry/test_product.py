@@ -246,6 +246,28 @@ def test_product_files_and_metadata(clean: tuple[Any, Path], clean_product: Any)
     assert meta["qa"]["bits"]["6"] == "cloud"
 
 
+def test_product_does_not_depend_on_the_number_of_threads(clean: tuple[Any, Path], tmp_path: Path) -> None:
+    """Warps, TOA strips (shared out to the threads) and COGs (two at a time) give the same files, overviews
+    included, and the same band registration on one thread as on three."""
+    import rasterio
+
+    _, raw = clean
+    one = process_product(raw, tmp_path / "one", options=replace(NO_REFINE, threads=1))
+    three = process_product(raw, tmp_path / "three", options=replace(NO_REFINE, threads=3))
+    files = sorted(p.name for p in one.path.glob("*.tif"))
+    assert files == sorted(p.name for p in three.path.glob("*.tif")) and "PAN.tif" in files
+    for name in files:
+        with rasterio.open(one.path / name) as a, rasterio.open(three.path / name) as b:
+            assert a.overviews(1) == b.overviews(1)
+            assert a.overviews(1) or name != "PAN.tif"
+            for factor in [1, *a.overviews(1)]:
+                shape = (a.count, a.height // factor, a.width // factor)
+                assert np.array_equal(a.read(out_shape=shape), b.read(out_shape=shape)), (name, factor)
+    accuracy_one, accuracy_three = one.metadata["accuracy"], three.metadata["accuracy"]
+    assert accuracy_one["band_to_band"] == accuracy_three["band_to_band"]
+    assert accuracy_one["band_to_band"]["bands"]["PAN"]["count"] > 0
+
+
 def test_raw_cogs_carry_rpcs_that_gdal_uses(clean: tuple[Any, Path]) -> None:
     import rasterio
     from rasterio.transform import RPCTransformer

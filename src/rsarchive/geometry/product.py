@@ -340,7 +340,6 @@ class _Product:
         refinement, before = self._refine(bands, ms_grid)
         centre_t = _t64(self.meta["centre_utc"])
         distance = float(earth_sun_distance(centre_t))
-        enc = REFLECTANCE_ENCODING
         ms_names = [n for n, b in bands.items() if not b.is_pan]
         pan_names = [n for n, b in bands.items() if b.is_pan]
         first = bands[ms_names[0]] if ms_names else next(iter(bands.values()))
@@ -348,11 +347,15 @@ class _Product:
         reflectance: dict[str, np.ndarray] = {}
         qa: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
+        pan_means: dict[str, np.ndarray] = {}  # PAN reflectance averaged onto the multispectral grid
         # the QA bitfields are warped (GDAL: the GIL is released) in a second thread while the bands'
-        # radiance is warped and converted here: independent work, the same results as in sequence
+        # radiance is warped and converted here: independent work, the same results as in sequence.
+        # The TOA strips of a band are shared out to the cores (NumPy releases the GIL too): each
+        # strip is computed alone, so the result is the same for any number of threads
         from concurrent.futures import ThreadPoolExecutor
 
         qa_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-warp")
+        toa_pool = ThreadPoolExecutor(max_workers=max(1, self.opts.threads), thread_name_prefix="toa")
         try:
             qa_jobs = {name: qa_pool.submit(self._qa, band, pan_grid if band.is_pan else ms_grid)
                        for name, band in bands.items()}
@@ -365,25 +368,26 @@ class _Product:
                 q = qa_jobs[name].result()
                 out = np.empty(radiance.shape, dtype=np.uint16)
                 factor = np.float32(np.pi * distance**2 / band.cal.esun)
-                # TOA, masks and encoding in row strips: no full-size float temporaries (the float64
-                # sun-zenith field of a PAN band alone was ≈ 560 MB)
-                for r0 in range(0, grid.height, _STRIP_ROWS):
-                    r1 = min(r0 + _STRIP_ROWS, grid.height)
-                    rho, qs = radiance[r0:r1], q[r0:r1]
-                    rho *= factor
-                    rho /= sun[grid.resolution_m].cos_rows(r0, r1)
-                    rho[(qs & QA_NODATA) != 0] = np.nan
-                    qs[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
-                    enc.encode(rho, out=out[r0:r1], inplace=band.is_pan)
+                # a PAN band is also averaged onto the multispectral grid (band-to-band registration)
+                fine = int(round(ms_grid.resolution_m / grid.resolution_m))
+                block_mean = np.empty((ms_grid.height, ms_grid.width)) if band.is_pan else None
+                rows = _STRIP_ROWS - _STRIP_ROWS % fine
+                strip = partial(_toa_strip, radiance, q, out, factor, sun[grid.resolution_m], band.is_pan, rows,
+                                block_mean, fine)
+                for _ in toa_pool.map(strip, range(0, grid.height, rows)):
+                    pass
+                if block_mean is not None:
+                    pan_means[name] = block_mean
                 qa[name] = q
                 counts[name] = out
                 if not band.is_pan:
                     reflectance[name] = radiance
-                # the dicts hold what is kept (_write frees each array after its COG); the last strip's
-                # views would keep a PAN band's float radiance (≈ 300 MB) alive to the end
-                del radiance, q, out, rho, qs
+                # the dicts hold what is kept (_write frees each array after its COG): a PAN band's float
+                # radiance (≈ 300 MB) is freed here
+                del radiance, q, out, strip, block_mean
         finally:
             qa_pool.shutdown(wait=True, cancel_futures=True)
+            toa_pool.shutdown(wait=True, cancel_futures=True)
         # cloud mask on the multispectral grid
         by_common = {bands[n].cal.common_name: reflectance[n] for n in ms_names}
         cloud_record: dict[str, Any]
@@ -430,17 +434,7 @@ class _Product:
                 geolocation = before
             geolocation["method"] = (f"chips of {self.opts.chip_px} px of band {match.cal.name} matched against the "
                                      "reference orthoimage (phase correlation + Lucas–Kanade), outliers rejected")
-        b2b_images = {n: reflectance[n] for n in ms_names}
-        if pan_grid is not None:
-            f = int(round(ms_grid.resolution_m / pan_grid.resolution_m))
-            for n in pan_names:
-                mean = np.empty((ms_grid.height, ms_grid.width), dtype=np.float64)
-                step = max(1, _STRIP_ROWS // f)
-                for m0 in range(0, ms_grid.height, step):  # strips: no full-size float64 copy of the PAN
-                    m1 = min(m0 + step, ms_grid.height)
-                    p = enc.decode(counts[n][m0 * f:m1 * f]).astype(np.float64)
-                    mean[m0:m1] = p.reshape(m1 - m0, f, ms_grid.width, f).mean(axis=(1, 3))
-                b2b_images[n] = mean
+        b2b_images = {**{n: reflectance[n] for n in ms_names}, **pan_means}
         ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
         # band registration (NumPy/SciPy, one core) runs while the COGs are written (GDAL, which
         # releases the GIL): the two are independent, and the result is the same as in sequence
@@ -661,6 +655,24 @@ class _Product:
                         "software": {"rsarchive": rsarchive.__version__, "gdal": _gdal_version()}},
             "created_utc": now_utc(),
         }
+
+
+def _toa_strip(radiance: np.ndarray, qa: np.ndarray, out: np.ndarray, factor: np.float32, sun: SunGrid,
+               inplace: bool, rows: int, block_mean: np.ndarray | None, fine: int, r0: int) -> None:
+    """TOA reflectance, masks and encoding of rows ``r0 … r0 + rows`` (in place in ``radiance``, ``qa`` and
+    ``out``): strips bound the float temporaries (the float64 sun-zenith field of a PAN band alone was
+    ≈ 560 MB).  ``block_mean``: also the mean reflectance of each ``fine × fine`` block (NaN where a
+    pixel has no data), rows ``r0 / fine …`` of it (``rows`` and the height are multiples of ``fine``)."""
+    r1 = min(r0 + rows, radiance.shape[0])
+    rho, qs = radiance[r0:r1], qa[r0:r1]
+    rho *= factor
+    rho /= sun.cos_rows(r0, r1)
+    rho[(qs & QA_NODATA) != 0] = np.nan
+    qs[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
+    if block_mean is not None:
+        m0, m1 = r0 // fine, r1 // fine
+        block_mean[m0:m1] = rho.reshape(m1 - m0, fine, block_mean.shape[1], fine).mean(axis=(1, 3), dtype=np.float64)
+    REFLECTANCE_ENCODING.encode(rho, out=out[r0:r1], inplace=inplace)
 
 
 def _iso(t: np.datetime64) -> str:
