@@ -34,6 +34,11 @@ def test_crc_rows_agree_and_frame_with_fecf_checks_to_zero():
     np.testing.assert_array_equal(crc16_rows_numpy(rows[:, :1017]), crc16_rows(rows[:, :1017]))  # odd length
     framed = np.concatenate([rows, expected.astype(">u2").view(np.uint8).reshape(50, 2)], axis=1)
     assert (crc16_rows(framed) == 0).all()
+    # another initial register, and rows of one byte, against binascii (the C reference)
+    for init, width in [(0x1D0F, 1018), (0x0000, 1), (0xFFFF, 7)]:
+        part = rows[:, :width]
+        want = np.array([crc16(r.tobytes(), init) for r in part], dtype=np.uint16)
+        np.testing.assert_array_equal(crc16_rows(part, init), want)
 
 
 def test_pn_sequence_start_and_period():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -58,18 +59,26 @@ def crc16(data: bytes | bytearray | memoryview, init: int = 0xFFFF) -> int:
     return binascii.crc_hqx(data, init)
 
 
+@lru_cache(maxsize=4)
+def _anycrc(init: int) -> Any:
+    import anycrc
+
+    return anycrc.CRC(width=16, poly=_CRC_POLY, init=init, refin=False, refout=False, xorout=0)
+
+
 def crc16_rows(rows: np.ndarray, init: int = 0xFFFF) -> np.ndarray:
     """CRC-16/CCITT-FALSE of every row of a 2-D uint8 array, as a uint16 vector.
 
-    Runs the C table-driven CRC over each row of one contiguous buffer; measured
-    faster than the pure-numpy column walk (:func:`crc16_rows_numpy`) on 1 KB frames.
+    anycrc (slice-by-16 in C) over each row of one contiguous buffer: 4× ``binascii.crc_hqx``
+    (byte-wise table; 270 MB/s here, a quarter of the decoder's time on a 0.9 GB pass) and faster
+    than the pure-numpy column walk (:func:`crc16_rows_numpy`) on 1 KB frames; the same values.
     """
     if rows.ndim != 2:
         raise ValueError("crc16_rows expects a 2-D array of rows")
     n = rows.shape[1]
     buf = memoryview(np.ascontiguousarray(rows, dtype=np.uint8)).cast("B")
-    crc = binascii.crc_hqx
-    return np.fromiter((crc(buf[i : i + n], init) for i in range(0, n * rows.shape[0], n)),
+    crc = _anycrc(init).calc
+    return np.fromiter((crc(buf[i : i + n]) for i in range(0, n * rows.shape[0], n)),
                        dtype=np.uint16, count=rows.shape[0])
 
 
