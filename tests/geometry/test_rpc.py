@@ -71,6 +71,26 @@ def test_phase_correlation_and_chip_matching_measure_subpixel_shifts() -> None:
     assert (round(dy), round(dx)) == (3, -5) and peak > 0.3
 
 
+def test_a_prepared_reference_matches_as_the_array_does() -> None:
+    """Band registration prepares the reference once for every band: the same matches as passing the
+    array (no-data included), and a reference prepared for the other kind of matching is refused."""
+    from scipy.ndimage import fourier_shift, gaussian_filter
+
+    from rsarchive.geometry.refine import prepare_reference
+
+    rng = np.random.default_rng(1)
+    base = gaussian_filter(rng.normal(size=(256, 256)), 2.5).astype(np.float32)
+    moved = np.real(np.fft.ifft2(fourier_shift(np.fft.fft2(base), (0.4, -0.8)))).astype(np.float32)
+    base[:20, :] = np.nan  # no data along one edge of each
+    moved[:, -30:] = np.nan
+    for gradient in (False, True):
+        direct = match_chips(base, moved, chip=64, gradient=gradient)
+        prepared = match_chips(base, prepare_reference(moved, gradient), chip=64, gradient=gradient)
+        assert direct == prepared and len(direct) >= 9
+    with pytest.raises(ValueError, match="gradient"):
+        match_chips(base, prepare_reference(moved, gradient=True), chip=64)
+
+
 @pytest.mark.parametrize("r0, c0", [(40, 50), (0, 0), (190, 3)])
 def test_separable_spline_chip_equals_map_coordinates(r0: int, c0: int) -> None:
     """The Lucas–Kanade step evaluates the shifted reference separably; it must equal SciPy's

@@ -56,9 +56,9 @@ log = logging.getLogger(__name__)
 _NS = np.timedelta64(1, "ns")
 RAW_FORMAT = "rsarchive-raw/1"
 _STRIP_ROWS = 512
+"""Rows of the output grid processed at once (TOA, masks, encoding): bounds the float temporaries."""
 GDAL_CACHE_MB = 256
 """GDAL block cache while a product is made (MB)."""
-"""Rows of the output grid processed at once (TOA, masks, encoding): bounds the float temporaries."""
 
 
 @dataclass(frozen=True)
@@ -371,7 +371,7 @@ class _Product:
                 # a PAN band is also averaged onto the multispectral grid (band-to-band registration)
                 fine = int(round(ms_grid.resolution_m / grid.resolution_m))
                 block_mean = np.empty((ms_grid.height, ms_grid.width)) if band.is_pan else None
-                rows = _STRIP_ROWS - _STRIP_ROWS % fine
+                rows = max(fine, _STRIP_ROWS - _STRIP_ROWS % fine)
                 strip = partial(_toa_strip, radiance, q, out, factor, sun[grid.resolution_m], band.is_pan, rows,
                                 block_mean, fine)
                 for _ in toa_pool.map(strip, range(0, grid.height, rows)):
