@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -343,7 +344,10 @@ class _Product:
         ms_names = [n for n, b in bands.items() if not b.is_pan]
         pan_names = [n for n, b in bands.items() if b.is_pan]
         first = bands[ms_names[0]] if ms_names else next(iter(bands.values()))
-        sun: dict[float, SunGrid] = {}
+        # the PAN grid has the multispectral grid's extent, `pan_factor` times finer, and shares its solar nodes
+        pan_factor = int(round(ms_grid.resolution_m / pan_grid.resolution_m)) if pan_grid is not None else 1
+        ms_sun = sun_zenith_nodes(ms_grid, first.rpc, first.t0, first.cal.line_period_s)
+        pan_sun = ms_sun.finer(pan_factor, pan_grid.width) if pan_grid is not None else None
         reflectance: dict[str, np.ndarray] = {}
         qa: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
@@ -352,28 +356,22 @@ class _Product:
         # radiance is warped and converted here: independent work, the same results as in sequence.
         # The TOA strips of a band are shared out to the cores (NumPy releases the GIL too): each
         # strip is computed alone, so the result is the same for any number of threads
-        from concurrent.futures import ThreadPoolExecutor
-
         qa_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-warp")
         toa_pool = ThreadPoolExecutor(max_workers=max(1, self.opts.threads), thread_name_prefix="toa")
         try:
             qa_jobs = {name: qa_pool.submit(self._qa, band, pan_grid if band.is_pan else ms_grid)
                        for name, band in bands.items()}
             for name, band in bands.items():
-                grid = pan_grid if band.is_pan else ms_grid
-                assert grid is not None
-                if grid.resolution_m not in sun:
-                    sun[grid.resolution_m] = self._sun(sun, ms_grid, grid, first)
+                grid, sun, fine = (pan_grid, pan_sun, pan_factor) if band.is_pan else (ms_grid, ms_sun, 1)
+                assert grid is not None and sun is not None
                 radiance = self._radiance(band, grid)
                 q = qa_jobs[name].result()
                 out = np.empty(radiance.shape, dtype=np.uint16)
                 factor = np.float32(np.pi * distance**2 / band.cal.esun)
                 # a PAN band is also averaged onto the multispectral grid (band-to-band registration)
-                fine = int(round(ms_grid.resolution_m / grid.resolution_m))
                 block_mean = np.empty((ms_grid.height, ms_grid.width)) if band.is_pan else None
                 rows = max(fine, _STRIP_ROWS - _STRIP_ROWS % fine)
-                strip = partial(_toa_strip, radiance, q, out, factor, sun[grid.resolution_m], band.is_pan, rows,
-                                block_mean, fine)
+                strip = partial(_toa_strip, radiance, q, out, factor, sun, band.is_pan, rows, block_mean, fine)
                 for _ in toa_pool.map(strip, range(0, grid.height, rows)):
                     pass
                 if block_mean is not None:
@@ -400,10 +398,9 @@ class _Product:
             for n in ms_names:
                 qa[n][cloud] |= np.uint16(QA_CLOUD)
             if pan_grid is not None:
-                factor = int(round(ms_grid.resolution_m / pan_grid.resolution_m))
-                fine = np.repeat(np.repeat(cloud, factor, axis=0), factor, axis=1)
+                cloud_fine = np.repeat(np.repeat(cloud, pan_factor, axis=0), pan_factor, axis=1)
                 for n in pan_names:
-                    qa[n][fine & ((qa[n] & QA_NODATA) == 0)] |= np.uint16(QA_CLOUD)
+                    qa[n][cloud_fine & ((qa[n] & QA_NODATA) == 0)] |= np.uint16(QA_CLOUD)
             # the bands look at the ground through a staggered focal plane (along-track angles): the
             # cover is counted where all four bands have data, i.e. where the tests could be made
             measured = np.all([np.isfinite(by_common[k]) for k in ("blue", "green", "red", "nir")], axis=0)
@@ -467,16 +464,6 @@ class _Product:
         return self._metadata(bands, ms_grid, pan_grid, files, cloud_record, accuracy, refinement, degraded,
                               degraded_lines, valid, distance)
 
-    @staticmethod
-    def _sun(sun: dict[float, SunGrid], ms_grid: OrthoGrid, grid: OrthoGrid, first: _Band) -> SunGrid:
-        """Solar zenith nodes of ``grid``: computed on the multispectral grid, shared by the finer PAN grid."""
-        if ms_grid.resolution_m not in sun:
-            sun[ms_grid.resolution_m] = sun_zenith_nodes(ms_grid, first.rpc, first.t0, first.cal.line_period_s)
-        if grid.resolution_m == ms_grid.resolution_m:
-            return sun[ms_grid.resolution_m]
-        factor = int(round(ms_grid.resolution_m / grid.resolution_m))
-        return sun[ms_grid.resolution_m].finer(factor, grid.width)
-
     def _write(self, bands: dict[str, _Band], ms_grid: OrthoGrid, pan_grid: OrthoGrid | None,
                counts: dict[str, np.ndarray], qa: dict[str, np.ndarray], by_common: dict[str, np.ndarray],
                valid: np.ndarray) -> dict[str, Any]:
@@ -510,8 +497,6 @@ class _Product:
         # two COGs at a time, the largest first: GDAL builds a COG's overviews on one core (MEM driver),
         # so the PAN band's are built while its QA's are instead of one after the other (≈ 10 % of the
         # writing time; ≈ 200 MB more at the peak, the two in-memory datasets at once)
-        from concurrent.futures import ThreadPoolExecutor
-
         writes.sort(key=lambda w: -w[0])
         with ThreadPoolExecutor(max_workers=max(1, min(2, self.opts.threads)), thread_name_prefix="cog") as pool:
             for future in [pool.submit(write) for _, write in writes]:
