@@ -27,7 +27,6 @@ and the report says so.
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import logging
 import random
@@ -39,7 +38,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from rsarchive.errors import UsageError
-from rsarchive.level0.ccsds import FHP_IDLE, FHP_NO_HEADER, SEQ_UNSEGMENTED, pack_aos_header, pn_sequence
+from rsarchive.level0.ccsds import FHP_IDLE, FHP_NO_HEADER, SEQ_UNSEGMENTED, crc16, pack_aos_header, pn_sequence
 from rsarchive.level0.lines import pack12
 from rsarchive.level0.profiles import MissionProfile
 from rsarchive.level0.timecode import LeapSecondTable, leap_seconds
@@ -396,7 +395,7 @@ class DownlinkWriter:
     def _cadu(self, frame: _Frame, flip: list[int] | None = None) -> bytes:
         body = frame.body
         if self.p.fecf:
-            body = body + binascii.crc_hqx(body, 0xFFFF).to_bytes(2, "big")
+            body = body + crc16(body).to_bytes(2, "big")
         body = body + self._rs_pad
         if self._rand_len:
             n = self._rand_len
