@@ -34,7 +34,9 @@ def test_product_item_fields() -> None:
     assert b1["eo:bands"][0]["common_name"] == "blue"
     assert b1["file:checksum"] == scene.assets[0].checksum and b1["file:size"] == scene.assets[0].size
     qa = item["assets"]["qa"]
-    assert qa["raster:bands"][0]["classification:bitfields"] == QA_BITFIELDS
+    assert [b["name"] for b in qa["raster:bands"]] == ["B1", "B2", "B3", "B4"]
+    assert all(b["classification:bitfields"] == QA_BITFIELDS and "nodata" not in b for b in qa["raster:bands"])
+    assert qa["classification:bitfields"] == QA_BITFIELDS and EXTENSIONS["classification"] in item["stac_extensions"]
     assert [f["offset"] for f in QA_BITFIELDS] == list(range(7))
     assert props["eo:cloud_cover"] == 12.5
     assert props["view:sun_elevation"] == scene.view.sun_elevation

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rsarchive.catalog.items import QA_BITFIELDS
 from rsarchive.db import connect
 from rsarchive.jobs import JobQueue, Worker
 from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
@@ -99,6 +100,16 @@ def test_ingest_makes_level0_raw_product_items_and_publishes(settings: Settings,
     query = "SELECT content->'properties' FROM pgstac.items WHERE collection = 'vnredsat1-product' LIMIT 1"
     with connect(settings.internal_database_dsn) as conn:
         props = conn.execute(query).fetchone()[0]
+        # the QA assets say, band by band, which data band they describe and what their bits mean
+        for collection, resolution in (("vnredsat1-raw", None), ("vnredsat1-product", 10.0)):
+            assets = conn.execute("SELECT content->'assets' FROM pgstac.items WHERE collection = %s LIMIT 1",
+                                  (collection,)).fetchone()[0]
+            for key, names in (("qa", ["B1", "B2", "B3", "B4"]), ("qa_pan", ["PAN"])):
+                bands = assets[key]["raster:bands"]
+                assert [b["name"] for b in bands] == names, (collection, key)
+                assert all(b["data_type"] == "uint16" and b["classification:bitfields"] == QA_BITFIELDS
+                           for b in bands)
+            assert assets["qa"]["raster:bands"][0].get("spatial_resolution") == resolution
     assert props["rsarchive:station"] == "VNSC-HN" and props["rsarchive:plan_ref"] == "PLAN-2026-117"
     assert props["rsarchive:acquisition_article"] == "5.1a" and props["processing:level"] == "L2A"
     assert props["rsarchive:cloud_class"] in ("A", "B", "C") and 0 <= props["eo:cloud_cover"] <= 100

@@ -124,11 +124,15 @@ def _asset(item: pystac.Item, spec: AssetInput) -> dict[str, str]:
                 data_type=DataType(b.data_type), nodata=b.nodata, scale=b.scale, offset=b.offset,
                 unit=b.unit, spatial_resolution=b.spatial_resolution,
             )
+            if spec.quality_band:
+                # a quality band has no eo:bands: its name (the data band it describes) is said here
+                band.properties["name"] = b.name
+                band.properties["description"] = f"quality bitfield of band {b.name}"
+                band.properties["classification:bitfields"] = QA_BITFIELDS
             raster_bands.append(band)
         RasterExtension.ext(asset, add_if_missing=True).bands = raster_bands
         used["raster"] = EXTENSIONS["raster"]
         if spec.quality_band:
-            asset.extra_fields["raster:bands"][0]["classification:bitfields"] = QA_BITFIELDS
             asset.extra_fields["classification:bitfields"] = QA_BITFIELDS
             used["classification"] = EXTENSIONS["classification"]
     if spec.grid is not None:

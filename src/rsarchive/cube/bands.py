@@ -155,7 +155,8 @@ def qa_mask_value(mask: bool | int | str | Iterable[str]) -> int:
 
 def with_qa_bands(item: dict[str, Any]) -> dict[str, Any]:
     """``item`` with ``raster:bands`` on multi-band quality assets (one uint16 entry per band), so
-    odc-stac sees every band (``qa.1`` …) instead of only the first."""
+    odc-stac sees every band (``qa.1`` …) instead of only the first.  Items catalogued since QA
+    assets carry their own ``raster:bands`` are left as they are; older ones are read by title."""
     for key, asset in (item.get("assets") or {}).items():
         if not _is_quality(asset) or asset.get("raster:bands"):
             continue

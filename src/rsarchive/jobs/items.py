@@ -51,6 +51,13 @@ def _file_asset(key: str, name: str, record: ObjectRecord, href: str, media_type
                       checksum=record.checksum, size=record.size, bands=bands, grid=grid, quality_band=quality_band)
 
 
+def _qa_bands(qa: Mapping[str, Any], resolution_m: float | None) -> tuple[BandInfo, ...]:
+    """The bands of a QA file: one uint16 bitfield per data band it describes, in file order (no nodata
+    value: bit 0 says where there is no data)."""
+    return tuple(BandInfo(name=str(b), data_type="uint16", nodata=None, spatial_resolution=resolution_m)
+                 for b in qa["bands"])
+
+
 def level0_scene(*, item_id: str, mission: str, href: str, record: ObjectRecord, reception: Reception,
                  quality: Mapping[str, Any], start: dt.datetime, end: dt.datetime, footprint: dict[str, Any],
                  security: str, profile: str) -> SceneMetadata:
@@ -86,7 +93,8 @@ def raw_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], href
         name = qa["file"]
         key = "qa" if name == "QA.tif" else name.removesuffix(".tif").lower()
         assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
-                                  f"Quality bitfield ({', '.join(qa['bands'])})", quality_band=True))
+                                  f"Quality bitfield ({', '.join(qa['bands'])})", _qa_bands(qa, None),
+                                  quality_band=True))
     assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
                               "application/json", ("metadata",), "Processing metadata (rsarchive-raw/1)"))
     geometry = meta.get("geometry") or {}
@@ -128,7 +136,8 @@ def product_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], 
         key = "qa" if name == "QA.tif" else name.removesuffix(".tif").lower()
         grid = grids["pan"] if qa.get("resolution_m", 10) < 5 else grids["ms"]
         assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
-                                  f"Quality bitfield ({', '.join(qa['bands'])})", grid=grid, quality_band=True))
+                                  f"Quality bitfield ({', '.join(qa['bands'])})", _qa_bands(qa, qa.get("resolution_m")),
+                                  grid, quality_band=True))
     if meta.get("thumbnail"):
         name = meta["thumbnail"]["file"]
         assets.append(_file_asset("thumbnail", name, records[name], hrefs[name], "image/png", ("thumbnail",),

@@ -120,10 +120,11 @@ def synthetic_scene(
                 grid=grid,
             ))
         assets.append(AssetInput(
-            key="qa", href=f"{base}_QA.tif", title="Quality bitfield",
-            media_type="image/tiff; application=geotiff; profile=cloud-optimized", roles=("data", "quality"),
+            key="qa", href=f"{base}_QA.tif", title=f"Quality bitfield ({', '.join(b[0] for b in MS_BANDS)})",
+            media_type="image/tiff; application=geotiff; profile=cloud-optimized", roles=("quality", "qa"),
             checksum=_checksum(item_id + "qa"), size=300_000,
-            bands=(BandInfo(name="QA", data_type="uint16", nodata=None, spatial_resolution=10.0),),
+            bands=tuple(BandInfo(name=b[0], data_type="uint16", nodata=None, spatial_resolution=10.0)
+                        for b in MS_BANDS),
             grid=Grid(epsg=None if raw else epsg, transform=None if raw else (10.0, 0.0, x0, 0.0, -10.0, y0),
                       shape=(1750, 1750)),
             quality_band=True,
