@@ -14,7 +14,7 @@ import pytest
 
 from rsarchive.geometry import NOT_REFINED, REFINED, ProductOptions, process_product
 from rsarchive.geometry.cloud import cloud_class
-from rsarchive.radiometry import QA_ANCILLARY, QA_CLOUD, QA_NODATA
+from rsarchive.radiometry import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
 from rsarchive.raw.cog import validate_cog
 from tests.geometry.conftest import geolocation_px, read_reflectance, truth_cloud_mask, truth_on_grid
 
@@ -90,6 +90,50 @@ def test_dem_orthorectification(hilly: tuple[Any, Path], tmp_path: Path) -> None
     flat = process_product(raw, tmp_path / "flat", options=NO_REFINE)
     rmse_flat, _ = geolocation_px(flat.path, flat.metadata, sim)
     assert rmse_flat > 2 * rmse + 0.3, (rmse_flat, rmse)
+
+
+def test_terrain_occlusion_is_flagged_behind_a_wall_and_nowhere_on_rolling_hills(hilly: tuple[Any, Path],
+                                                                                  tmp_path: Path) -> None:
+    """A 2.5 km high block on the hills: the ground just behind it (seen 0.46° off nadir: ≈ 20 m) gets QA
+    bit 5 in every band; the hills alone hide nothing; without a DEM nothing is computed."""
+    import rasterio
+
+    from rsarchive.geometry.occlusion import dem_on_grid
+    from rsarchive.geometry.ortho import OrthoGrid
+
+    sim, raw = hilly
+    with rasterio.open(sim.path("dem")) as src:
+        profile, heights = src.profile, src.read(1)
+    h, w = heights.shape
+    heights[h // 3: 2 * h // 3, w // 3: 2 * w // 3] += 2500.0
+    wall = tmp_path / "wall.tif"
+    with rasterio.open(wall, "w", **profile) as dst:
+        dst.write(heights, 1)
+    hills = process_product(raw, tmp_path / "hills", dem=sim.path("dem"), options=NO_REFINE)
+    walled = process_product(raw, tmp_path / "wall", dem=wall, options=NO_REFINE)
+    flat = process_product(raw, tmp_path / "flat", options=NO_REFINE)
+    assert flat.metadata["qa"]["terrain_occlusion"]["computed"] is False
+    occluded = walled.metadata["qa"]["terrain_occlusion"]
+    assert occluded["computed"] and set(occluded["percent_of_valid"]) == {"B1", "B2", "B3", "B4", "PAN"}
+    assert all(0.0 < v < 5.0 for v in occluded["percent_of_valid"].values()), occluded
+    assert set(hills.metadata["qa"]["terrain_occlusion"]["percent_of_valid"].values()) == {0.0}
+    for qa_file, band, grid_name in (("QA.tif", 3, "ms"), ("QA_PAN.tif", 1, "pan")):
+        with rasterio.open(walled.path / qa_file) as src:
+            bit5 = (src.read(band) & QA_TERRAIN) != 0
+            og = OrthoGrid(int(walled.metadata["grids"][grid_name]["epsg"]), src.transform.c, src.transform.f,
+                           src.transform.a, src.width, src.height)
+        block = dem_on_grid(wall, og) - dem_on_grid(sim.path("dem"), og)  # 2500 m on the block, 0 off it
+        with rasterio.open(hills.path / qa_file) as src:
+            assert not ((src.read(band) & QA_TERRAIN) != 0).any()
+        # hidden cells are off the block's top (at its foot or on its face), within 40 m of it
+        assert bit5.sum() > 10 and (block[bit5] < 2499.0).all()
+        near = np.zeros_like(bit5)
+        k = int(np.ceil(40.0 / og.resolution_m))
+        top = block > 1.0
+        for dr in range(-k, k + 1):
+            for dc in range(-k, k + 1):
+                near |= np.roll(np.roll(top, dr, axis=0), dc, axis=1)
+        assert near[bit5].all()
 
 
 def test_relief_displacement_without_dem_follows_h_tan_view_angle(hilly: tuple[Any, Path]) -> None:

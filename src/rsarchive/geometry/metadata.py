@@ -22,8 +22,9 @@ lon/lat are WGS84 degrees::
                       resolution_m, grid "ms" | "pan", qa {file, band},
                       rpc (the RPC00B model used, after refinement; GDAL key names)
     qa                {files [{file, bands[], resolution_m}], data_type, bits {position: meaning},
-                       overview_resampling "mode"}: bits as the raw level, plus 5 terrain
-                      occlusion (not computed yet), 6 cloud; bit 0 outside the image
+                       overview_resampling "mode", terrain_occlusion {computed, percent_of_valid
+                       {band: %} | reason, method}}: bits as the raw level, plus 5 terrain
+                      occlusion (with a DEM: rsarchive.geometry.occlusion), 6 cloud; bit 0 outside the image
     thumbnail         {file "thumbnail.png", media_type, shape, bands [red, green, blue, alpha], stretch}
                       or null (no true-colour bands)
     view              at the scene centre: sun_azimuth, sun_elevation (°), off_nadir,

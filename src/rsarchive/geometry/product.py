@@ -16,6 +16,7 @@ over the height range (of the DEM when given) → optional GCP refinement agains
 a reference orthoimage (bias or affine in image space) → GDAL warp of the
 radiance counts (cubic, float32) and of the QA (nearest) → TOA reflectance on
 the output grid (:mod:`rsarchive.geometry.ortho` explains why after warping)
+→ with a DEM, terrain occlusion (QA bit 5, :mod:`rsarchive.geometry.occlusion`)
 → cloud mask (QA bit 6) → COGs, thumbnail, footprint of valid data, accuracy
 record.  The directory is written as ``.<id>.partial`` and renamed when complete.
 """
@@ -41,6 +42,7 @@ from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, U
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
 from rsarchive.geometry.metadata import PRODUCT_FORMAT
+from rsarchive.geometry.occlusion import dem_on_grid, terrain_occlusion
 from rsarchive.geometry.ortho import (SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, warp_band, warp_qa,
                                       write_cog)
 from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimate_correction, match_chips,
@@ -48,7 +50,7 @@ from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimat
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
 from rsarchive.geometry.sensor import SensorModel
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
-from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA
+from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
 from rsarchive.raw.cog import DEFAULT_COMPRESS
 
 __all__ = ["ProductOptions", "ProductResult", "process_product"]
@@ -217,6 +219,8 @@ class _Product:
         self.dem_path, self.reference = dem, reference
         self.warnings: list[str] = []
         self.model = _sensor_model(meta, cpf)
+        self._heights: dict[OrthoGrid, np.ndarray] = {}  # DEM heights on the multispectral grid (QA thread)
+        self.occluded: dict[str, float] = {}  # band → % of its valid cells hidden by terrain (QA bit 5)
         self.dem: Any = None
         if dem is not None:
             from rsarchive.geometry.dem import RasterSampler
@@ -289,7 +293,22 @@ class _Product:
             qa = ds.read(int(qa_ref["band"]))
         if band.degraded.any():
             qa[band.degraded] |= np.uint16(QA_ANCILLARY)
-        return warp_qa(qa, band.rpc, grid, dem=self.dem_path, nodata_value=QA_NODATA, threads=self.opts.threads)
+        out = warp_qa(qa, band.rpc, grid, dem=self.dem_path, nodata_value=QA_NODATA, threads=self.opts.threads)
+        del qa
+        if self.dem_path is not None:
+            # the heights the warp used, on this grid (the multispectral bands share theirs; a PAN grid's
+            # are made for its band and dropped: 4 bytes a cell)
+            heights = self._heights.get(grid)
+            if heights is None:
+                heights = dem_on_grid(self.dem_path, grid, missing_m=0.0)
+            if not band.is_pan:
+                self._heights[grid] = heights
+            hidden = terrain_occlusion(grid, band.rpc, heights)
+            hidden &= (out & np.uint16(QA_NODATA)) == 0
+            out[hidden] |= np.uint16(QA_TERRAIN)
+            self.occluded[band.cal.name] = round(100.0 * float(hidden.sum()) / max(1, int(
+                np.count_nonzero((out & np.uint16(QA_NODATA)) == 0))), 4)
+        return out
 
     def _reference_on(self, grid: OrthoGrid, band_index: int) -> np.ndarray:
         import rasterio
@@ -385,6 +404,7 @@ class _Product:
                 del radiance, q, out, strip, block_mean
         finally:
             qa_pool.shutdown(wait=True, cancel_futures=True)
+            self._heights.clear()
             toa_pool.shutdown(wait=True, cancel_futures=True)
         # cloud mask on the multispectral grid
         by_common = {bands[n].cal.common_name: reflectance[n] for n in ms_names}
@@ -607,6 +627,12 @@ class _Product:
         from rsarchive.raw.metadata import now_utc, qa_section
 
         qa = qa_section(files["qa"])
+        qa["terrain_occlusion"] = (
+            {"computed": True, "percent_of_valid": dict(self.occluded),
+             "method": "cells whose image coordinate (with the DEM height) falls behind terrain already passed "
+                       "on the same image line or column, walking away from the sensor (rsarchive.geometry.occlusion)"}
+            if self.dem_path is not None else
+            {"computed": False, "reason": "no DEM: orthorectified on the ellipsoid, where nothing hides anything"})
         return {
             "format": PRODUCT_FORMAT, "level": "product", "processing_level": "L2A",
             "product_id": f"{self.meta['scene_id']}_L2A", "scene_id": self.meta["scene_id"],
