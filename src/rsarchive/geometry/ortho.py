@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -201,16 +202,35 @@ def rpc_vrt(path: str | Path, width: int, height: int, dtype: str, band: int, rp
 
 
 def warp_qa(qa: np.ndarray, rpc: RPCModel, grid: OrthoGrid, *, dem: str | Path | None = None,
-            nodata_value: int = 1, threads: int = 1) -> np.ndarray:
-    """Warp a sensor-geometry QA bitfield (uint16 array) with nearest neighbour; outside → ``nodata_value``."""
+            nodata_value: int = 1, threads: int = 1, mem_limit_mb: int = 256) -> np.ndarray:
+    """Warp a sensor-geometry QA bitfield (uint16 array) with nearest neighbour; outside → ``nodata_value``.
+
+    With a DEM the array is warped as an in-memory dataset carrying the RPC in its metadata, like
+    the bands (:func:`warp_band`): the same transformer as theirs, and GDAL handed the array itself
+    with ``rpcs=`` took 10–20 × the CPU (PAN reference scene: 25–32 CPU-s against 2.5).  On the
+    ellipsoid the array route is kept: 25 % cheaper there (1.1 against 1.5 CPU-s); the two differ
+    in 0.001 % of the cells, at half-pixel boundaries (both within GDAL's 0.125 px tolerance).
+    """
+    import rasterio
     from rasterio.enums import Resampling
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
     from rasterio.warp import reproject
 
+    qa = np.ascontiguousarray(qa, dtype=np.uint16)
     out = np.full((grid.height, grid.width), nodata_value, dtype=np.uint16)
     # source nodata must not be a QA value: 65535 never occurs (bits 7–15 are reserved)
-    reproject(np.ascontiguousarray(qa, dtype=np.uint16), out, rpcs=rpc.to_rasterio(), src_crs="EPSG:4326",
-              src_nodata=65535, dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=nodata_value,
-              resampling=Resampling.nearest, num_threads=threads, **warp_options(dem))
+    common = dict(src_nodata=65535, dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=nodata_value,
+                  resampling=Resampling.nearest, num_threads=threads, **warp_options(dem))
+    if dem is None:
+        reproject(qa, out, rpcs=rpc.to_rasterio(), src_crs="EPSG:4326", **common)
+        return out
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # georeferenced by its RPC
+        with mem.open(driver="MEM", width=qa.shape[1], height=qa.shape[0], count=1, dtype="uint16") as ds:
+            ds.write(qa, 1)
+            ds.update_tags(ns="RPC", **rpc.to_gdal())
+            reproject(rasterio.band(ds, 1), out, warp_mem_limit=mem_limit_mb, **common)
     return out
 
 
