@@ -210,6 +210,7 @@ def warp_qa(qa: np.ndarray, rpc: RPCModel, grid: OrthoGrid, *, dem: str | Path |
     with ``rpcs=`` took 10–20 × the CPU (PAN reference scene: 25–32 CPU-s against 2.5).  On the
     ellipsoid the array route is kept: 25 % cheaper there (1.1 against 1.5 CPU-s); the two differ
     in 0.001 % of the cells, at half-pixel boundaries (both within GDAL's 0.125 px tolerance).
+    ``mem_limit_mb``: GDAL's warp memory on the dataset route (as :func:`warp_band`).
     """
     import rasterio
     from rasterio.enums import Resampling
