@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from rsarchive.errors import ProcessingError
-from rsarchive.geometry.ortho import OrthoGrid
+from rsarchive.geometry.ortho import OrthoGrid, grid_nodes
 from rsarchive.geometry.rpc import RPCModel
 
 __all__ = ["NODE_STEP", "TOLERANCE_PX", "ImageCoordinates", "dem_on_grid", "terrain_occlusion", "walk"]
@@ -87,18 +87,11 @@ class ImageCoordinates:
 
     def __init__(self, grid: OrthoGrid, rpc: RPCModel, height_range: tuple[float, float],
                  step: int = NODE_STEP) -> None:
-        from pyproj import Transformer
-
         lo, hi = height_range
         if not hi > lo:
             raise ProcessingError(f"height range {height_range} is empty")
         self.grid = grid
-        self.rows = np.unique(np.concatenate([np.arange(0, grid.height, step), [grid.height - 1]])).astype(np.float64)
-        self.cols = np.unique(np.concatenate([np.arange(0, grid.width, step), [grid.width - 1]])).astype(np.float64)
-        rr, cc = np.meshgrid(self.rows, self.cols, indexing="ij")
-        x, y = grid.xy(rr, cc)
-        lon, lat = Transformer.from_crs(grid.epsg, 4326, always_xy=True).transform(x, y)
-        lon, lat = np.asarray(lon), np.asarray(lat)
+        self.rows, self.cols, lon, lat = grid_nodes(grid, step)
         line_lo, samp_lo = rpc.project(lon, lat, lo)
         line_hi, samp_hi = rpc.project(lon, lat, hi)
         self.nodes: dict[str, tuple[np.ndarray, np.ndarray]] = {}

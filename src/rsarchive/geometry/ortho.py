@@ -54,7 +54,7 @@ from rsarchive.errors import ProcessingError
 from rsarchive.geometry.rpc import RPCModel
 
 __all__ = ["OrthoGrid", "utm_epsg", "scene_grid", "warp_band", "warp_qa", "sun_zenith_on_grid",
-           "write_cog", "SUN_GRID_STEP", "warp_options", "SunGrid", "sun_zenith_nodes"]
+           "write_cog", "SUN_GRID_STEP", "warp_options", "SunGrid", "sun_zenith_nodes", "grid_nodes"]
 
 log = logging.getLogger(__name__)
 
@@ -329,22 +329,28 @@ class SunGrid:
         return out
 
 
-def sun_zenith_nodes(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime64, line_period_s: float,
-                     height_m: Any = 0.0, step: int = SUN_GRID_STEP) -> SunGrid:
-    """Solar zenith (NREL SPA) on every ``step``-th node of ``grid`` (plus the last row/column).
-
-    The time of a node is the time its RPC line was acquired (``first_line_utc + line·period``).
-    """
+def grid_nodes(grid: OrthoGrid, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every ``step``-th row and column of ``grid`` plus its last (float64), and the longitude and
+    latitude (°, WGS84) of the pixel centres at their crossings (rows × columns)."""
     from pyproj import Transformer
-
-    from rsarchive.radiometry.solar import solar_angles
 
     rows = np.unique(np.concatenate([np.arange(0, grid.height, step), [grid.height - 1]])).astype(np.float64)
     cols = np.unique(np.concatenate([np.arange(0, grid.width, step), [grid.width - 1]])).astype(np.float64)
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     x, y = grid.xy(rr, cc)
     lon, lat = Transformer.from_crs(grid.epsg, 4326, always_xy=True).transform(x, y)
-    lon, lat = np.asarray(lon), np.asarray(lat)
+    return rows, cols, np.asarray(lon), np.asarray(lat)
+
+
+def sun_zenith_nodes(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime64, line_period_s: float,
+                     height_m: Any = 0.0, step: int = SUN_GRID_STEP) -> SunGrid:
+    """Solar zenith (NREL SPA) on every ``step``-th node of ``grid`` (plus the last row/column).
+
+    The time of a node is the time its RPC line was acquired (``first_line_utc + line·period``).
+    """
+    from rsarchive.radiometry.solar import solar_angles
+
+    rows, cols, lon, lat = grid_nodes(grid, step)
     line, _ = rpc.project(lon, lat, 0.0)
     times = np.datetime64(first_line_utc, "ns") + np.rint(line * line_period_s * 1e9).astype(np.int64) * np.timedelta64(1, "ns")
     zen, _ = solar_angles(times, lat, lon, height_m if np.ndim(height_m) == 0 else 0.0)

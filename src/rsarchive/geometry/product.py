@@ -303,11 +303,11 @@ class _Product:
                 heights = dem_on_grid(self.dem_path, grid, missing_m=0.0)
             if not band.is_pan:
                 self._heights[grid] = heights
+            valid = (out & np.uint16(QA_NODATA)) == 0
             hidden = terrain_occlusion(grid, band.rpc, heights)
-            hidden &= (out & np.uint16(QA_NODATA)) == 0
+            hidden &= valid
             out[hidden] |= np.uint16(QA_TERRAIN)
-            self.occluded[band.cal.name] = round(100.0 * float(hidden.sum()) / max(1, int(
-                np.count_nonzero((out & np.uint16(QA_NODATA)) == 0))), 4)
+            self.occluded[band.cal.name] = round(100.0 * float(hidden.sum()) / max(1, int(valid.sum())), 4)
         return out
 
     def _reference_on(self, grid: OrthoGrid, band_index: int) -> np.ndarray:
