@@ -13,8 +13,9 @@ writes ``DIR/<scene-id>/``::
 Chain: sensor model from the scene's ancillary (Hermite/SLERP; lines in a
 gap flagged QA bit 4 and the product marked degraded) → RPC per band fitted
 over the height range (of the DEM when given) → optional GCP refinement against
-a reference orthoimage (bias or affine in image space) → GDAL warp of the
-radiance counts (cubic, float32) and of the QA (nearest) → TOA reflectance on
+a reference orthoimage (bias or affine in image space) → resampling of the
+radiance counts (cubic, float32) and of the QA (nearest) in one pass
+(:mod:`rsarchive.geometry.resample`) → TOA reflectance on
 the output grid (:mod:`rsarchive.geometry.ortho` explains why after warping)
 → with a DEM, terrain occlusion (QA bit 5, :mod:`rsarchive.geometry.occlusion`)
 → cloud mask (QA bit 6) → COGs, thumbnail, footprint of valid data, accuracy
@@ -42,9 +43,10 @@ from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, U
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
 from rsarchive.geometry.metadata import PRODUCT_FORMAT
+from rsarchive.geometry.image_coordinates import ImageCoordinates
 from rsarchive.geometry.occlusion import dem_on_grid, terrain_occlusion
-from rsarchive.geometry.ortho import (SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, warp_band, warp_qa,
-                                      write_cog)
+from rsarchive.geometry.ortho import SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, write_cog
+from rsarchive.geometry.resample import resample
 from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimate_correction, match_chips,
                                       prepare_reference, robust_inliers)
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
@@ -219,7 +221,7 @@ class _Product:
         self.dem_path, self.reference = dem, reference
         self.warnings: list[str] = []
         self.model = _sensor_model(meta, cpf)
-        self._heights: dict[OrthoGrid, np.ndarray] = {}  # DEM heights on the multispectral grid (QA thread)
+        self._heights: dict[OrthoGrid, np.ndarray] = {}  # DEM heights on the multispectral grid
         self.occluded: dict[str, float] = {}  # band → % of its valid cells hidden by terrain (QA bit 5)
         self.dem: Any = None
         if dem is not None:
@@ -278,37 +280,48 @@ class _Product:
         return next((b for b in bands.values() if b.cal.common_name == common and not b.is_pan), None)
 
     # -- warping ------------------------------------------------------------------------
-    def _radiance(self, band: _Band, grid: OrthoGrid, rpc: Any = None) -> np.ndarray:
-        counts = warp_band(self.raw_dir / band.entry["file"], rpc or band.rpc, grid, resampling=self.opts.resampling,
-                           dem=self.dem_path, src_nodata=band.entry["nodata"], threads=self.opts.threads)
-        counts *= np.float32(band.entry["scale"])
-        counts += np.float32(band.entry["offset"])
-        return counts
+    def _coordinates(self, grid: OrthoGrid, rpc: Any, keep: bool) -> tuple[ImageCoordinates, np.ndarray | None]:
+        """The image coordinates of ``grid`` under ``rpc`` and, with a DEM, the heights they are taken at
+        (the DEM on the grid; the multispectral bands share theirs, a PAN grid's are made for its band)."""
+        if self.dem_path is None:
+            return ImageCoordinates(grid, rpc), None
+        heights = self._heights.get(grid)
+        if heights is None:
+            heights = dem_on_grid(self.dem_path, grid, missing_m=0.0)
+            if keep:
+                self._heights[grid] = heights
+        return ImageCoordinates(grid, rpc, tuple(self.dem_record["height_range_m"])), heights
 
-    def _qa(self, band: _Band, grid: OrthoGrid) -> np.ndarray:
+    def _radiance(self, band: _Band, grid: OrthoGrid, rpc: Any = None, with_qa: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The band's radiance on ``grid`` (float32, NaN without data) and, ``with_qa``, its QA bitfield
+        (nearest neighbour from the same image coordinates; ancillary gaps flagged, terrain occlusion
+        with a DEM)."""
         import rasterio
 
-        qa_ref = band.entry["qa"]
-        with rasterio.open(self.raw_dir / qa_ref["file"]) as ds:
-            qa = ds.read(int(qa_ref["band"]))
-        if band.degraded.any():
-            qa[band.degraded] |= np.uint16(QA_ANCILLARY)
-        out = warp_qa(qa, band.rpc, grid, dem=self.dem_path, nodata_value=QA_NODATA, threads=self.opts.threads)
-        del qa
-        if self.dem_path is not None:
-            # the heights the warp used, on this grid (the multispectral bands share theirs; a PAN grid's
-            # are made for its band and dropped: 4 bytes a cell)
-            heights = self._heights.get(grid)
-            if heights is None:
-                heights = dem_on_grid(self.dem_path, grid, missing_m=0.0)
-            if not band.is_pan:
-                self._heights[grid] = heights
-            valid = (out & np.uint16(QA_NODATA)) == 0
-            hidden = terrain_occlusion(grid, band.rpc, heights)
+        rpc = rpc or band.rpc
+        with rasterio.open(self.raw_dir / band.entry["file"]) as ds:
+            image = ds.read(1)
+        qa = None
+        if with_qa:
+            qa_ref = band.entry["qa"]
+            with rasterio.open(self.raw_dir / qa_ref["file"]) as ds:
+                qa = ds.read(int(qa_ref["band"]))
+            if band.degraded.any():
+                qa[band.degraded] |= np.uint16(QA_ANCILLARY)
+        coords, heights = self._coordinates(grid, rpc, keep=not band.is_pan)
+        radiance, out_qa = resample(image, coords, kind=self.opts.resampling, nodata=band.entry["nodata"],
+                                    heights=heights, qa=qa, qa_fill=QA_NODATA, threads=self.opts.threads)
+        del image, qa
+        radiance *= np.float32(band.entry["scale"])
+        radiance += np.float32(band.entry["offset"])
+        if out_qa is not None and heights is not None:
+            valid = (out_qa & np.uint16(QA_NODATA)) == 0
+            hidden = terrain_occlusion(grid, rpc, heights)
             hidden &= valid
-            out[hidden] |= np.uint16(QA_TERRAIN)
+            out_qa[hidden] |= np.uint16(QA_TERRAIN)
             self.occluded[band.cal.name] = round(100.0 * float(hidden.sum()) / max(1, int(valid.sum())), 4)
-        return out
+        return radiance, out_qa
 
     def _reference_on(self, grid: OrthoGrid, band_index: int) -> np.ndarray:
         import rasterio
@@ -328,7 +341,7 @@ class _Product:
         if self.reference is None:
             return Refinement(NOT_REFINED, match.rpc, reason="no reference orthoimage"), None
         ref = prepare_reference(self._reference_on(grid, match.cal.id + 1))  # matched again after refinement
-        image = self._radiance(match, grid)
+        image, _ = self._radiance(match, grid)
         matches = match_chips(image, ref, chip=self.opts.chip_px)
         inl = robust_inliers(matches)
         east, north = acc.matches_to_displacements([m for m, k in zip(matches, inl) if k], grid.resolution_m)
@@ -371,20 +384,16 @@ class _Product:
         qa: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
         pan_means: dict[str, np.ndarray] = {}  # PAN reflectance averaged onto the multispectral grid
-        # the QA bitfields are warped (GDAL: the GIL is released) in a second thread while the bands'
-        # radiance is warped and converted here: independent work, the same results as in sequence.
-        # The TOA strips of a band are shared out to the cores (NumPy releases the GIL too): each
-        # strip is computed alone, so the result is the same for any number of threads
-        qa_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-warp")
+        # each band is resampled with its QA in one pass on all cores (resample); the TOA strips of a
+        # band are shared out to the cores too (NumPy releases the GIL): each strip is computed alone,
+        # so the result is the same for any number of threads
         toa_pool = ThreadPoolExecutor(max_workers=max(1, self.opts.threads), thread_name_prefix="toa")
         try:
-            qa_jobs = {name: qa_pool.submit(self._qa, band, pan_grid if band.is_pan else ms_grid)
-                       for name, band in bands.items()}
             for name, band in bands.items():
                 grid, sun, fine = (pan_grid, pan_sun, pan_factor) if band.is_pan else (ms_grid, ms_sun, 1)
                 assert grid is not None and sun is not None
-                radiance = self._radiance(band, grid)
-                q = qa_jobs[name].result()
+                radiance, q = self._radiance(band, grid, with_qa=True)
+                assert q is not None
                 out = np.empty(radiance.shape, dtype=np.uint16)
                 factor = np.float32(np.pi * distance**2 / band.cal.esun)
                 # a PAN band is also averaged onto the multispectral grid (band-to-band registration)
@@ -403,7 +412,6 @@ class _Product:
                 # radiance (≈ 300 MB) is freed here
                 del radiance, q, out, strip, block_mean
         finally:
-            qa_pool.shutdown(wait=True, cancel_futures=True)
             self._heights.clear()
             toa_pool.shutdown(wait=True, cancel_futures=True)
         # cloud mask on the multispectral grid
@@ -651,7 +659,8 @@ class _Product:
                               "bilinear between them"},
             "cloud": cloud_record,
             "eo:cloud_cover": cloud_record["eo:cloud_cover"],
-            "geometry": {"method": "RPC fitted to the rigorous sensor model (rsarchive.geometry.rpc), GDAL warp",
+            "geometry": {"method": "RPC fitted to the rigorous sensor model (rsarchive.geometry.rpc), "
+                                   "resampled by rsarchive.geometry.resample",
                          "resampling": {"bands": self.opts.resampling, "qa": "nearest"},
                          "refinement": refinement.to_dict(), "dem": accuracy["dem"]},
             "refinement": refinement.status,
