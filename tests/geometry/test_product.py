@@ -136,26 +136,6 @@ def test_terrain_occlusion_is_flagged_behind_a_wall_and_nowhere_on_rolling_hills
         assert near[bit5].all()
 
 
-def test_qa_warped_with_a_dem_uses_the_transformer_of_the_bands(hilly: tuple[Any, Path]) -> None:
-    """With a DEM the QA array goes through the same GDAL transformer as a band read from its file."""
-    import rasterio
-
-    from rsarchive.geometry.ortho import scene_grid, warp_band, warp_qa
-    from rsarchive.geometry.rpc import RPCModel
-
-    sim, raw = hilly
-    with rasterio.open(raw / "PAN.tif") as src:
-        rpc = RPCModel.from_rasterio(src.rpcs)
-        grid = scene_grid([(rpc, src.height, src.width)], 2.5)
-    with rasterio.open(raw / "QA_PAN.tif") as src:
-        qa = src.read(1)
-    warped = warp_qa(qa, rpc, grid, dem=sim.path("dem"), nodata_value=QA_NODATA, threads=2)
-    as_band = warp_band(raw / "QA_PAN.tif", rpc, grid, resampling="nearest", dem=sim.path("dem"), src_nodata=65535,
-                        dtype="uint16", dst_nodata=QA_NODATA, threads=2)
-    assert np.array_equal(warped, as_band)
-    assert (warped == QA_NODATA).mean() < 0.5 and ((warped & ~np.uint16(QA_NODATA)) != 0).any()
-
-
 def test_relief_displacement_without_dem_follows_h_tan_view_angle(hilly: tuple[Any, Path]) -> None:
     """Without a DEM a point at height h seen at incidence θ is put h·tan θ away (the theory)."""
     import rasterio

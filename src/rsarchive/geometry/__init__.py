@@ -1,9 +1,11 @@
 """Geometry: the sensor model (ephemeris + attitude + line of sight → ground), RPCs,
 orthorectification, GCP refinement, cloud mask and accuracy measures — and the image
-product (L2A) made from them.  Pure NumPy maths; GDAL only where warping and writing.
+product (L2A) made from them.  Pure NumPy maths, compiled kernels (numba) for resampling;
+GDAL for reading, writing and reference warps.
 
 Layers (imports go one way): ``ellipsoid``, ``rotation`` ← ``interpolation`` ← ``sensor``
-← ``rpc`` ← ``refine``, ``accuracy``; ``cloud`` (pure); ``ortho`` (GDAL warping);
+← ``rpc`` ← ``refine``, ``accuracy``; ``cloud`` (pure); ``ortho`` (grids, GDAL warping) ←
+``image_coordinates`` ← ``resample``, ``occlusion``;
 ``product`` (the L2A writer, uses all of them and :mod:`rsarchive.raw.cog`).  ``dem``
 (GeoTIFF sampling with rasterio/pyproj) is only imported by callers that read rasters.
 """

@@ -1,6 +1,10 @@
-"""Orthorectification: sensor-geometry rasters → north-up UTM grids, through GDAL's warper.
+"""Orthorectification: output grids, solar geometry on them, COGs, and GDAL's warper as the reference.
 
-Warping is GDAL's (``rasterio.warp.reproject``) driven by the band's RPC
+The products are resampled by our own kernel (:mod:`rsarchive.geometry.resample`:
+the same cubic convolution, ≈ 2.5 × less CPU, band and QA in one pass).  GDAL's
+warper, below (:func:`warp_band`), is its reference in the tests and ``bench/ortho``.
+
+Warping here is GDAL's (``rasterio.warp.reproject``) driven by the band's RPC
 (:mod:`rsarchive.geometry.rpc`), with the DEM, when given, through GDAL's
 ``RPC_DEM`` transformer option: for each output pixel GDAL takes the DEM
 height under it and projects (lon, lat, h) with the RPC — a direct, closed-form
@@ -42,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -53,7 +56,7 @@ import numpy as np
 from rsarchive.errors import ProcessingError
 from rsarchive.geometry.rpc import RPCModel
 
-__all__ = ["OrthoGrid", "utm_epsg", "scene_grid", "warp_band", "warp_qa", "sun_zenith_on_grid",
+__all__ = ["OrthoGrid", "utm_epsg", "scene_grid", "warp_band", "sun_zenith_on_grid",
            "write_cog", "SUN_GRID_STEP", "warp_options", "SunGrid", "sun_zenith_nodes", "grid_nodes"]
 
 log = logging.getLogger(__name__)
@@ -199,40 +202,6 @@ def rpc_vrt(path: str | Path, width: int, height: int, dtype: str, band: int, rp
             f'<VRTRasterBand dataType="{_GDAL_TYPES[str(dtype)]}" band="1">{nd}<SimpleSource>'
             f'<SourceFilename relativeToVRT="0">{escape(str(Path(path).resolve()))}</SourceFilename>'
             f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>")
-
-
-def warp_qa(qa: np.ndarray, rpc: RPCModel, grid: OrthoGrid, *, dem: str | Path | None = None,
-            nodata_value: int = 1, threads: int = 1, mem_limit_mb: int = 256) -> np.ndarray:
-    """Warp a sensor-geometry QA bitfield (uint16 array) with nearest neighbour; outside → ``nodata_value``.
-
-    With a DEM the array is warped as an in-memory dataset carrying the RPC in its metadata, like
-    the bands (:func:`warp_band`): the same transformer as theirs, and GDAL handed the array itself
-    with ``rpcs=`` took 10–20 × the CPU (PAN reference scene: 25–32 CPU-s against 2.5).  On the
-    ellipsoid the array route is kept: 25 % cheaper there (1.1 against 1.5 CPU-s); the two differ
-    in 0.001 % of the cells, at half-pixel boundaries (both within GDAL's 0.125 px tolerance).
-    ``mem_limit_mb``: GDAL's warp memory on the dataset route (as :func:`warp_band`).
-    """
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.io import MemoryFile
-    from rasterio.warp import reproject
-
-    qa = np.ascontiguousarray(qa, dtype=np.uint16)
-    out = np.full((grid.height, grid.width), nodata_value, dtype=np.uint16)
-    # source nodata must not be a QA value: 65535 never occurs (bits 7–15 are reserved)
-    common = dict(src_nodata=65535, dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=nodata_value,
-                  resampling=Resampling.nearest, num_threads=threads, **warp_options(dem))
-    if dem is None:
-        reproject(qa, out, rpcs=rpc.to_rasterio(), src_crs="EPSG:4326", **common)
-        return out
-    with warnings.catch_warnings(), MemoryFile() as mem:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # georeferenced by its RPC
-        with mem.open(driver="MEM", width=qa.shape[1], height=qa.shape[0], count=1, dtype="uint16") as ds:
-            ds.write(qa, 1)
-            ds.update_tags(ns="RPC", **rpc.to_gdal())
-            reproject(rasterio.band(ds, 1), out, warp_mem_limit=mem_limit_mb, **common)
-    return out
 
 
 @dataclass(frozen=True)

@@ -42,13 +42,13 @@ from rsarchive.cpf import CPF, BandCalibration, load_cpf
 from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, UsageError
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
-from rsarchive.geometry.metadata import PRODUCT_FORMAT
 from rsarchive.geometry.image_coordinates import ImageCoordinates
+from rsarchive.geometry.metadata import PRODUCT_FORMAT
 from rsarchive.geometry.occlusion import dem_on_grid, terrain_occlusion
 from rsarchive.geometry.ortho import SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, write_cog
-from rsarchive.geometry.resample import resample
 from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimate_correction, match_chips,
                                       prepare_reference, robust_inliers)
+from rsarchive.geometry.resample import resample
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
 from rsarchive.geometry.sensor import SensorModel
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
@@ -300,12 +300,13 @@ class _Product:
         import rasterio
 
         rpc = rpc or band.rpc
-        with rasterio.open(self.raw_dir / band.entry["file"]) as ds:
+        decoders = str(max(1, self.opts.threads))  # GDAL decodes the tiles on that many threads
+        with rasterio.open(self.raw_dir / band.entry["file"], NUM_THREADS=decoders) as ds:
             image = ds.read(1)
         qa = None
         if with_qa:
             qa_ref = band.entry["qa"]
-            with rasterio.open(self.raw_dir / qa_ref["file"]) as ds:
+            with rasterio.open(self.raw_dir / qa_ref["file"], NUM_THREADS=decoders) as ds:
                 qa = ds.read(int(qa_ref["band"]))
             if band.degraded.any():
                 qa[band.degraded] |= np.uint16(QA_ANCILLARY)
