@@ -53,6 +53,7 @@ from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
 from rsarchive.geometry.sensor import SensorModel
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
 from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
+from rsarchive.radiometry.toa import toa_encode_rows
 from rsarchive.raw.cog import DEFAULT_COMPRESS
 
 __all__ = ["ProductOptions", "ProductResult", "process_product"]
@@ -400,7 +401,7 @@ class _Product:
                 # a PAN band is also averaged onto the multispectral grid (band-to-band registration)
                 block_mean = np.empty((ms_grid.height, ms_grid.width)) if band.is_pan else None
                 rows = max(fine, _STRIP_ROWS - _STRIP_ROWS % fine)
-                strip = partial(_toa_strip, radiance, q, out, factor, sun, band.is_pan, rows, block_mean, fine)
+                strip = partial(_toa_strip, radiance, q, out, factor, sun, rows, block_mean, fine)
                 for _ in toa_pool.map(strip, range(0, grid.height, rows)):
                     pass
                 if block_mean is not None:
@@ -679,21 +680,15 @@ class _Product:
 
 
 def _toa_strip(radiance: np.ndarray, qa: np.ndarray, out: np.ndarray, factor: np.float32, sun: SunGrid,
-               inplace: bool, rows: int, block_mean: np.ndarray | None, fine: int, r0: int) -> None:
+               rows: int, block_mean: np.ndarray | None, fine: int, r0: int) -> None:
     """TOA reflectance, masks and encoding of rows ``r0 … r0 + rows`` (in place in ``radiance``, ``qa`` and
-    ``out``): strips bound the float temporaries (the float64 sun-zenith field of a PAN band alone was
+    ``out``): strips bound the cos θs temporaries (the float64 sun-zenith field of a PAN band alone was
     ≈ 560 MB).  ``block_mean``: also the mean reflectance of each ``fine × fine`` block (NaN where a
     pixel has no data), rows ``r0 / fine …`` of it (``rows`` and the height are multiples of ``fine``)."""
     r1 = min(r0 + rows, radiance.shape[0])
-    rho, qs = radiance[r0:r1], qa[r0:r1]
-    rho *= factor
-    rho /= sun.cos_rows(r0, r1)
-    rho[(qs & QA_NODATA) != 0] = np.nan
-    qs[~np.isfinite(rho)] |= np.uint16(QA_NODATA)
-    if block_mean is not None:
-        m0, m1 = r0 // fine, r1 // fine
-        block_mean[m0:m1] = rho.reshape(m1 - m0, fine, block_mean.shape[1], fine).mean(axis=(1, 3), dtype=np.float64)
-    REFLECTANCE_ENCODING.encode(rho, out=out[r0:r1], inplace=inplace)
+    means = block_mean[r0 // fine:r1 // fine] if block_mean is not None else None
+    toa_encode_rows(radiance[r0:r1], qa[r0:r1], sun.cos_rows(r0, r1), float(factor), out[r0:r1],
+                    REFLECTANCE_ENCODING, QA_NODATA, means, fine)
 
 
 def _iso(t: np.datetime64) -> str:

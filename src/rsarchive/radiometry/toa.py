@@ -12,6 +12,13 @@ pixel and time (:func:`rsarchive.radiometry.solar_angles` /
 :func:`encode_reflectance` stores ρ × 10 000 in uint16 with
 :data:`~rsarchive.radiometry.encoding.REFLECTANCE_ENCODING` (scale 1e-4,
 offset 0, nodata 0) — record ``REFLECTANCE_ENCODING.to_dict()`` with the file.
+
+:func:`toa_encode_rows` is the product's per-strip step on the output grid: the
+reflectance from warped radiance and a cos θs field, the QA's no-data bit both
+ways, the encoding and (PAN) block means for band registration, in one compiled
+pass (numba) where NumPy took about ten (≈ 1.5 CPU-s per reference scene).  Its
+float32 operations are NumPy's, in NumPy's order, so the reflectance and the
+counts are the same to the bit (tested).
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 from numpy.typing import ArrayLike
 
 from rsarchive.errors import UsageError
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING, Encoding
 
-__all__ = ["encode_reflectance", "toa_reflectance"]
+__all__ = ["encode_reflectance", "toa_encode_rows", "toa_reflectance"]
 
 
 def toa_reflectance(
@@ -53,3 +61,61 @@ def toa_reflectance(
 def encode_reflectance(reflectance: ArrayLike, encoding: Encoding = REFLECTANCE_ENCODING) -> np.ndarray:
     """ρ → uint16 counts (ρ × 10 000 by default; NaN → nodata 0; clipped to 1 … 65 535)."""
     return encoding.encode(np.asarray(reflectance, dtype=np.float32))
+
+
+@njit(nogil=True, cache=True)
+def _toa_encode(rho: np.ndarray, qa: np.ndarray, cos: np.ndarray, factor: np.float32, qa_nodata: np.uint16,
+                inverse: np.float32, shift: np.float32, lo: np.float32, hi: np.float32, nodata: np.uint16,
+                out: np.ndarray, sums: np.ndarray, fine: int) -> None:  # pragma: no cover - compiled
+    nan = np.float32(np.nan)
+    blocks = sums.shape[0] > 0
+    block_of = np.arange(rho.shape[1]) // fine  # each column's block
+    for i in range(rho.shape[0]):
+        bi = i // fine
+        for j in range(rho.shape[1]):
+            r = rho[i, j] * factor
+            r = r / cos[i, j]
+            q = qa[i, j]
+            if q & qa_nodata:
+                r = nan
+            rho[i, j] = r
+            if blocks:
+                sums[bi, block_of[j]] += r
+            if not np.isfinite(r):
+                qa[i, j] = q | qa_nodata
+                out[i, j] = nodata
+                continue
+            c = np.rint(r * inverse - shift)
+            if c < lo:
+                c = lo
+            elif c > hi:
+                c = hi
+            out[i, j] = np.uint16(c)
+
+
+def toa_encode_rows(radiance: np.ndarray, qa: np.ndarray, cos_zenith: np.ndarray, factor: float, out: np.ndarray,
+                    encoding: Encoding = REFLECTANCE_ENCODING, qa_nodata: int = 1,
+                    block_mean: np.ndarray | None = None, fine: int = 1) -> None:
+    """Rows of a band on its output grid, in place: ``radiance`` (float32) becomes ρ = radiance · ``factor`` /
+    ``cos_zenith`` (``factor`` = π d² / ESUN), NaN where ``qa`` has ``qa_nodata``; ``qa`` gets ``qa_nodata``
+    where ρ is not finite; ``out`` (uint16) gets the counts of ``encoding`` (its nodata where ρ is NaN).
+    ``block_mean``: also the mean ρ of each ``fine`` × ``fine`` block (NaN where one pixel has none); the
+    rows must be whole blocks.  The same results as NumPy's passes (:func:`toa_reflectance` per pixel and
+    :meth:`Encoding.encode`)."""
+    shape = radiance.shape
+    if radiance.dtype != np.float32 or qa.dtype != np.uint16 or out.dtype != np.uint16:
+        raise UsageError("toa_encode_rows takes float32 radiance, uint16 QA and uint16 counts")
+    if qa.shape != shape or cos_zenith.shape != shape or out.shape != shape:
+        raise UsageError(f"radiance {shape}, QA {qa.shape}, cos θs {cos_zenith.shape} and counts {out.shape} differ")
+    sums = np.zeros((0, 0))
+    if block_mean is not None:
+        if shape[0] % fine or shape[1] % fine or block_mean.shape != (shape[0] // fine, shape[1] // fine):
+            raise UsageError(f"rows {shape} are not whole {fine} × {fine} blocks of {block_mean.shape}")
+        sums = np.zeros(block_mean.shape)
+    inverse = np.float32(1.0 / encoding.scale)
+    lo, hi = encoding.valid_range
+    _toa_encode(radiance, qa, np.ascontiguousarray(cos_zenith, dtype=np.float32), np.float32(factor),
+                np.uint16(qa_nodata), inverse, np.float32(encoding.offset * (1.0 / encoding.scale)), np.float32(lo),
+                np.float32(hi), np.uint16(encoding.nodata), out, sums, int(fine))
+    if block_mean is not None:
+        np.divide(sums, fine * fine, out=block_mean)
