@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["displacement_stats", "matches_to_displacements", "band_registration"]
+from rsarchive.errors import ProcessingError
+
+__all__ = ["BandRegistration", "displacement_stats", "matches_to_displacements", "band_registration"]
 
 
 def displacement_stats(east_m: Any, north_m: Any, pixel_m: float) -> dict[str, Any]:
@@ -41,44 +43,69 @@ def matches_to_displacements(matches: list[Any], resolution_m: float) -> tuple[n
     return -dx * resolution_m, dy * resolution_m
 
 
-def band_registration(images: dict[str, np.ndarray], reference: str, resolution_m: float,
-                      chip: int = 64, max_chips: int | None = 256) -> dict[str, Any]:
-    """Band-to-band registration of co-gridded bands against ``reference`` (gradient-magnitude matching).
+class BandRegistration:
+    """Band-to-band registration of co-gridded bands against a reference band, measured one band at a
+    time (the product measures each band as soon as it and the reference are made).
 
-    Per band: mean shift (east, north) in pixels, RMS of the chip shifts in pixels, number of chips.
-    Chips lie on a regular lattice (step ``chip // 2``) widened so that at most about ``max_chips``
-    positions are tried per band (None: every half-chip): a few hundred well-spread chips measure
-    the mean shift and RMS as well as thousands do, at ~10 ms of matching per chip
-    (measured on a reference scene: 10 900 chips took 90–120 s, the largest cost of the product).
+    :meth:`set_reference` first (the costly preparation of the reference), then :meth:`add` per band,
+    then :meth:`result`.  Chips lie on a regular lattice (step ``chip // 2``) widened so that at
+    most about ``max_chips`` positions are tried per band (None: every half-chip): a few hundred
+    well-spread chips measure the mean shift and RMS as well as thousands do, at ~10 ms of matching
+    per chip (measured on a reference scene: 10 900 chips took 90–120 s, the largest cost of the product).
     """
-    import math
 
-    from rsarchive.geometry.refine import match_chips, prepare_reference, robust_inliers
+    def __init__(self, reference: str, resolution_m: float, chip: int = 64, max_chips: int | None = 256) -> None:
+        self.reference, self.resolution_m, self.chip, self.max_chips = reference, resolution_m, chip, max_chips
+        self._prepared: Any = None
+        self._step = chip // 2
+        self._bands: dict[str, dict[str, Any]] = {}
 
-    rows, cols = images[reference].shape
-    step = chip // 2
-    if max_chips:
-        step = max(step, math.ceil(math.sqrt(max(rows - chip, 1) * max(cols - chip, 1) / max_chips)))
+    def set_reference(self, image: np.ndarray) -> None:
+        import math
 
-    out: dict[str, Any] = {"reference_band": reference, "method": "gradient-magnitude phase correlation "
-                           f"+ Lucas–Kanade on {chip}-px chips every {step} px, median-consensus outlier rejection",
-                           "bands": {}}
-    worst = 0.0
-    prepared = prepare_reference(images[reference], gradient=True)  # once, for every band
-    for name, image in images.items():
-        if name == reference:
-            continue
-        matches = match_chips(image, prepared, chip=chip, step=step, gradient=True)
+        from rsarchive.geometry.refine import prepare_reference
+
+        rows, cols = image.shape
+        if self.max_chips:
+            self._step = max(self.chip // 2, math.ceil(math.sqrt(max(rows - self.chip, 1) * max(cols - self.chip, 1)
+                                                                 / self.max_chips)))
+        self._prepared = prepare_reference(image, gradient=True)  # once, for every band
+
+    def add(self, name: str, image: np.ndarray) -> None:
+        """Measure band ``name`` (its image on the reference's grid) against the reference."""
+        from rsarchive.geometry.refine import match_chips, robust_inliers
+
+        if self._prepared is None:
+            raise ProcessingError(f"band {name} registered before the reference band {self.reference}")
+        matches = match_chips(image, self._prepared, chip=self.chip, step=self._step, gradient=True)
         keep = robust_inliers(matches, floor_px=0.3)
         good = [m for m, k in zip(matches, keep) if k]
         if not good:
-            out["bands"][name] = {"count": 0, "shift_px": None, "rms_px": None}
-            continue
+            self._bands[name] = {"count": 0, "shift_px": None, "rms_px": None}
+            return
         east, north = matches_to_displacements(good, 1.0)
         rms = float(np.sqrt(np.mean(east**2 + north**2)))
-        out["bands"][name] = {"count": len(good), "rejected": len(matches) - len(good),
-                              "shift_px": [float(east.mean()), float(north.mean())],
-                              "rms_px": rms, "rms_m": rms * resolution_m}
-        worst = max(worst, rms)
-    out["max_rms_px"] = worst
-    return out
+        self._bands[name] = {"count": len(good), "rejected": len(matches) - len(good),
+                             "shift_px": [float(east.mean()), float(north.mean())],
+                             "rms_px": rms, "rms_m": rms * self.resolution_m}
+
+    def result(self) -> dict[str, Any]:
+        """Per band: mean shift (east, north) in pixels, RMS of the chip shifts in pixels, number of chips."""
+        worst = max((b["rms_px"] for b in self._bands.values() if b["rms_px"] is not None), default=0.0)
+        return {"reference_band": self.reference,
+                "method": "gradient-magnitude phase correlation "
+                          f"+ Lucas–Kanade on {self.chip}-px chips every {self._step} px, median-consensus outlier "
+                          "rejection",
+                "bands": dict(self._bands), "max_rms_px": worst}
+
+
+def band_registration(images: dict[str, np.ndarray], reference: str, resolution_m: float,
+                      chip: int = 64, max_chips: int | None = 256) -> dict[str, Any]:
+    """Band-to-band registration of co-gridded bands against ``reference`` (gradient-magnitude matching),
+    all at once: :class:`BandRegistration`."""
+    registration = BandRegistration(reference, resolution_m, chip, max_chips)
+    registration.set_reference(images[reference])
+    for name, image in images.items():
+        if name != reference:
+            registration.add(name, image)
+    return registration.result()

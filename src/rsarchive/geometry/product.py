@@ -29,7 +29,7 @@ import logging
 import os
 import shutil
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -368,6 +368,16 @@ class _Product:
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        # band registration (NumPy/SciPy, one core) runs beside the rest: each band is measured as soon
+        # as it and the reference band are made, the last while the COGs are written (GDAL releases
+        # the GIL); the measurements are independent, so the result is the same as in sequence
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="band-registration")
+        try:
+            return self._run(pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, registration_pool: ThreadPoolExecutor) -> dict[str, Any]:
         from rsarchive.radiometry.solar import earth_sun_distance
 
         bands = self._bands()
@@ -386,6 +396,21 @@ class _Product:
         qa: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
         pan_means: dict[str, np.ndarray] = {}  # PAN reflectance averaged onto the multispectral grid
+        ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
+        registration = acc.BandRegistration(ref_name, ms_grid.resolution_m)
+        measuring: list[Future[None]] = []
+        waiting: list[tuple[str, np.ndarray]] = []  # bands made before the reference
+
+        def register(name: str, image: np.ndarray) -> None:
+            if name == ref_name:
+                measuring.append(registration_pool.submit(registration.set_reference, image))
+                measuring.extend(registration_pool.submit(registration.add, *w) for w in waiting)
+                waiting.clear()
+            elif measuring:
+                measuring.append(registration_pool.submit(registration.add, name, image))
+            else:
+                waiting.append((name, image))
+
         # each band is resampled with its QA in one pass on all cores (resample); the TOA strips of a
         # band are shared out to the cores too (NumPy releases the GIL): each strip is computed alone,
         # so the result is the same for any number of threads
@@ -410,6 +435,7 @@ class _Product:
                 counts[name] = out
                 if not band.is_pan:
                     reflectance[name] = radiance
+                register(name, block_mean if block_mean is not None else radiance)
                 # the dicts hold what is kept (_write frees each array after its COG): a PAN band's float
                 # radiance (≈ 300 MB) is freed here
                 del radiance, q, out, strip, block_mean
@@ -461,14 +487,6 @@ class _Product:
                 geolocation = before
             geolocation["method"] = (f"chips of {self.opts.chip_px} px of band {match.cal.name} matched against the "
                                      "reference orthoimage (phase correlation + Lucas–Kanade), outliers rejected")
-        b2b_images = {**{n: reflectance[n] for n in ms_names}, **pan_means}
-        ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
-        # band registration (NumPy/SciPy, one core) runs while the COGs are written (GDAL, which
-        # releases the GIL): the two are independent, and the result is the same as in sequence
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="band-registration")
-        registration = (pool.submit(acc.band_registration, b2b_images, ref_name, ms_grid.resolution_m)
-                        if len(b2b_images) > 1 else None)
-        pool.shutdown(wait=False)
         degraded_lines = {n: int(b.degraded.sum()) for n, b in bands.items()}
         degraded = any(degraded_lines.values())
         if degraded:
@@ -486,11 +504,11 @@ class _Product:
             "warnings": list(self.warnings),
         }
         # files
-        try:
-            files = self._write(bands, ms_grid, pan_grid, counts, qa, by_common, valid)
-        finally:
-            band_to_band = registration.result() if registration is not None else None
-        accuracy["band_to_band"] = band_to_band
+        files = self._write(bands, ms_grid, pan_grid, counts, qa, by_common, valid)
+        for job in measuring:
+            job.result()
+        measured = len(measuring) > 1  # the reference and at least one band
+        accuracy["band_to_band"] = registration.result() if measured else None
         return self._metadata(bands, ms_grid, pan_grid, files, cloud_record, accuracy, refinement, degraded,
                               degraded_lines, valid, distance)
 
