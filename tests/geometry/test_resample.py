@@ -194,3 +194,13 @@ def test_bands_agree_with_gdals_warper(clean: tuple[Any, Path], name: str) -> No
         else:
             signal = float(np.mean(gdal[both]))
             assert d.mean() < 0.002 * signal and np.sqrt(np.mean(d**2)) < 0.01 * signal, (d.mean(), signal)
+
+
+def test_scale_and_offset_are_numpys_float32_steps(image: np.ndarray) -> None:
+    coords = affine(GRID, LINE, SAMP)
+    plain, _ = resample(image, coords)
+    scaled, _ = resample(image, coords, scale=0.0173, offset=-1.25)
+    want = plain.copy()
+    want *= np.float32(0.0173)
+    want += np.float32(-1.25)
+    assert np.array_equal(scaled, want, equal_nan=True) and not np.array_equal(scaled, plain, equal_nan=True)

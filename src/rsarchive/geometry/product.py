@@ -313,10 +313,9 @@ class _Product:
                 qa[band.degraded] |= np.uint16(QA_ANCILLARY)
         coords, heights = self._coordinates(grid, rpc, keep=not band.is_pan)
         radiance, out_qa = resample(image, coords, kind=self.opts.resampling, nodata=band.entry["nodata"],
-                                    heights=heights, qa=qa, qa_fill=QA_NODATA, threads=self.opts.threads)
+                                    heights=heights, qa=qa, qa_fill=QA_NODATA, threads=self.opts.threads,
+                                    scale=band.entry["scale"], offset=band.entry["offset"])
         del image, qa
-        radiance *= np.float32(band.entry["scale"])
-        radiance += np.float32(band.entry["offset"])
         if out_qa is not None and heights is not None:
             valid = (out_qa & np.uint16(QA_NODATA)) == 0
             hidden = terrain_occlusion(grid, rpc, heights)

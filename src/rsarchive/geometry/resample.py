@@ -78,7 +78,8 @@ def _resample_rows(image: np.ndarray, nodata: float, has_nodata: bool, kind: int
                    node_rows: np.ndarray, node_cols: np.ndarray, line_a: np.ndarray, line_p: np.ndarray,
                    samp_a: np.ndarray, samp_p: np.ndarray, heights: np.ndarray, has_heights: bool,
                    qa: np.ndarray, has_qa: bool, qa_fill: int, r0: int, r1: int,
-                   out: np.ndarray, qa_out: np.ndarray) -> None:  # pragma: no cover - compiled
+                   out: np.ndarray, qa_out: np.ndarray, scale: np.float32, offset: np.float32,
+                   rescale: bool) -> None:  # pragma: no cover - compiled
     """Output rows ``r0`` … ``r1 - 1`` into ``out`` / ``qa_out`` (their row 0 is grid row ``r0``)."""
     h, w = image.shape
     n_rows, n_cols = node_rows.shape[0], node_cols.shape[0]
@@ -192,13 +193,17 @@ def _resample_rows(image: np.ndarray, nodata: float, has_nodata: bool, kind: int
                 out[o, j] = acc / weight
             else:
                 out[o, j] = acc
+        if rescale:  # the row while it is in cache, in float32 as NumPy would
+            for j in range(width):
+                out[o, j] = out[o, j] * scale + offset
 
 
 def resample(image: np.ndarray, coords: ImageCoordinates, *, kind: str = "cubic", nodata: float | None = 0,
              heights: np.ndarray | None = None, qa: np.ndarray | None = None, qa_fill: int = 1,
-             threads: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+             threads: int = 1, scale: float = 1.0, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
     """``image`` (sensor geometry) on ``coords.grid``: float32, NaN without data; and, when ``qa`` (the
     image's QA bitfield, its shape) is given, the QA by nearest neighbour (``qa_fill`` outside the image).
+    ``scale``, ``offset``: the result is ``value · scale + offset`` (float32, e.g. counts → radiance).
 
     ``heights``: terrain height of every output cell (m, the grid's shape), for coordinates built
     with a height range; ``None``: the ellipsoid.  The rows are shared out to ``threads`` threads
@@ -225,11 +230,13 @@ def resample(image: np.ndarray, coords: ImageCoordinates, *, kind: str = "cubic"
     q = np.ascontiguousarray(qa, dtype=np.uint16) if qa is not None else np.zeros((1, 1), np.uint16)
     src = np.ascontiguousarray(image)
     fill = float(nodata) if nodata is not None else 0.0
+    rescale = np.float32(scale) != 1 or np.float32(offset) != 0
 
     def rows(r0: int) -> None:
         r1 = min(grid.height, r0 + _ROWS_PER_TASK)
         _resample_rows(src, fill, nodata is not None, KINDS[kind], *f64, z, heights is not None, q, qa is not None,
-                       int(qa_fill), r0, r1, out[r0:r1], qa_out[r0:r1] if qa is not None else qa_out)
+                       int(qa_fill), r0, r1, out[r0:r1], qa_out[r0:r1] if qa is not None else qa_out,
+                       np.float32(scale), np.float32(offset), rescale)
 
     starts = range(0, grid.height, _ROWS_PER_TASK)
     if threads <= 1:
