@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rsarchive.errors import ProcessingError
-from rsarchive.geometry.image_coordinates import ImageCoordinates
+from rsarchive.geometry.image_coordinates import NODE_STEP, ImageCoordinates, node_step
 from rsarchive.geometry.ortho import OrthoGrid, grid_nodes, scene_grid, warp_band
 from rsarchive.geometry.resample import resample
 from rsarchive.geometry.rpc import RPCModel
@@ -159,10 +159,12 @@ def _band(raw: Path, name: str) -> tuple[np.ndarray, RPCModel, OrthoGrid]:
 
 
 @pytest.mark.parametrize("name", ["B3", "PAN"])
-def test_coordinates_are_the_rpcs(clean: tuple[Any, Path], name: str) -> None:
-    """Node interpolation against the RPC evaluated at every cell of a sample of rows and columns."""
+@pytest.mark.parametrize("product_step", [False, True])
+def test_coordinates_are_the_rpcs(clean: tuple[Any, Path], name: str, product_step: bool) -> None:
+    """Node interpolation against the RPC evaluated at every cell of a sample of rows and columns, with the
+    default node step and with the product's (nodes 160 m apart: 64 cells of a PAN grid)."""
     _, rpc, grid = _band(clean[1], name)
-    coords = ImageCoordinates(grid, rpc)
+    coords = ImageCoordinates(grid, rpc, step=node_step(grid.resolution_m) if product_step else NODE_STEP)
     zero = np.zeros((grid.height, grid.width), np.float32)
     line, _ = coords.field("line", zero)
     samp, _ = coords.field("samp", zero)

