@@ -229,6 +229,13 @@ def test_cloud_cover_matches_truth(fraction: float, seed: int, tmp_path_factory:
         qa = ds.read(1)
     assert 100.0 * np.count_nonzero(qa[measured] & QA_CLOUD) / measured.sum() == pytest.approx(
         meta["eo:cloud_cover"], abs=0.01)
+    # the PAN cells of a cloudy multispectral cell are cloudy where the PAN has data
+    with rasterio.open(product.path / "QA_PAN.tif") as ds:
+        pan_qa = ds.read(1)
+    f = pan_qa.shape[0] // qa.shape[0]
+    cloudy = np.repeat(np.repeat((qa & QA_CLOUD) != 0, f, axis=0), f, axis=1)
+    want = cloudy & ((pan_qa & QA_NODATA) == 0)
+    assert want.any() and np.array_equal((pan_qa & QA_CLOUD) != 0, want)
 
 
 # -- bad input ---------------------------------------------------------------------------------

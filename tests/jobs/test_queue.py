@@ -148,3 +148,32 @@ def test_queue_tables_exist_after_migration(fresh_settings: Settings) -> None:
     with connect(fresh_settings.internal_database_dsn) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM rsarchive.schema_migrations ORDER BY 1")]
     assert "0030_jobs" in versions
+
+
+def test_progress_within_a_stage_is_written_at_most_every_interval(queue: JobQueue) -> None:
+    job, _ = queue.enqueue("ingest", "9" * 64, "p", {})
+    writes: list[tuple[str, int, int]] = []
+    report = queue.report_progress
+
+    def counting(job_id: int, worker: str, stage: str, done: int, total: int) -> bool:
+        writes.append((stage, done, total))
+        return report(job_id, worker, stage, done, total)
+
+    queue.report_progress = counting  # type: ignore[method-assign]
+    seen: list[tuple[str, int, int]] = []
+
+    def work(context: JobContext) -> dict[str, Any]:
+        context.stage("decode")
+        for i in range(1, 2001):  # a decoder's blocks, much faster than the interval
+            context.progress("decode", i, 2000)
+        return {}
+
+    try:
+        final = Worker(queue, work).run_once(on_progress=lambda s, d, t: seen.append((s, d, t)))
+    finally:
+        del queue.report_progress
+    assert final is not None and final.state == "succeeded"
+    assert len(seen) == 2001  # the progress bar sees every step
+    decode = [w for w in writes if w[0] == "decode"]
+    assert decode[0] == ("decode", 0, 1) and decode[-1] == ("decode", 2000, 2000) and len(decode) < 20, decode
+    assert final.progress == {"decode": {"done": 2000, "total": 2000}}

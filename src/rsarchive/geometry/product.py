@@ -454,9 +454,14 @@ class _Product:
             for n in ms_names:
                 qa[n][cloud] |= np.uint16(QA_CLOUD)
             if pan_grid is not None:
-                cloud_fine = np.repeat(np.repeat(cloud, pan_factor, axis=0), pan_factor, axis=1)
+                # each cloudy multispectral cell flags its pan_factor² PAN cells that have data: the
+                # cloudy blocks alone are touched (a 70 Mpx repeat of the mask cost ~0.16 s a scene)
+                rows, cols = np.nonzero(cloud)
                 for n in pan_names:
-                    qa[n][cloud_fine & ((qa[n] & QA_NODATA) == 0)] |= np.uint16(QA_CLOUD)
+                    blocks = qa[n].reshape(ms_grid.height, pan_factor, ms_grid.width, pan_factor)
+                    picked = blocks[rows, :, cols, :]
+                    picked |= np.where((picked & QA_NODATA) == 0, np.uint16(QA_CLOUD), np.uint16(0))
+                    blocks[rows, :, cols, :] = picked
             # the bands look at the ground through a staggered focal plane (along-track angles): the
             # cover is counted where all four bands have data, i.e. where the tests could be made
             measured = np.all([np.isfinite(by_common[k]) for k in ("blue", "green", "red", "nir")], axis=0)

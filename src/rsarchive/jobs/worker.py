@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -46,7 +47,10 @@ class JobContext:
     worker: str
     lease_lost: threading.Event = field(default_factory=threading.Event)
     on_progress: Callable[[str, int, int], None] | None = None
+    report_interval_s: float = 0.5
+    """Progress within a stage is written to the queue at most this often (the last step always)."""
     _seen: set[str] = field(default_factory=set)
+    _reported: dict[str, float] = field(default_factory=dict)
 
     def stage(self, name: str) -> None:
         """Enter a stage (again: stages like raw/product repeat per scene; progress is kept)."""
@@ -57,10 +61,16 @@ class JobContext:
             self.progress(name, 0, 1)
 
     def progress(self, stage: str, done: int, total: int) -> None:
+        """Report progress; the queue gets it at most every ``report_interval_s`` per stage, and always
+        its start and end (a decoder reports every block: a database round trip each was ~2 s a pass)."""
         self.ensure_lease()
-        if not self.queue.report_progress(self.job.id, self.worker, stage, done, total):
-            self.lease_lost.set()
-            self.ensure_lease()
+        now = time.monotonic()
+        last = self._reported.get(stage)
+        if last is None or done <= 0 or done >= total or now - last >= self.report_interval_s:
+            self._reported[stage] = now
+            if not self.queue.report_progress(self.job.id, self.worker, stage, done, total):
+                self.lease_lost.set()
+                self.ensure_lease()
         if self.on_progress is not None:
             self.on_progress(stage, done, total)
 
