@@ -3,8 +3,9 @@
 A COG cannot be written window by window (its overviews and tile index come
 first in the file), so writing is two steps:
 
-1. :func:`create_tiled` opens a dataset to fill: an in-memory GDAL dataset
-   (``path=None``, the default in the pipeline) or an uncompressed tiled
+1. :func:`create_tiled` opens a dataset to fill: in memory (``path=None``, the
+   default in the pipeline: NumPy arrays and their metadata,
+   :class:`~rsarchive.raw.cog_capi.ArrayDataset`) or an uncompressed tiled
    GeoTIFF.  :class:`WindowTarget` s are the targets of
    ``dask.array.store(..., compute=False)``, so the caller computes every band
    of a scene in one pass;
@@ -13,7 +14,9 @@ first in the file), so writing is two steps:
    those) and writes the COG with GDAL's COG driver (compression with a
    predictor).
 
-In memory, the overviews are built in the dataset itself (GDAL's
+In memory, the arrays are wrapped in a GDAL in-memory dataset through GDAL's C
+API (:mod:`rsarchive.raw.cog_capi`: the GIL is released, where rasterio's
+``build_overviews`` held it), the overviews are built in it (GDAL's
 ``BuildOverviews``: every level from the full-resolution image, sizes rounded
 up) and the COG driver uses them (``OVERVIEWS=FORCE_USE_EXISTING``) at the
 levels it would have chosen by itself (:func:`overview_factors`).  From a file,
@@ -49,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from rsarchive.errors import ProcessingError
+from rsarchive.raw.cog_capi import ArrayDataset
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +110,13 @@ def create_tiled(
 
     if tile % 16:
         raise ProcessingError(f"tile size must be a multiple of 16, got {tile}")
-    georef = {k: v for k, v in (("crs", crs), ("transform", transform)) if v is not None}
+    lock = threading.Lock()
     if path is None:
-        target, options = "", {"driver": "MEM"}
-    else:
-        target, options = str(path), {"driver": "GTiff", "tiled": True, "blockxsize": tile, "blockysize": tile,
-                                      "BIGTIFF": "IF_SAFER", "SPARSE_OK": "TRUE"}
+        arrays = ArrayDataset(width, height, dtype, bands, nodata=nodata, tags=tags, crs=crs, transform=transform)
+        return arrays, [WindowTarget(arrays, k, lock) for k in range(1, len(bands) + 1)]
+    georef = {k: v for k, v in (("crs", crs), ("transform", transform)) if v is not None}
+    target, options = str(path), {"driver": "GTiff", "tiled": True, "blockxsize": tile, "blockysize": tile,
+                                  "BIGTIFF": "IF_SAFER", "SPARSE_OK": "TRUE"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         ds = rasterio.open(target, "w", width=width, height=height, count=len(bands), dtype=dtype, nodata=nodata,
@@ -121,7 +126,6 @@ def create_tiled(
     except Exception:
         ds.close()
         raise
-    lock = threading.Lock()
     return ds, [WindowTarget(ds, k, lock) for k in range(1, len(bands) + 1)]
 
 
@@ -190,15 +194,11 @@ def finish_cog(
     with warnings.catch_warnings(), rasterio.Env(GDAL_PAM_ENABLED="NO"):
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         if in_memory:
-            try:
-                method = Resampling[resampling.lower()]
-            except KeyError:
-                raise ProcessingError(f"unknown overview resampling {resampling!r}") from None
+            if resampling.lower() not in Resampling.__members__:
+                raise ProcessingError(f"unknown overview resampling {resampling!r}")
             factors = overview_factors(source.width, source.height, tile)
-            if factors:
-                source.build_overviews(factors, method)
             options["OVERVIEWS"] = "FORCE_USE_EXISTING" if factors else "NONE"
-            rasterio.shutil.copy(source, str(cog_path), driver="COG", **options)
+            source.write_cog(cog_path, overviews=factors, resampling=resampling, options=options)
         else:
             rasterio.shutil.copy(str(source), str(cog_path), driver="COG", **options)
             Path(source).unlink()

@@ -1,0 +1,235 @@
+"""A COG from NumPy arrays through GDAL's C API (ctypes), so that Python threads keep running meanwhile.
+
+rasterio's ``build_overviews`` holds Python's GIL for as long as GDAL computes the
+overviews (measured: a pure-Python thread ran at 1 % of its speed during it).  In
+the ingest a band's overviews take 0.2–0.9 s, and py-spy over a 10-scene pass
+found the GIL held in them for about 30 s of 110: every Python thread of the
+worker (band registration, the next scene's raw level, storing the last one)
+stood still.  ctypes releases the GIL for the length of each foreign call.
+
+The arrays are wrapped, not copied, in a GDAL ``MEM`` dataset (``DATAPOINTER``),
+its overviews are built in place (``GDALBuildOverviews``: every level from the
+full-resolution band, as rasterio's call on an in-memory dataset did: the same
+files, tested) and the COG driver copies it.  The library is the very libgdal
+rasterio loaded (found in the process's memory map), so drivers and
+configuration (``rasterio.Env``) are shared.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rsarchive.errors import ProcessingError
+
+__all__ = ["ArrayDataset", "BandSpec", "write_cog_arrays"]
+
+log = logging.getLogger(__name__)
+
+_GDT = {"uint8": 1, "uint16": 2, "int16": 3, "uint32": 4, "int32": 5, "float32": 6, "float64": 7}
+_lib: Any = None
+_lib_lock = threading.Lock()
+
+
+@dataclass
+class BandSpec:
+    """What a band of the COG carries besides its pixels."""
+
+    description: str | None = None
+    nodata: float | None = None
+    scale: float | None = None
+    offset: float | None = None
+    units: str | None = None
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Metadata items by domain ("" is the default domain)."""
+
+
+def _gdal() -> Any:
+    """rasterio's libgdal, with the signatures used here."""
+    global _lib
+    with _lib_lock:
+        if _lib is not None:
+            return _lib
+        import rasterio  # noqa: F401  (loads the library)
+
+        path = next((line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+                     if "libgdal" in line.rsplit("/", 1)[-1] and line.split()[-1].startswith("/")), None)
+        if path is None:
+            raise ProcessingError("rasterio's GDAL library was not found in this process")
+        lib = ctypes.CDLL(path)
+        vp, cp, ci, cd = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_double
+        pp = ctypes.POINTER(ctypes.c_char_p)
+        for name, res, args in (
+                ("GDALGetDriverByName", vp, [cp]),
+                ("GDALCreate", vp, [vp, cp, ci, ci, ci, ci, pp]),
+                ("GDALAddBand", ci, [vp, ci, pp]),
+                ("GDALGetRasterBand", vp, [vp, ci]),
+                ("GDALSetGeoTransform", ci, [vp, ctypes.POINTER(cd)]),
+                ("GDALSetProjection", ci, [vp, cp]),
+                ("GDALSetRasterNoDataValue", ci, [vp, cd]),
+                ("GDALSetRasterScale", ci, [vp, cd]),
+                ("GDALSetRasterOffset", ci, [vp, cd]),
+                ("GDALSetRasterUnitType", ci, [vp, cp]),
+                ("GDALSetDescription", None, [vp, cp]),
+                ("GDALSetMetadataItem", ci, [vp, cp, cp, cp]),
+                ("GDALBuildOverviews", ci, [vp, cp, ci, ctypes.POINTER(ci), ci, ctypes.POINTER(ci), vp, vp]),
+                ("GDALCreateCopy", vp, [vp, cp, vp, ci, pp, vp, vp]),
+                ("GDALClose", None, [vp]),
+                ("CPLGetLastErrorMsg", cp, []),
+                ("CPLErrorReset", None, [])):
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = res, args
+        _lib = lib
+        return lib
+
+
+def _strings(items: Sequence[str]) -> Any:
+    array = (ctypes.c_char_p * (len(items) + 1))(*[s.encode() for s in items], None)
+    return ctypes.cast(array, ctypes.POINTER(ctypes.c_char_p))
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        message = (_gdal().CPLGetLastErrorMsg() or b"").decode(errors="replace")
+        raise ProcessingError(f"GDAL: {what} failed{': ' + message if message else ''}")
+
+
+def _metadata(lib: Any, obj: Any, items: Mapping[str, Mapping[str, str]]) -> None:
+    for domain, values in items.items():
+        for key, value in values.items():
+            _check(lib.GDALSetMetadataItem(obj, key.encode(), str(value).encode(), domain.encode() or None) == 0,
+                   f"metadata {key}")
+
+
+def write_cog_arrays(path: str | Path, arrays: Sequence[np.ndarray], bands: Sequence[BandSpec], *,
+                     overviews: Sequence[int], resampling: str, options: Mapping[str, str],
+                     transform: Sequence[float] | None = None, crs_wkt: str | None = None,
+                     metadata: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Write ``arrays`` (2-D, one per band, same shape and dtype) as the COG ``path``.
+
+    ``overviews``: the factors built in place with ``resampling`` before the copy (the COG driver then
+    uses them: ``OVERVIEWS=FORCE_USE_EXISTING`` belongs in ``options`` when there are any);
+    ``transform``: GDAL's six geotransform numbers; ``metadata``: dataset items by domain (RPC …).
+    """
+    if not arrays or len(arrays) != len(bands):
+        raise ProcessingError(f"{len(arrays)} arrays for {len(bands)} band descriptions")
+    shape, dtype = arrays[0].shape, np.dtype(arrays[0].dtype)
+    if any(a.shape != shape or a.dtype != dtype or a.ndim != 2 for a in arrays):
+        raise ProcessingError("the bands of a COG must be 2-D arrays of one shape and type")
+    if dtype.name not in _GDT:
+        raise ProcessingError(f"no GDAL type for {dtype.name}")
+    lib = _gdal()
+    data = [np.ascontiguousarray(a) for a in arrays]  # kept alive until the dataset is closed
+    height, width = shape
+    lib.CPLErrorReset()
+    mem = lib.GDALCreate(lib.GDALGetDriverByName(b"MEM"), b"", width, height, 0, _GDT[dtype.name], None)
+    _check(bool(mem), "creating an in-memory dataset")
+    try:
+        for a in data:
+            pointer = [f"DATAPOINTER={a.ctypes.data}", f"PIXELOFFSET={a.itemsize}", f"LINEOFFSET={a.strides[0]}"]
+            _check(lib.GDALAddBand(mem, _GDT[dtype.name], _strings(pointer)) == 0, "adding a band")
+        if transform is not None:
+            _check(lib.GDALSetGeoTransform(mem, (ctypes.c_double * 6)(*transform)) == 0, "setting the geotransform")
+        if crs_wkt:
+            _check(lib.GDALSetProjection(mem, crs_wkt.encode()) == 0, "setting the CRS")
+        _metadata(lib, mem, metadata or {})
+        for k, spec in enumerate(bands, start=1):
+            band = lib.GDALGetRasterBand(mem, k)
+            if spec.nodata is not None:
+                _check(lib.GDALSetRasterNoDataValue(band, float(spec.nodata)) == 0, "setting nodata")
+            if spec.scale is not None:
+                lib.GDALSetRasterScale(band, float(spec.scale))
+            if spec.offset is not None:
+                lib.GDALSetRasterOffset(band, float(spec.offset))
+            if spec.units:
+                lib.GDALSetRasterUnitType(band, spec.units.encode())
+            if spec.description:
+                lib.GDALSetDescription(band, spec.description.encode())
+            _metadata(lib, band, spec.metadata)
+        if overviews:
+            levels = (ctypes.c_int * len(overviews))(*overviews)
+            _check(lib.GDALBuildOverviews(mem, resampling.upper().encode(), len(overviews), levels, 0, None, None,
+                                          None) == 0, f"building {resampling} overviews")
+        out = lib.GDALCreateCopy(lib.GDALGetDriverByName(b"COG"), str(path).encode(), mem, 0,
+                                 _strings([f"{k}={v}" for k, v in options.items()]), None, None)
+        _check(bool(out), f"writing the COG {path}")
+        lib.GDALClose(out)
+    finally:
+        lib.GDALClose(mem)
+    del data
+
+
+class ArrayDataset:
+    """An in-memory band set to be written as a COG: NumPy arrays (filled by :meth:`write`, window by
+    window or whole) and the metadata GDAL's COG driver copies (as a rasterio in-memory dataset would
+    hold them)."""
+
+    def __init__(self, width: int, height: int, dtype: str, bands: Sequence[Mapping[str, Any]], *,
+                 nodata: float | None = None, tags: Mapping[str, Any] | None = None, crs: Any = None,
+                 transform: Any = None) -> None:
+        self.width, self.height, self.count = width, height, len(bands)
+        self.dtypes = (str(np.dtype(dtype)),) * self.count
+        self.arrays: list[np.ndarray] = [np.zeros((height, width), dtype=dtype) for _ in bands]
+        self.bands: list[BandSpec] = []
+        rescaled = any(float(b.get("scale", 1.0)) != 1.0 or float(b.get("offset", 0.0)) != 0.0 for b in bands)
+        for b in bands:
+            self.bands.append(BandSpec(
+                description=str(b["description"]) if "description" in b else None, nodata=nodata,
+                scale=float(b.get("scale", 1.0)) if rescaled else None,
+                offset=float(b.get("offset", 0.0)) if rescaled else None, units=str(b.get("units", "")) or None,
+                metadata={"": {k: str(v) for k, v in b["tags"].items()}} if b.get("tags") else {}))
+        self.metadata: dict[str, dict[str, str]] = {"": {k: str(v) for k, v in tags.items()}} if tags else {}
+        self.crs_wkt: str | None = None
+        self.transform: tuple[float, ...] | None = None
+        if crs is not None:
+            from rasterio.crs import CRS
+
+            self.crs_wkt = CRS.from_user_input(crs).to_wkt()
+        if transform is not None:
+            self.transform = tuple(transform.to_gdal())
+        self.closed = False
+
+    @property
+    def rpcs(self) -> None:  # pragma: no cover - write-only, as set by the raw level
+        raise AttributeError("rpcs is write-only on an ArrayDataset")
+
+    @rpcs.setter
+    def rpcs(self, value: Any) -> None:
+        """A rasterio ``RPC``: written as GDAL's RPC metadata domain."""
+        self.metadata["RPC"] = {k: str(v) for k, v in value.to_gdal().items()}
+
+    def write(self, array: np.ndarray, index: int, window: Any = None) -> None:
+        """Band ``index`` (1-based), whole or in a rasterio ``Window``."""
+        if self.closed:
+            raise ProcessingError("writing to a closed in-memory dataset")
+        target = self.arrays[index - 1]
+        if window is None:
+            target[...] = array
+        else:
+            r0, c0 = int(window.row_off), int(window.col_off)
+            target[r0:r0 + int(window.height), c0:c0 + int(window.width)] = array
+
+    def write_cog(self, path: str | Path, *, overviews: Sequence[int], resampling: str,
+                  options: Mapping[str, str]) -> None:
+        if self.closed:
+            raise ProcessingError("writing a COG from a closed in-memory dataset")
+        write_cog_arrays(path, self.arrays, self.bands, overviews=overviews, resampling=resampling,
+                         options=options, transform=self.transform, crs_wkt=self.crs_wkt, metadata=self.metadata)
+
+    def close(self) -> None:
+        """Free the bands."""
+        self.arrays = []
+        self.closed = True
+
+    def __enter__(self) -> ArrayDataset:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
