@@ -170,3 +170,17 @@ def test_writing_a_cog_lets_python_threads_run(tmp_path: Path) -> None:
     stop.set()
     thread.join()
     assert counted[0] / elapsed > 0.5 * rate_alone, (counted[0] / elapsed, rate_alone)
+
+
+def test_a_handed_over_band_is_used_as_is_and_must_fit() -> None:
+    arrays, _ = create_tiled(None, 40, 30, "uint16", [{}, {}])
+    band = np.arange(1200, dtype=np.uint16).reshape(30, 40)
+    arrays.adopt(band, 1)
+    assert arrays.arrays[0] is band and not arrays.arrays[1].any()  # the other band: zeros
+    with pytest.raises(ProcessingError, match="band 2: uint16 \\(40, 30\\)"):
+        arrays.adopt(band.T.copy(), 2)
+    with pytest.raises(ProcessingError, match="band 2: float32"):
+        arrays.adopt(band.astype(np.float32), 2)
+    arrays.close()
+    with pytest.raises(ProcessingError, match="closed"):
+        arrays.write(band, 1)

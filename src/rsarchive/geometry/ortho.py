@@ -343,8 +343,8 @@ def write_cog(path: str | Path, bands: list[np.ndarray], grid: OrthoGrid, *, nod
               tile: int = 512, compress: str | None = None, release: bool = False) -> None:
     """Write arrays as a COG (an in-memory dataset with its overviews, then GDAL's COG driver).
 
-    ``release``: empty ``bands`` as the arrays are copied into the dataset, so that an array the caller
-    no longer holds is freed before the COG is encoded (the product's peak memory).
+    ``release``: the arrays are handed over (taken out of ``bands``, not copied) and freed once the COG
+    is written (the product's peak memory).
     """
     from rsarchive.raw.cog import DEFAULT_COMPRESS, create_tiled, finish_cog
 
@@ -365,5 +365,8 @@ def write_cog(path: str | Path, bands: list[np.ndarray], grid: OrthoGrid, *, nod
                          crs=grid.crs, transform=grid.transform)
     with ds:
         for k in range(1, count + 1):
-            ds.write(bands.pop(0) if release else bands[k - 1], k)
+            if release:  # handed over: no copy
+                ds.adopt(bands.pop(0), k)
+            else:
+                ds.write(bands[k - 1], k)
         finish_cog(ds, Path(path), resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS)

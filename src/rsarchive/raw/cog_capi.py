@@ -176,7 +176,8 @@ class ArrayDataset:
                  transform: Any = None) -> None:
         self.width, self.height, self.count = width, height, len(bands)
         self.dtypes = (str(np.dtype(dtype)),) * self.count
-        self.arrays: list[np.ndarray] = [np.zeros((height, width), dtype=dtype) for _ in bands]
+        self._dtype = np.dtype(dtype)
+        self._arrays: list[np.ndarray | None] = [None] * len(bands)  # allocated when first written
         self.bands: list[BandSpec] = []
         rescaled = any(float(b.get("scale", 1.0)) != 1.0 or float(b.get("offset", 0.0)) != 0.0 for b in bands)
         for b in bands:
@@ -205,16 +206,35 @@ class ArrayDataset:
         """A rasterio ``RPC``: written as GDAL's RPC metadata domain."""
         self.metadata["RPC"] = {k: str(v) for k, v in value.to_gdal().items()}
 
+    @property
+    def arrays(self) -> list[np.ndarray]:
+        """The bands (zeros where nothing was written)."""
+        return [self._band(k) for k in range(1, self.count + 1)]
+
+    def _band(self, index: int) -> np.ndarray:
+        band = self._arrays[index - 1]
+        if band is None:
+            band = self._arrays[index - 1] = np.zeros((self.height, self.width), dtype=self._dtype)
+        return band
+
     def write(self, array: np.ndarray, index: int, window: Any = None) -> None:
         """Band ``index`` (1-based), whole or in a rasterio ``Window``."""
         if self.closed:
             raise ProcessingError("writing to a closed in-memory dataset")
-        target = self.arrays[index - 1]
         if window is None:
-            target[...] = array
+            self._band(index)[...] = array
         else:
             r0, c0 = int(window.row_off), int(window.col_off)
-            target[r0:r0 + int(window.height), c0:c0 + int(window.width)] = array
+            self._band(index)[r0:r0 + int(window.height), c0:c0 + int(window.width)] = array
+
+    def adopt(self, array: np.ndarray, index: int) -> None:
+        """Band ``index`` (1-based) is ``array`` itself, not a copy: the caller hands it over."""
+        if self.closed:
+            raise ProcessingError("writing to a closed in-memory dataset")
+        if array.shape != (self.height, self.width) or array.dtype != self._dtype:
+            raise ProcessingError(f"band {index}: {array.dtype} {array.shape} for a {self._dtype} "
+                                  f"{(self.height, self.width)} dataset")
+        self._arrays[index - 1] = np.ascontiguousarray(array)
 
     def write_cog(self, path: str | Path, *, overviews: Sequence[int], resampling: str,
                   options: Mapping[str, str]) -> None:
@@ -225,7 +245,7 @@ class ArrayDataset:
 
     def close(self) -> None:
         """Free the bands."""
-        self.arrays = []
+        self._arrays = [None] * self.count
         self.closed = True
 
     def __enter__(self) -> ArrayDataset:
