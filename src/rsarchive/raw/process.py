@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,10 +383,16 @@ class RawProcessor:
 
             # a bounded GDAL block cache (its default, 5 % of RAM, kept the scene's tiles cached across
             # stages and scenes: peak RSS grew with the pass); each in-memory band set is freed once written
-            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-                for ds, dst, resampling in files:
-                    finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress)
-                    ds.close()
+            def write(file: tuple[Any, Path, str]) -> None:
+                ds, dst, resampling = file
+                finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress)
+                ds.close()
+
+            # two files at a time: GDAL's overviews are single-threaded and run without the GIL
+            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
+                    ThreadPoolExecutor(max_workers=2, thread_name_prefix="raw-cog") as pool:
+                for _ in pool.map(write, files):
+                    pass
         finally:
             for ds in datasets:
                 ds.close()
