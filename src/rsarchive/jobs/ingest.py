@@ -218,56 +218,67 @@ class _Run:
                     raise failure
                 raise
             self._stop_clock()
-            level0_key, level0_record = keeping.result()
-            quality = strip.quality.to_dict()
-            self.result["level0_quality"] = {k: quality[k] for k in ("cadus_found", "sync_losses",
-                                                                    "frames_bad_fecf", "frames_lost")}
-            if "split" not in stages:
-                return
-            self._stage("split")
-            spans = proc.scenes()
-            self.ctx.progress("split", 1, 1)
-            datastrip = proc.datastrip_id
-            footprints: list[dict[str, Any]] = []
-            times: list[dt.datetime] = []
-            # The raw level of scene k + 1 is made in a background thread while scene k goes through
-            # the product here, and scene k - 1 is stored, catalogued and published in a third: they use
-            # different cores most of the time (GDAL and NumPy release the GIL; storing waits on the
-            # object store and the database), each scene's files are its own and each scene is one
-            # storage transaction, so the results are the same as in sequence.  One scene ahead and one
-            # behind at most (memory, disk); a scene is handed on only when the one before is published,
-            # so scenes are committed in order and a failure surfaces at the next hand-over.  Leaving
-            # the block waits for both threads.
-            ahead = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-ahead"))
-            behind = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish"))
-            pending = ahead.submit(proc.process_scene, spans[0]) if spans and "raw" in stages else None
-            publishing: Future[None] | None = None
-            for index, span in enumerate(spans):
-                if pending is None:
-                    break
-                self._stage("raw")
-                scene = pending.result()
-                pending = ahead.submit(proc.process_scene, spans[index + 1]) if index + 1 < len(spans) else None
-                self.ctx.progress("raw", index + 1, len(spans))
-                if scene.skipped or scene.path is None:
-                    self.result["skipped"].append({"scene": scene.scene_id, "reason": scene.reason})
-                    continue
-                meta = scene.metadata or json.loads((scene.path / "metadata.json").read_text())
-                if (meta.get("geometry") or {}).get("footprint"):
-                    footprints.append(meta["geometry"]["footprint"])
-                times += [_time(meta["start_utc"]), _time(meta["end_utc"])]
-                product_dir, product_meta = self._product(scene.path, index, len(spans))
-                self._stop_clock()
+            # Level-0 may still be being stored (it takes longer than decoding): the scenes are processed
+            # meanwhile, and the wait is before the first derived file is stored (and before returning).
+            # As for a decoding error, a level-0 storage error wins over a later one.
+            try:
+                quality = strip.quality.to_dict()
+                self.result["level0_quality"] = {k: quality[k] for k in ("cadus_found", "sync_losses",
+                                                                        "frames_bad_fecf", "frames_lost")}
+                if "split" not in stages:
+                    keeping.result()
+                    return
+                self._stage("split")
+                spans = proc.scenes()
+                self.ctx.progress("split", 1, 1)
+                datastrip = proc.datastrip_id
+                footprints: list[dict[str, Any]] = []
+                times: list[dt.datetime] = []
+                # The raw level of scene k + 1 is made in a background thread while scene k goes through
+                # the product here, and scene k - 1 is stored, catalogued and published in a third: they use
+                # different cores most of the time (GDAL and NumPy release the GIL; storing waits on the
+                # object store and the database), each scene's files are its own and each scene is one
+                # storage transaction, so the results are the same as in sequence.  One scene ahead and one
+                # behind at most (memory, disk); a scene is handed on only when the one before is published,
+                # so scenes are committed in order and a failure surfaces at the next hand-over.  Leaving
+                # the block waits for both threads.
+                ahead = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-ahead"))
+                behind = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish"))
+                pending = ahead.submit(proc.process_scene, spans[0]) if spans and "raw" in stages else None
+                publishing: Future[None] | None = None
+                for index, span in enumerate(spans):
+                    if pending is None:
+                        break
+                    self._stage("raw")
+                    scene = pending.result()
+                    pending = ahead.submit(proc.process_scene, spans[index + 1]) if index + 1 < len(spans) else None
+                    self.ctx.progress("raw", index + 1, len(spans))
+                    if scene.skipped or scene.path is None:
+                        self.result["skipped"].append({"scene": scene.scene_id, "reason": scene.reason})
+                        continue
+                    meta = scene.metadata or json.loads((scene.path / "metadata.json").read_text())
+                    if (meta.get("geometry") or {}).get("footprint"):
+                        footprints.append(meta["geometry"]["footprint"])
+                    times += [_time(meta["start_utc"]), _time(meta["end_utc"])]
+                    product_dir, product_meta = self._product(scene.path, index, len(spans))
+                    self._stop_clock()
+                    if publishing is not None:
+                        publishing.result()
+                        # the scene's files are stored and removed: give its memory back (glibc keeps freed
+                        # heap otherwise, and the RSS grew with the length of the pass)
+                        release_memory()
+                    keeping.result()  # level-0 is kept before anything derived from it is stored
+                    publishing = behind.submit(self._store_scene, scene.path, meta, product_dir, product_meta,
+                                               datastrip, index, len(spans))
                 if publishing is not None:
                     publishing.result()
-                    # the scene's files are stored and removed: give its memory back (glibc keeps freed
-                    # heap otherwise, and the RSS grew with the length of the pass)
-                    release_memory()
-                publishing = behind.submit(self._store_scene, scene.path, meta, product_dir, product_meta,
-                                           datastrip, index, len(spans))
-            if publishing is not None:
-                publishing.result()
-            self._catalog_level0(datastrip, level0_key, level0_record, quality, footprints, times)
+                level0_key, level0_record = keeping.result()
+                self._catalog_level0(datastrip, level0_key, level0_record, quality, footprints, times)
+            except BaseException:
+                failure = keeping.exception()
+                if failure is not None:
+                    raise failure from None
+                raise
 
     def _keep_level0(self) -> tuple[str, Any]:
         """:meth:`_store_level0` in its own thread, on that thread's stage clock."""
