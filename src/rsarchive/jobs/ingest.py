@@ -182,7 +182,6 @@ class _Run:
 
     # -- stages ------------------------------------------------------------------------------------
     def _run(self) -> None:
-        from rsarchive.jobs.memory import release_memory
         from rsarchive.raw.process import RawProcessor
 
         if not self.path.is_file():
@@ -264,9 +263,6 @@ class _Run:
                     self._stop_clock()
                     if publishing is not None:
                         publishing.result()
-                        # the scene's files are stored and removed: give its memory back (glibc keeps freed
-                        # heap otherwise, and the RSS grew with the length of the pass)
-                        release_memory()
                     keeping.result()  # level-0 is kept before anything derived from it is stored
                     publishing = behind.submit(self._store_scene, scene.path, meta, product_dir, product_meta,
                                                datastrip, index, len(spans))
@@ -326,6 +322,11 @@ class _Run:
         for done in (raw_dir, product_dir):
             if done is not None:
                 shutil.rmtree(done, ignore_errors=True)  # stored: the work copies are not needed any more
+        # the scene's arrays are gone: give their memory back (glibc keeps freed heap otherwise, and the
+        # RSS grew with the length of the pass); here, beside the next product, not between two products
+        from rsarchive.jobs.memory import release_memory
+
+        release_memory()
 
     def _commit_scene(self, raw_dir: Path, raw_meta: dict[str, Any], product_dir: Path | None,
                       product_meta: dict[str, Any] | None, datastrip: str, index: int, total: int) -> None:
