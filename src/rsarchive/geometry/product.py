@@ -524,7 +524,7 @@ class _Product:
         enc = REFLECTANCE_ENCODING
         common = {"SCENE_ID": self.meta["scene_id"], "LEVEL": "product (L2A)", "CPF_VERSION": self.cpf.version,
                   "SOFTWARE": f"rsarchive {rsarchive.__version__}"}
-        # each array is handed over (popped) and freed once copied into its COG's in-memory dataset
+        # each array is handed over (popped, not copied) and freed once its COG is written
         opts = dict(tile=self.opts.tile, compress=self.opts.compress, release=True)
         writes: list[tuple[int, Any]] = []  # (pixels, write)
         for name, band in bands.items():
@@ -549,12 +549,13 @@ class _Product:
             qa_files.append({"file": f"{file_key}.tif", "bands": members, "resolution_m": grid.resolution_m})
         # two COGs at a time, the largest first: GDAL builds a COG's overviews on one core (MEM driver),
         # so the PAN band's are built while its QA's are instead of one after the other (≈ 10 % of the
-        # writing time; ≈ 200 MB more at the peak, the two in-memory datasets at once)
+        # writing time)
         writes.sort(key=lambda w: -w[0])
         with ThreadPoolExecutor(max_workers=max(1, min(2, self.opts.threads)), thread_name_prefix="cog") as pool:
-            for future in [pool.submit(write) for _, write in writes]:
+            futures = [pool.submit(write) for _, write in writes]
+            thumb = self._thumbnail(by_common, valid)  # meanwhile (GDAL writes without the GIL)
+            for future in futures:
                 future.result()
-        thumb = self._thumbnail(by_common, valid)
         return {"qa": qa_files, "thumbnail": thumb}
 
     def _thumbnail(self, by_common: dict[str, np.ndarray], valid: np.ndarray) -> dict[str, Any] | None:
