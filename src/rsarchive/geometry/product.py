@@ -395,7 +395,6 @@ class _Product:
         reflectance: dict[str, np.ndarray] = {}
         qa: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
-        pan_means: dict[str, np.ndarray] = {}  # PAN reflectance averaged onto the multispectral grid
         ref_name = (self._band_by_common(bands, self.opts.match_band) or first).cal.name
         registration = acc.BandRegistration(ref_name, ms_grid.resolution_m)
         measuring: list[Future[None]] = []
@@ -412,8 +411,8 @@ class _Product:
                 waiting.append((name, image))
 
         # each band is resampled with its QA in one pass on all cores (resample); the TOA strips of a
-        # band are shared out to the cores too (NumPy releases the GIL): each strip is computed alone,
-        # so the result is the same for any number of threads
+        # band are shared out to the cores too (the compiled pass releases the GIL): each strip is
+        # computed alone, so the result is the same for any number of threads
         toa_pool = ThreadPoolExecutor(max_workers=max(1, self.opts.threads), thread_name_prefix="toa")
         try:
             for name, band in bands.items():
@@ -429,8 +428,6 @@ class _Product:
                 strip = partial(_toa_strip, radiance, q, out, factor, sun, rows, block_mean, fine)
                 for _ in toa_pool.map(strip, range(0, grid.height, rows)):
                     pass
-                if block_mean is not None:
-                    pan_means[name] = block_mean
                 qa[name] = q
                 counts[name] = out
                 if not band.is_pan:

@@ -101,7 +101,7 @@ def toa_encode_rows(radiance: np.ndarray, qa: np.ndarray, cos_zenith: np.ndarray
     where ρ is not finite; ``out`` (uint16) gets the counts of ``encoding`` (its nodata where ρ is NaN).
     ``block_mean``: also the mean ρ of each ``fine`` × ``fine`` block (NaN where one pixel has none); the
     rows must be whole blocks.  The same results as NumPy's passes (:func:`toa_reflectance` per pixel and
-    :meth:`Encoding.encode`)."""
+    :meth:`Encoding.encode`), but that an infinite ρ is no data here (NumPy's encoding clipped it)."""
     shape = radiance.shape
     if radiance.dtype != np.float32 or qa.dtype != np.uint16 or out.dtype != np.uint16:
         raise UsageError("toa_encode_rows takes float32 radiance, uint16 QA and uint16 counts")
