@@ -52,7 +52,7 @@ def _raw_scene(cache: Path) -> Path:
 def main() -> None:
     import rasterio
 
-    from rsarchive.geometry.image_coordinates import ImageCoordinates
+    from rsarchive.geometry.image_coordinates import ImageCoordinates, node_step
     from rsarchive.geometry.ortho import KERNEL_OPTIONS, scene_grid, sun_zenith_on_grid, warp_band, write_cog
     from rsarchive.geometry.resample import resample
     from rsarchive.geometry.rpc import RPCModel
@@ -88,10 +88,11 @@ def main() -> None:
     try:
         times: dict[str, list[float]] = {"gdalwarp": [], "ortho_warp": [], "ortho_warp_gdal": [], "ortho_band": []}
 
-        def ours() -> np.ndarray:
-            with rasterio.open(src) as ds:
+        def ours() -> np.ndarray:  # as the product does it: threaded decoding, nodes 160 m apart
+            with rasterio.open(src, NUM_THREADS=str(threads)) as ds:
                 image = ds.read(1)
-            return resample(image, ImageCoordinates(grid, rpc), kind="cubic", nodata=0, threads=threads)[0]
+            coords = ImageCoordinates(grid, rpc, step=node_step(grid.resolution_m))
+            return resample(image, coords, kind="cubic", nodata=0, threads=threads)[0]
 
         ours()  # numba's compilation (cached on disk after the first run) is not the kernel's time
         rss: dict[str, float] = {}

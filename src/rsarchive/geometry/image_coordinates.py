@@ -1,7 +1,8 @@
 """Image coordinates of an output grid's cells: where each cell's ground point is in the image.
 
 The RPC (ground → image) is evaluated at the nodes of a coarse grid (every
-:data:`NODE_STEP` cells plus the last row and column, at cell centres) and
+``step`` cells plus the last row and column, at cell centres: :data:`NODE_STEP` by
+default, :func:`node_step` for nodes a fixed ground distance apart) and
 interpolated bilinearly in between; with heights, at two heights and linearly in
 height: ``a(row, col, h) = A(row, col) + h·P(row, col)``, ``A`` the coordinate
 at 0 m and ``P`` the parallax (pixels per metre).  Over 16 cells the RPC is
@@ -33,6 +34,7 @@ def node_step(resolution_m: float) -> int:
     every 16, 32, 64 or 128 cells give the same largest departure from the RPC (0.001 px, the float32
     rounding of :meth:`ImageCoordinates.field`), and 64 cells cost 0.007 s against 0.13 s."""
     return max(1, int(round(NODE_SPACING_M / resolution_m)))
+
 
 _BLOCK = 256
 """Grid lines interpolated at once (bounds the temporaries)."""

@@ -18,7 +18,6 @@ configuration (``rasterio.Env``) are shared.
 from __future__ import annotations
 
 import ctypes
-import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,6 @@ from rsarchive.errors import ProcessingError
 
 __all__ = ["ArrayDataset", "BandSpec", "write_cog_arrays"]
 
-log = logging.getLogger(__name__)
 
 _GDT = {"uint8": 1, "uint16": 2, "int16": 3, "uint32": 4, "int32": 5, "float32": 6, "float64": 7}
 _lib: Any = None
@@ -163,7 +161,6 @@ def write_cog_arrays(path: str | Path, arrays: Sequence[np.ndarray], bands: Sequ
         lib.GDALClose(out)
     finally:
         lib.GDALClose(mem)
-    del data
 
 
 class ArrayDataset:
