@@ -16,9 +16,10 @@ first in the file), so writing is two steps:
 
 In memory, the arrays are wrapped in a GDAL in-memory dataset through GDAL's C
 API (:mod:`rsarchive.raw.cog_capi`: the GIL is released, where rasterio's
-``build_overviews`` held it), the overviews are built in it (GDAL's
-``BuildOverviews``: every level from the full-resolution image, sizes rounded
-up) and the COG driver uses them (``OVERVIEWS=FORCE_USE_EXISTING``) at the
+``build_overviews`` held it), the overviews are made in it (GDAL's cells:
+``average`` every level from the full-resolution image, ``mode`` each from the
+level before, sizes rounded up; computed by :mod:`rsarchive.raw.overviews`) and
+the COG driver uses them (``OVERVIEWS=FORCE_USE_EXISTING``) at the
 levels it would have chosen by itself (:func:`overview_factors`).  From a file,
 the COG driver builds them through a temporary overview file, each level from
 the one before, sizes rounded down.  Full resolution and the first overview are
