@@ -65,3 +65,27 @@ def test_bad_arguments_are_named(strip: tuple[np.ndarray, np.ndarray, np.ndarray
         toa_encode_rows(radiance, qa, cos[:3], 1.0, counts)
     with pytest.raises(UsageError, match="whole 5 × 5 blocks"):
         toa_encode_rows(radiance, qa, cos, 1.0, counts, block_mean=np.empty((9, 12)), fine=5)
+
+
+@pytest.mark.parametrize("node_cols", [5, 1])
+def test_cos_from_the_sun_grid_s_parts_is_its_field(strip: tuple[np.ndarray, np.ndarray, np.ndarray],
+                                                    node_cols: int) -> None:
+    """Interpolating cos θs per pixel from :meth:`SunGrid.cos_parts` gives the bits of the field that
+    :meth:`SunGrid.cos_rows` makes (columns past the last node included; one node column too)."""
+    from rsarchive.geometry.ortho import SunGrid
+
+    radiance, qa, _ = strip
+    rng = np.random.default_rng(3)
+    cols = np.linspace(0.0, 50.0, node_cols)  # columns 51 … 63 past the last node
+    sun = SunGrid(np.array([0.0, 20.0, 47.0]), cols, rng.uniform(20.0, 60.0, (3, node_cols)), np.zeros(3),
+                  radiance.shape[1])
+    results = []
+    for cos in (sun.cos_rows(0, 48), sun.cos_parts(0, 48)):
+        rho, q, counts = radiance.copy(), qa.copy(), np.empty(radiance.shape, np.uint16)
+        means = np.empty((12, 16))
+        toa_encode_rows(rho, q, cos, 0.0031, counts, block_mean=means, fine=4)
+        results.append((rho, q, counts, means))
+    for a, b in zip(*results, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    with pytest.raises(UsageError, match="do not fit"):
+        toa_encode_rows(radiance.copy(), qa.copy(), sun.cos_parts(0, 47), 1.0, np.empty(radiance.shape, np.uint16))

@@ -272,12 +272,11 @@ class SunGrid:
         weights[last] = 1.0
         return weights
 
-    def cos_rows(self, r0: int, r1: int) -> np.ndarray:
-        """cos(zenith) (float32) of rows ``r0 … r1 - 1``: cos θs is computed at the nodes (float64) and
-        interpolated bilinearly, the columns in float32.  cos θs is as smooth as θs: on a reference PAN
-        grid the result is within 7e-8 (relative, the float32 rounding) of ``cos(zenith_rows)``, which
-        it replaces at 6.5× the speed (3.15 → 0.48 s per PAN band): no float64 passes and no cosine
-        per pixel."""
+    def cos_parts(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """cos θs of rows ``r0 … r1 - 1`` at the node columns (float32, rows × nodes) and, per output
+        column, its left and right node and the right one's weight (float32): :meth:`cos_rows` is
+        ``left + (right − left) · weight`` in float32, which a compiled pass can do per pixel instead of
+        holding the field (``rsarchive.radiometry.toa.toa_encode_rows``)."""
         r = np.arange(r0, r1, dtype=np.float64)
         nodes = self._cos_nodes
         if self.rows.size == 1:
@@ -286,14 +285,24 @@ class SunGrid:
             i = np.clip(np.searchsorted(self.rows, r, side="right") - 1, 0, self.rows.size - 2)
             f = np.clip((r - self.rows[i]) / (self.rows[i + 1] - self.rows[i]), 0.0, 1.0)[:, None]
             along = nodes[i] * (1.0 - f) + nodes[i + 1] * f
-        along32 = along.astype(np.float32)
-        if self.cols.size == 1:
-            return np.repeat(along32, self.width, axis=1)
+        if self.cols.size == 1:  # left = right: every column is the one node's value
+            j = np.zeros(self.width, dtype=np.int64)
+            return along.astype(np.float32), j, j, np.ones(self.width, dtype=np.float32)
         j0, j1, _, _, _ = self._columns
-        left = along32[:, j0]
-        out = along32[:, j1]
+        return along.astype(np.float32), j0, j1, self._column_weights
+
+    def cos_rows(self, r0: int, r1: int) -> np.ndarray:
+        """cos(zenith) (float32) of rows ``r0 … r1 - 1``: cos θs is computed at the nodes (float64) and
+        interpolated bilinearly, the columns in float32.  cos θs is as smooth as θs: on a reference PAN
+        grid the result is within 7e-8 (relative, the float32 rounding) of ``cos(zenith_rows)``, which
+        it replaces at 6.5× the speed (3.15 → 0.48 s per PAN band): no float64 passes and no cosine
+        per pixel."""
+        along32, j0, j1, weights = self.cos_parts(r0, r1)
+        # np.take, not along32[:, j]: that gives a column-major result (strided passes, then a copy)
+        left = np.take(along32, j0, axis=1)
+        out = np.take(along32, j1, axis=1)
         out -= left
-        out *= self._column_weights
+        out *= weights
         out += left
         return out
 

@@ -708,7 +708,7 @@ def _toa_strip(radiance: np.ndarray, qa: np.ndarray, out: np.ndarray, factor: np
     pixel has no data), rows ``r0 / fine …`` of it (``rows`` and the height are multiples of ``fine``)."""
     r1 = min(r0 + rows, radiance.shape[0])
     means = block_mean[r0 // fine:r1 // fine] if block_mean is not None else None
-    toa_encode_rows(radiance[r0:r1], qa[r0:r1], sun.cos_rows(r0, r1), float(factor), out[r0:r1],
+    toa_encode_rows(radiance[r0:r1], qa[r0:r1], sun.cos_parts(r0, r1), float(factor), out[r0:r1],
                     REFLECTANCE_ENCODING, QA_NODATA, means, fine)
 
 

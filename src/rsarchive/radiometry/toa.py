@@ -14,9 +14,10 @@ pixel and time (:func:`rsarchive.radiometry.solar_angles` /
 offset 0, nodata 0) — record ``REFLECTANCE_ENCODING.to_dict()`` with the file.
 
 :func:`toa_encode_rows` is the product's per-strip step on the output grid: the
-reflectance from warped radiance and a cos θs field, the QA's no-data bit both
-ways, the encoding and (PAN) block means for band registration, in one compiled
-pass (numba) where NumPy took about ten (≈ 1.5 CPU-s per reference scene).  Its
+reflectance from warped radiance and cos θs (interpolated per pixel from the sun
+grid's nodes, or a given field), the QA's no-data bit both ways, the encoding
+and (PAN) block means for band registration, in one compiled pass (numba) where
+NumPy took about ten (≈ 1.5 CPU-s per reference scene).  Its
 float32 operations are NumPy's, in NumPy's order, so the reflectance and the
 counts are the same to the bit (tested).
 """
@@ -64,17 +65,20 @@ def encode_reflectance(reflectance: ArrayLike, encoding: Encoding = REFLECTANCE_
 
 
 @njit(nogil=True, cache=True)
-def _toa_encode(rho: np.ndarray, qa: np.ndarray, cos: np.ndarray, factor: np.float32, qa_nodata: np.uint16,
-                inverse: np.float32, shift: np.float32, lo: np.float32, hi: np.float32, nodata: np.uint16,
-                out: np.ndarray, sums: np.ndarray, fine: int) -> None:  # pragma: no cover - compiled
+def _toa_encode(rho: np.ndarray, qa: np.ndarray, along: np.ndarray, left: np.ndarray, right: np.ndarray,
+                weight: np.ndarray, factor: np.float32, qa_nodata: np.uint16, inverse: np.float32, shift: np.float32,
+                lo: np.float32, hi: np.float32, nodata: np.uint16, out: np.ndarray, sums: np.ndarray,
+                fine: int) -> None:  # pragma: no cover - compiled
     nan = np.float32(np.nan)
     blocks = sums.shape[0] > 0
     block_of = np.arange(rho.shape[1]) // fine  # each column's block
     for i in range(rho.shape[0]):
         bi = i // fine
         for j in range(rho.shape[1]):
+            a = along[i, left[j]]
+            cos = (along[i, right[j]] - a) * weight[j] + a  # float32, in NumPy's order (SunGrid.cos_rows)
             r = rho[i, j] * factor
-            r = r / cos[i, j]
+            r = r / cos
             q = qa[i, j]
             if q & qa_nodata:
                 r = nan
@@ -93,20 +97,38 @@ def _toa_encode(rho: np.ndarray, qa: np.ndarray, cos: np.ndarray, factor: np.flo
             out[i, j] = np.uint16(c)
 
 
-def toa_encode_rows(radiance: np.ndarray, qa: np.ndarray, cos_zenith: np.ndarray, factor: float, out: np.ndarray,
-                    encoding: Encoding = REFLECTANCE_ENCODING, qa_nodata: int = 1,
+def toa_encode_rows(radiance: np.ndarray, qa: np.ndarray, cos_zenith: np.ndarray | tuple[np.ndarray, ...],
+                    factor: float, out: np.ndarray, encoding: Encoding = REFLECTANCE_ENCODING, qa_nodata: int = 1,
                     block_mean: np.ndarray | None = None, fine: int = 1) -> None:
     """Rows of a band on its output grid, in place: ``radiance`` (float32) becomes ρ = radiance · ``factor`` /
     ``cos_zenith`` (``factor`` = π d² / ESUN), NaN where ``qa`` has ``qa_nodata``; ``qa`` gets ``qa_nodata``
     where ρ is not finite; ``out`` (uint16) gets the counts of ``encoding`` (its nodata where ρ is NaN).
+    ``cos_zenith``: the field (float32, the rows' shape), or its parts as
+    :meth:`~rsarchive.geometry.ortho.SunGrid.cos_parts` gives them (interpolated per pixel, the same bits
+    as the field from :meth:`~rsarchive.geometry.ortho.SunGrid.cos_rows`, without making it).
     ``block_mean``: also the mean ρ of each ``fine`` × ``fine`` block (NaN where one pixel has none); the
     rows must be whole blocks.  The same results as NumPy's passes (:func:`toa_reflectance` per pixel and
     :meth:`Encoding.encode`), but that an infinite ρ is no data here (NumPy's encoding clipped it)."""
     shape = radiance.shape
     if radiance.dtype != np.float32 or qa.dtype != np.uint16 or out.dtype != np.uint16:
         raise UsageError("toa_encode_rows takes float32 radiance, uint16 QA and uint16 counts")
-    if qa.shape != shape or cos_zenith.shape != shape or out.shape != shape:
-        raise UsageError(f"radiance {shape}, QA {qa.shape}, cos θs {cos_zenith.shape} and counts {out.shape} differ")
+    if isinstance(cos_zenith, tuple):
+        along, left, right, weight = cos_zenith
+        along = np.ascontiguousarray(along, dtype=np.float32)
+        if along.shape[0] != shape[0] or left.shape != (shape[1],) or right.shape != (shape[1],) \
+                or weight.shape != (shape[1],) or weight.dtype != np.float32:
+            raise UsageError(f"cos θs parts {along.shape}, {left.shape}, {right.shape}, {weight.shape} do not fit "
+                             f"rows {shape}")
+    else:
+        if cos_zenith.shape != shape:
+            raise UsageError(f"radiance {shape}, QA {qa.shape}, cos θs {cos_zenith.shape} and counts {out.shape} "
+                             "differ")
+        # the field as parts: each column its own node, weight 0 (a + (a − a)·0 = a)
+        along = np.ascontiguousarray(cos_zenith, dtype=np.float32)
+        left = right = np.arange(shape[1])
+        weight = np.zeros(shape[1], dtype=np.float32)
+    if qa.shape != shape or out.shape != shape:
+        raise UsageError(f"radiance {shape}, QA {qa.shape} and counts {out.shape} differ")
     sums = np.zeros((0, 0))
     if block_mean is not None:
         if shape[0] % fine or shape[1] % fine or block_mean.shape != (shape[0] // fine, shape[1] // fine):
@@ -114,8 +136,8 @@ def toa_encode_rows(radiance: np.ndarray, qa: np.ndarray, cos_zenith: np.ndarray
         sums = np.zeros(block_mean.shape)
     inverse = np.float32(1.0 / encoding.scale)
     lo, hi = encoding.valid_range
-    _toa_encode(radiance, qa, np.ascontiguousarray(cos_zenith, dtype=np.float32), np.float32(factor),
-                np.uint16(qa_nodata), inverse, np.float32(encoding.offset * (1.0 / encoding.scale)), np.float32(lo),
-                np.float32(hi), np.uint16(encoding.nodata), out, sums, int(fine))
+    _toa_encode(radiance, qa, along, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), weight,
+                np.float32(factor), np.uint16(qa_nodata), inverse, np.float32(encoding.offset * (1.0 / encoding.scale)),
+                np.float32(lo), np.float32(hi), np.uint16(encoding.nodata), out, sums, int(fine))
     if block_mean is not None:
         np.divide(sums, fine * fine, out=block_mean)
