@@ -232,16 +232,22 @@ def match_chips(image: np.ndarray, reference: np.ndarray | ReferenceChips, chip:
     valid_all = valid_image & prepared.valid
     if not valid_all.any():
         return []
-    img = _filled(image, valid_image)
-    if gradient:
-        img = _gradient_magnitude(img)
+    # the image is filled (and its gradient taken) chip by chip, not whole: the chips cover a small part
+    # of it.  A chip is cut with a one-pixel margin (where the image has one), so that its gradient is
+    # the whole image's (central differences inside, one-sided only at the image's own edges)
+    fill = float(image[valid_image].mean())
     ref, coeffs = prepared.values, prepared.coeffs
     out: list[Match] = []
     for r0 in range(0, max(rows - chip, 0) + 1, step):
         for c0 in range(0, max(cols - chip, 0) + 1, step):
             if valid_all[r0:r0 + chip, c0:c0 + chip].mean() < min_valid:
                 continue
-            a = img[r0:r0 + chip, c0:c0 + chip]
+            top, left = max(r0 - 1, 0), max(c0 - 1, 0)
+            cut = image[top:r0 + chip + 1, left:c0 + chip + 1]
+            region = np.where(valid_image[top:r0 + chip + 1, left:c0 + chip + 1], cut, fill)
+            if gradient:
+                region = _gradient_magnitude(region)
+            a = region[r0 - top:r0 - top + chip, c0 - left:c0 - left + chip]
             b = ref[r0:r0 + chip, c0:c0 + chip]
             if a.shape != (chip, chip) or a.std() < min_contrast or b.std() < min_contrast:
                 continue
