@@ -21,12 +21,12 @@ GDAL's rules (``gcore/overview.cpp``), for an overview of ``ow × oh`` cells of 
 - ``mode``: the most frequent value (no-data left out, if any); of values tied
   for most, the one that got there first in row-major order.
 
-The one difference, by choice: GDAL reads the band in chunks of rows (128 rows
+The one difference, by choice: GDAL reads the band in chunks of rows (512 rows
 of a PAN band) and, where a cell's window crosses a chunk's first row, counts
-only the part inside the chunk, so a row of cells every 128 source rows of the
-fractional levels (the PAN product's 8, 16 and 32) averages part of its window
-(up to 1 500 counts off on the reference scene, 0.4–3.5 % of those levels'
-cells).  Here every cell is its whole window; the tests compare with GDAL asked
+only the part inside the chunk, so a row of cells every 512 source rows of the
+levels with fractional windows (the PAN product's 8, 16 and 32, the raw PAN's
+16) averages part of its window (up to 1 500 counts off on the reference scene,
+0.4–3.5 % of those levels' cells).  Here every cell is its whole window; the tests compare with GDAL asked
 to read the band in one chunk (``GDAL_OVR_CHUNKYSIZE``) and find every cell equal.
 
 How: ``average`` levels whose cells are whole blocks sum integers (exact, so the
@@ -306,7 +306,7 @@ def _mode_level(src: np.ndarray, has_nodata: bool, nodata: int, out: np.ndarray)
                     uniform = False
                     break
             if uniform:
-                out[d, j] = (nodata if has_nodata else 0) if has_nodata and v == nodata else v
+                out[d, j] = v  # (all no-data: no-data, as GDAL)
             else:
                 counted += 1
                 out[d, j] = _mode_window(src, has_nodata, nodata, c0, c1, r0, r1, values, counts)
