@@ -25,8 +25,9 @@ The one difference, by choice: GDAL reads the band in chunks of rows (512 rows
 of a PAN band) and, where a cell's window crosses a chunk's first row, counts
 only the part inside the chunk, so a row of cells every 512 source rows of the
 levels with fractional windows (the PAN product's 8, 16 and 32, the raw PAN's
-16) averages part of its window (up to 1 500 counts off on the reference scene,
-0.4–3.5 % of those levels' cells).  Here every cell is its whole window; the tests compare with GDAL asked
+16; in the multispectral product bands, at source row 2048) averages part of
+its window (on the reference scene 0.01–3.5 % of those levels' cells, up to
+2 400 counts off where the cut window held few pixels with data).  Here every cell is its whole window; the tests compare with GDAL asked
 to read the band in one chunk (``GDAL_OVR_CHUNKYSIZE``) and find every cell equal.
 
 How: ``average`` levels whose cells are whole blocks sum integers (exact, so the
