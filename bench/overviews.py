@@ -16,7 +16,6 @@ chunk (should be 0), and the peak RSS.
 
 from __future__ import annotations
 
-import ctypes
 import time
 
 import numpy as np
@@ -38,39 +37,9 @@ def _bands(height: int = 8844, width: int = 8440) -> tuple[np.ndarray, np.ndarra
     return band, qa
 
 
-def _gdal(band: np.ndarray, nodata: int | None, factors: list[int], resampling: str,
-          one_chunk: bool = False) -> tuple[list[np.ndarray], float]:
-    import rasterio
-
-    from rsarchive.raw import cog_capi
-
-    lib = cog_capi._gdal()
-    height, width = band.shape
-    env = {"GDAL_OVR_CHUNKYSIZE": str(height)} if one_chunk else {}
-    with rasterio.Env(**env):
-        mem = lib.GDALCreate(lib.GDALGetDriverByName(b"MEM"), b"", width, height, 0, 2, None)
-        pointer = [f"DATAPOINTER={band.ctypes.data}", "PIXELOFFSET=2", f"LINEOFFSET={band.strides[0]}"]
-        lib.GDALAddBand(mem, 2, cog_capi._strings(pointer))
-        handle = lib.GDALGetRasterBand(mem, 1)
-        if nodata is not None:
-            lib.GDALSetRasterNoDataValue(handle, float(nodata))
-        levels = (ctypes.c_int * len(factors))(*factors)
-        start = time.thread_time()
-        lib.GDALBuildOverviews(mem, resampling.encode(), len(factors), levels, 0, None, None, None)
-        seconds = time.thread_time() - start
-        out = []
-        for i in range(lib.GDALGetOverviewCount(handle)):
-            ovr = lib.GDALGetOverview(handle, i)
-            w, h = lib.GDALGetRasterBandXSize(ovr), lib.GDALGetRasterBandYSize(ovr)
-            level = np.empty((h, w), np.uint16)
-            lib.GDALRasterIO(ovr, 0, 0, 0, w, h, level.ctypes.data, w, h, 2, 0, 0)
-            out.append(level)
-        lib.GDALClose(mem)
-    return out, seconds
-
-
 def main() -> None:
     from rsarchive.raw.cog import overview_factors
+    from rsarchive.raw.cog_capi import gdal_overviews
     from rsarchive.raw.overviews import average_overviews, mode_overviews
 
     band, qa = _bands()
@@ -78,14 +47,14 @@ def main() -> None:
     for name, data, nodata, resampling, ours_fn in (("average", band, 0, "AVERAGE", average_overviews),
                                                     ("mode", qa, None, "MODE", mode_overviews)):
         with measure(children=False) as m_ref:
-            reference, t_ref = _gdal(data, nodata, factors, resampling)
+            reference, t_ref = gdal_overviews(data, nodata, factors, resampling)
         sizes = [r.shape[::-1] for r in reference]
         ours_fn(data[:64, :64], nodata, [(32, 32)])  # compiled (or loaded from numba's cache) first
         with measure(children=False) as m_ours:
             start = time.thread_time()
             ours = ours_fn(data, nodata, sizes)
             t_ours = time.thread_time() - start
-        one_chunk, _ = _gdal(data, nodata, factors, resampling, one_chunk=True)
+        one_chunk, _ = gdal_overviews(data, nodata, factors, resampling, chunk_rows=data.shape[0])
         emit(f"overviews_{name}_gdal", t_ref, "CPU-s")
         emit(f"overviews_{name}", t_ours, "CPU-s", ratio=t_ours / t_ref, reference="GDAL BuildOverviews")
         emit(f"overviews_{name}_cells_unlike_gdal_default", sum(int((a != b).sum()) for a, b in zip(reference, ours)),

@@ -8,46 +8,18 @@ GDAL with one chunk (``GDAL_OVR_CHUNKYSIZE`` = the band's height).
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
-import rasterio
 
 from rsarchive.errors import ProcessingError
 from rsarchive.raw import cog_capi
 from rsarchive.raw.overviews import average_overviews, mode_overviews, overview_size
 
-_GDT = {np.dtype(np.uint8): 1, np.dtype(np.uint16): 2}
-
 
 def gdal_overviews(band: np.ndarray, nodata: int | None, factors: list[int], resampling: str,
                    chunk_rows: int | None = None) -> list[np.ndarray]:
-    """GDAL's ``BuildOverviews`` of an in-memory band, read back level by level (largest first)."""
-    lib = cog_capi._gdal()
-    height, width = band.shape
-    gdt = _GDT[band.dtype]
-    with rasterio.Env(GDAL_OVR_CHUNKYSIZE=str(chunk_rows or height)):
-        mem = lib.GDALCreate(lib.GDALGetDriverByName(b"MEM"), b"", width, height, 0, gdt, None)
-        try:
-            pointer = [f"DATAPOINTER={band.ctypes.data}", f"PIXELOFFSET={band.itemsize}",
-                       f"LINEOFFSET={band.strides[0]}"]
-            assert lib.GDALAddBand(mem, gdt, cog_capi._strings(pointer)) == 0
-            handle = lib.GDALGetRasterBand(mem, 1)
-            if nodata is not None:
-                lib.GDALSetRasterNoDataValue(handle, float(nodata))
-            levels = (ctypes.c_int * len(factors))(*factors)
-            assert lib.GDALBuildOverviews(mem, resampling.encode(), len(factors), levels, 0, None, None, None) == 0
-            out = []
-            for i in range(lib.GDALGetOverviewCount(handle)):
-                ovr = lib.GDALGetOverview(handle, i)
-                w, h = lib.GDALGetRasterBandXSize(ovr), lib.GDALGetRasterBandYSize(ovr)
-                level = np.empty((h, w), band.dtype)
-                assert lib.GDALRasterIO(ovr, 0, 0, 0, w, h, level.ctypes.data, w, h, gdt, 0, 0) == 0
-                out.append(level)
-        finally:
-            lib.GDALClose(mem)
-    return sorted(out, key=lambda a: -a.size)
+    """GDAL's ``BuildOverviews`` of the band, largest level first; in one chunk unless ``chunk_rows``."""
+    return cog_capi.gdal_overviews(band, nodata, factors, resampling, chunk_rows=chunk_rows or band.shape[0])[0]
 
 
 def _cases(seed: int, count: int) -> list[tuple[np.ndarray, int | None, list[int]]]:

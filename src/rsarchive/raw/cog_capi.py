@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from rsarchive.errors import ProcessingError
-from rsarchive.raw.overviews import average_overviews, mode_overviews, overview_size
+from rsarchive.raw.overviews import average_overviews, is_value, mode_overviews, overview_size
 
-__all__ = ["ArrayDataset", "BandSpec", "write_cog_arrays"]
+__all__ = ["ArrayDataset", "BandSpec", "gdal_overviews", "write_cog_arrays"]
 
 
 _GDT = {"uint8": 1, "uint16": 2, "int16": 3, "uint32": 4, "int32": 5, "float32": 6, "float64": 7}
@@ -134,14 +135,9 @@ def write_cog_arrays(path: str | Path, arrays: Sequence[np.ndarray], bands: Sequ
         raise ProcessingError(f"no GDAL type for {dtype.name}")
     lib = _gdal()
     data = [np.ascontiguousarray(a) for a in arrays]  # kept alive until the dataset is closed
-    height, width = shape
     lib.CPLErrorReset()
-    mem = lib.GDALCreate(lib.GDALGetDriverByName(b"MEM"), b"", width, height, 0, _GDT[dtype.name], None)
-    _check(bool(mem), "creating an in-memory dataset")
+    mem = _mem_dataset(lib, data)
     try:
-        for a in data:
-            pointer = [f"DATAPOINTER={a.ctypes.data}", f"PIXELOFFSET={a.itemsize}", f"LINEOFFSET={a.strides[0]}"]
-            _check(lib.GDALAddBand(mem, _GDT[dtype.name], _strings(pointer)) == 0, "adding a band")
         if transform is not None:
             _check(lib.GDALSetGeoTransform(mem, (ctypes.c_double * 6)(*transform)) == 0, "setting the geotransform")
         if crs_wkt:
@@ -170,9 +166,57 @@ def write_cog_arrays(path: str | Path, arrays: Sequence[np.ndarray], bands: Sequ
         lib.GDALClose(mem)
 
 
-def _is_value(number: float, dtype: np.dtype) -> bool:
-    info = np.iinfo(dtype)
-    return float(number).is_integer() and info.min <= number <= info.max
+def _mem_dataset(lib: Any, data: Sequence[np.ndarray]) -> Any:
+    """A GDAL ``MEM`` dataset whose bands are ``data`` (C-contiguous 2-D arrays of one shape and type),
+    wrapped, not copied: the arrays must outlive it."""
+    height, width = data[0].shape
+    gdt = _GDT[data[0].dtype.name]
+    mem = lib.GDALCreate(lib.GDALGetDriverByName(b"MEM"), b"", width, height, 0, gdt, None)
+    _check(bool(mem), "creating an in-memory dataset")
+    try:
+        for a in data:
+            pointer = [f"DATAPOINTER={a.ctypes.data}", f"PIXELOFFSET={a.itemsize}", f"LINEOFFSET={a.strides[0]}"]
+            _check(lib.GDALAddBand(mem, gdt, _strings(pointer)) == 0, "adding a band")
+    except BaseException:
+        lib.GDALClose(mem)
+        raise
+    return mem
+
+
+def gdal_overviews(band: np.ndarray, nodata: float | None, factors: Sequence[int], resampling: str, *,
+                   chunk_rows: int | None = None) -> tuple[list[np.ndarray], float]:
+    """GDAL's own ``BuildOverviews`` of ``band`` in memory, the reference of :mod:`rsarchive.raw.overviews`
+    (its tests, ``bench/overviews``): the levels read back, largest first, and the CPU seconds (this
+    thread's) that ``BuildOverviews`` took.  ``chunk_rows``: ``GDAL_OVR_CHUNKYSIZE``, the rows GDAL reads
+    at once (None: GDAL's choice)."""
+    import rasterio
+
+    lib = _gdal()
+    data = [np.ascontiguousarray(band)]
+    gdt = _GDT[data[0].dtype.name]
+    with rasterio.Env(**({"GDAL_OVR_CHUNKYSIZE": str(chunk_rows)} if chunk_rows else {})):
+        lib.CPLErrorReset()
+        mem = _mem_dataset(lib, data)
+        try:
+            handle = lib.GDALGetRasterBand(mem, 1)
+            if nodata is not None:
+                _check(lib.GDALSetRasterNoDataValue(handle, float(nodata)) == 0, "setting nodata")
+            levels = (ctypes.c_int * len(factors))(*factors)
+            start = time.thread_time()
+            _check(lib.GDALBuildOverviews(mem, resampling.upper().encode(), len(factors), levels, 0, None, None,
+                                          None) == 0, f"building {resampling} overviews")
+            seconds = time.thread_time() - start
+            out = []
+            for i in range(lib.GDALGetOverviewCount(handle)):
+                ovr = lib.GDALGetOverview(handle, i)
+                w, h = lib.GDALGetRasterBandXSize(ovr), lib.GDALGetRasterBandYSize(ovr)
+                level = np.empty((h, w), data[0].dtype)
+                _check(lib.GDALRasterIO(ovr, 0, 0, 0, w, h, level.ctypes.data, w, h, gdt, 0, 0) == 0,
+                       "reading an overview")
+                out.append(level)
+        finally:
+            lib.GDALClose(mem)
+    return sorted(out, key=lambda a: -a.size), seconds
 
 
 def _build_overviews(lib: Any, mem: Any, data: Sequence[np.ndarray], bands: Sequence[BandSpec],
@@ -184,7 +228,7 @@ def _build_overviews(lib: Any, mem: Any, data: Sequence[np.ndarray], bands: Sequ
     kind = resampling.lower()
     dtype = data[0].dtype
     ours = (dtype in (np.uint8, np.uint16) and all(f >= 2 for f in factors)
-            and all(b.nodata is None or _is_value(b.nodata, dtype) for b in bands)
+            and all(b.nodata is None or is_value(b.nodata, dtype) for b in bands)
             and (kind == "mode" or (kind == "average" and all(b.nodata is not None for b in bands))))
     if ours:
         height, width = data[0].shape

@@ -27,8 +27,9 @@ only the part inside the chunk, so a row of cells every 512 source rows of the
 levels with fractional windows (the PAN product's 8, 16 and 32, the raw PAN's
 16; in the multispectral product bands, at source row 2048) averages part of
 its window (on the reference scene 0.01–3.5 % of those levels' cells, up to
-2 400 counts off where the cut window held few pixels with data).  Here every cell is its whole window; the tests compare with GDAL asked
-to read the band in one chunk (``GDAL_OVR_CHUNKYSIZE``) and find every cell equal.
+2 400 counts off where the cut window held few pixels with data).  Here every
+cell is its whole window; the tests compare with GDAL asked to read the band in
+one chunk (``GDAL_OVR_CHUNKYSIZE``) and find every cell equal.
 
 How: ``average`` levels whose cells are whole blocks sum integers (exact, so the
 order of the sums does not matter).  Other levels sum each row of cells' rows
@@ -50,7 +51,7 @@ from numba import njit
 
 from rsarchive.errors import ProcessingError
 
-__all__ = ["average_overviews", "mode_overviews", "overview_size"]
+__all__ = ["average_overviews", "is_value", "mode_overviews", "overview_size"]
 
 log = logging.getLogger(__name__)
 
@@ -342,10 +343,15 @@ def _checked(band: np.ndarray, nodata: float | None, sizes: Sequence[tuple[int, 
         raise ProcessingError(f"{what} overviews: sizes {list(sizes)} do not fit a {w} × {h} band")
     if nodata is None:
         return np.ascontiguousarray(band), None
-    info = np.iinfo(band.dtype)
-    if not float(nodata).is_integer() or not info.min <= nodata <= info.max:
+    if not is_value(nodata, band.dtype):
         raise ProcessingError(f"{what} overviews: no-data {nodata} is not a {band.dtype} value")
     return np.ascontiguousarray(band), int(nodata)
+
+
+def is_value(number: float, dtype: np.dtype) -> bool:
+    """Whether ``number`` is a value of the integer type ``dtype`` (a no-data these kernels can take)."""
+    info = np.iinfo(dtype)
+    return float(number).is_integer() and info.min <= number <= info.max
 
 
 def average_overviews(band: np.ndarray, nodata: float, sizes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
