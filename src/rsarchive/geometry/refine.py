@@ -191,9 +191,14 @@ class ReferenceChips:
     gradient: bool
 
 
+def _fill_value(image: np.ndarray, valid: np.ndarray) -> float:
+    """What no-data is replaced by: the mean of the image's data (the chips' windowing sees no step)."""
+    return float(image[valid].mean()) if valid.any() else 0.0
+
+
 def _filled(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``image`` with no-data replaced by the mean of its data (the chips' windowing sees no step)."""
-    return np.where(valid, image, float(image[valid].mean()) if valid.any() else 0.0)
+    """``image`` with no-data replaced by :func:`_fill_value`."""
+    return np.where(valid, image, _fill_value(image, valid))
 
 
 def prepare_reference(reference: np.ndarray, gradient: bool = False) -> ReferenceChips:
@@ -235,7 +240,7 @@ def match_chips(image: np.ndarray, reference: np.ndarray | ReferenceChips, chip:
     # the image is filled (and its gradient taken) chip by chip, not whole: the chips cover a small part
     # of it.  A chip is cut with a one-pixel margin (where the image has one), so that its gradient is
     # the whole image's (central differences inside, one-sided only at the image's own edges)
-    fill = float(image[valid_image].mean())
+    fill = _fill_value(image, valid_image)
     ref, coeffs = prepared.values, prepared.coeffs
     out: list[Match] = []
     for r0 in range(0, max(rows - chip, 0) + 1, step):
