@@ -45,6 +45,18 @@ def test_the_same_to_the_bit_as_numpys_passes(strip: tuple[np.ndarray, np.ndarra
     assert (counts == encoding.nodata).any() and (counts == encoding.valid_range[1]).any()
 
 
+def test_a_given_cos_field_is_used_as_it_is(strip: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Values of a given cos θs field are taken as they are, infinite ones included (ρ = 0 there)."""
+    radiance, qa, cos = strip
+    cos = cos.copy()
+    cos[7, 3:6] = np.inf
+    want_rho, want_qa, want_counts = numpy_route(radiance, qa, cos, 0.0031, REFLECTANCE_ENCODING)
+    rho, q, counts = radiance.copy(), qa.copy(), np.empty(radiance.shape, np.uint16)
+    toa_encode_rows(rho, q, cos, 0.0031, counts)
+    assert np.array_equal(rho, want_rho, equal_nan=True) and (rho[7, 3:6][qa[7, 3:6] == 0] == 0).all()
+    assert np.array_equal(q, want_qa) and np.array_equal(counts, want_counts)
+
+
 def test_block_means_are_numpys_mean(strip: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     radiance, qa, cos = strip
     want_rho, _, _ = numpy_route(radiance, qa, cos, 0.0031, REFLECTANCE_ENCODING)

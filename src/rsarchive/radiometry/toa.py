@@ -66,9 +66,9 @@ def encode_reflectance(reflectance: ArrayLike, encoding: Encoding = REFLECTANCE_
 
 @njit(nogil=True, cache=True)
 def _toa_encode(rho: np.ndarray, qa: np.ndarray, along: np.ndarray, left: np.ndarray, right: np.ndarray,
-                weight: np.ndarray, factor: np.float32, qa_nodata: np.uint16, inverse: np.float32, shift: np.float32,
-                lo: np.float32, hi: np.float32, nodata: np.uint16, out: np.ndarray, sums: np.ndarray,
-                fine: int) -> None:  # pragma: no cover - compiled
+                weight: np.ndarray, interpolate: bool, factor: np.float32, qa_nodata: np.uint16,
+                inverse: np.float32, shift: np.float32, lo: np.float32, hi: np.float32, nodata: np.uint16,
+                out: np.ndarray, sums: np.ndarray, fine: int) -> None:  # pragma: no cover - compiled
     nan = np.float32(np.nan)
     blocks = sums.shape[0] > 0
     block_of = np.arange(rho.shape[1]) // fine  # each column's block
@@ -76,7 +76,9 @@ def _toa_encode(rho: np.ndarray, qa: np.ndarray, along: np.ndarray, left: np.nda
         bi = i // fine
         for j in range(rho.shape[1]):
             a = along[i, left[j]]
-            cos = (along[i, right[j]] - a) * weight[j] + a  # float32, in NumPy's order (SunGrid.cos_rows)
+            # float32, in NumPy's order (SunGrid.cos_rows); a given field's value as it is, even when it
+            # is not finite
+            cos = (along[i, right[j]] - a) * weight[j] + a if interpolate else a
             r = rho[i, j] * factor
             r = r / cos
             q = qa[i, j]
@@ -123,7 +125,7 @@ def toa_encode_rows(radiance: np.ndarray, qa: np.ndarray, cos_zenith: np.ndarray
         if cos_zenith.shape != shape:
             raise UsageError(f"radiance {shape}, QA {qa.shape}, cos θs {cos_zenith.shape} and counts {out.shape} "
                              "differ")
-        # the field as parts: each column its own node, weight 0 (a + (a − a)·0 = a)
+        # the field as parts: each column its own node (not interpolated)
         along = np.ascontiguousarray(cos_zenith, dtype=np.float32)
         left = right = np.arange(shape[1])
         weight = np.zeros(shape[1], dtype=np.float32)
@@ -137,7 +139,8 @@ def toa_encode_rows(radiance: np.ndarray, qa: np.ndarray, cos_zenith: np.ndarray
     inverse = np.float32(1.0 / encoding.scale)
     lo, hi = encoding.valid_range
     _toa_encode(radiance, qa, along, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64), weight,
-                np.float32(factor), np.uint16(qa_nodata), inverse, np.float32(encoding.offset * (1.0 / encoding.scale)),
-                np.float32(lo), np.float32(hi), np.uint16(encoding.nodata), out, sums, int(fine))
+                isinstance(cos_zenith, tuple), np.float32(factor), np.uint16(qa_nodata), inverse,
+                np.float32(encoding.offset * (1.0 / encoding.scale)), np.float32(lo), np.float32(hi),
+                np.uint16(encoding.nodata), out, sums, int(fine))
     if block_mean is not None:
         np.divide(sums, fine * fine, out=block_mean)
