@@ -51,3 +51,21 @@ def test_unknown_option_and_bad_yaml(tmp_path: Path) -> None:
 def test_unknown_pipeline_names_the_available_ones() -> None:
     with pytest.raises(UsageError, match="available: .*ingest-level0"):
         load_pipeline("no-such-pipeline")
+
+
+@pytest.mark.parametrize("kind,message", [("missing", "missing.cadu does not exist"),
+                                          ("directory", "is a directory, not a file"),
+                                          ("empty", "empty.cadu is empty")])
+def test_a_downlink_that_is_no_file_is_refused_before_anything_is_queued(tmp_path: Path, kind: str, message: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rsarchive ingest FILE``: a missing, directory or empty downlink is a usage error naming it, found
+    before the queue (no database listens here: reaching it would fail otherwise)."""
+    from rsarchive.jobs.ingest import submit
+    from rsarchive.settings import load_settings
+
+    monkeypatch.setenv("RSARCHIVE_PG_PORT", "1")
+    path = {"missing": tmp_path / "missing.cadu", "directory": tmp_path, "empty": tmp_path / "empty.cadu"}[kind]
+    if kind == "empty":
+        path.write_bytes(b"")
+    with pytest.raises(UsageError, match=message):
+        submit(load_settings(), path)
