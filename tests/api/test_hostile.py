@@ -300,3 +300,13 @@ def test_statement_timeout_is_a_503_and_the_pool_recovers(loaded, tmp_path) -> N
         assert body["request_id"] in log, "the server log has the request id of the 503"
     finally:
         _stop(srv)
+
+
+def test_nul_characters_are_refused_at_the_edge(server) -> None:
+    for response in (httpx.get(server.stac + "collections/vnredsat1-product/items/%00", timeout=30),
+                     httpx.get(server.stac + "search", params={"ids": "a\x00b"}, timeout=30),
+                     httpx.post(server.stac + "search", json={"ids": ["a\u0000"]}, timeout=30)):
+        assert response.status_code == 400, response.text
+        assert "U+0000" in response.json()["description"]
+        assert not any(w.lower() in response.text.lower() for w in DB_WORDS), response.text
+    server.assert_alive()

@@ -130,7 +130,7 @@ def _description(request: Any, exc: Exception, status: int, timeout_ms: int | No
             return f"{param}: {vi} — {param}: {en}", {}
     for cls, (vi, en) in _database_client_errors().items():
         if isinstance(exc, cls):
-            named = ", ".join(_params_named(request)) or "filter"
+            named = ", ".join(_params_named(request)) or "request"
             return f"{named}: {vi} — {named}: {en}", {}
     if isinstance(exc, pydantic.ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}"

@@ -325,6 +325,8 @@ class EdgeLimits:
         if size > self.limits.max_url_bytes:
             raise _over("URL", "độ dài (byte)", "length in bytes", size, self.limits.max_url_bytes,
                         "api_max_url_bytes", status=414)
+        if b"%00" in path or b"%00" in query or b"\x00" in path or b"\x00" in query:
+            raise _nul("URL")
         if not query:
             return scope
         params = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
@@ -364,6 +366,8 @@ class EdgeLimits:
         if not body or not looks_json:
             return body, scope
         _Checker(self.limits).json_text("body", body)
+        if b"\\u0000" in body or b"\x00" in body:
+            raise _nul("body")
         if not scope.get("path", "").endswith("/search"):
             return body, scope
         import orjson
@@ -381,6 +385,12 @@ class EdgeLimits:
             kept = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
             scope = dict(scope, headers=kept + [(b"content-length", str(len(body)).encode())])
         return body, scope
+
+
+def _nul(where: str) -> LimitExceeded:
+    # No text of the archive holds U+0000 (PostgreSQL's text cannot): refused before the database says so.
+    return LimitExceeded(400, f"{where}: chứa ký tự NUL (U+0000)", f"{where}: contains a NUL character (U+0000)",
+                         code="InvalidParameter")
 
 
 def replay_body(body: bytes, receive: Any) -> Any:
