@@ -319,8 +319,10 @@ def create_app(settings: Settings) -> Any:
     app.state.internal_api = internal
 
     from rsarchive.api.errors import add_handlers
+    from rsarchive.api.headers import add_security_headers
 
     add_handlers(app)
+    add_security_headers(app)  # CSP, nosniff, X-Frame-Options … (rsarchive.api.headers)
 
     @app.get("/", include_in_schema=True, summary="Entry points")
     def root(request: Request) -> dict[str, Any]:
