@@ -40,6 +40,7 @@ def browser() -> Iterator[Any]:
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:
@@ -168,3 +169,6 @@ def test_requester_and_officer_pages(archive: Archive, live_url: str, browser: A
     assert fetch_status(driver, links[0]) == 403
     driver.get(f"{url}/web/requests/{second}")
     assert "not found" in text(driver, "error-message")
+    # the pages live within their Content-Security-Policy
+    refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert not refused, refused

@@ -215,3 +215,29 @@ def test_failed_logins_are_slowed_down(archive: Archive) -> None:
         # the refused attempts were not counted: the lock ends when the window has passed
         time.sleep(max(0.0, started + 3.2 - time.monotonic()))
         assert log_in(client, url, "alice", archive.tokens["alice"]).status_code == 303
+
+
+def test_downloads_refuse_an_expired_token_and_its_sessions(archive: Archive) -> None:
+    from reqfixtures import request_body
+
+    settings = archive.settings
+    with server(settings) as url, httpx.Client() as browser:
+        officer = archive.headers("olga")
+        rid = httpx.post(f"{url}/api/requests", json=request_body(), headers=archive.headers("alice")).json()["id"]
+        for step, body in (("review", None), ("approve", {"contract_ref": "HD-1"}), ("fulfil", None)):
+            assert httpx.post(f"{url}/api/requests/{rid}/{step}", json=body, headers=officer).status_code == 200
+        delivery = httpx.get(f"{url}/api/requests/{rid}/delivery", headers=archive.headers("alice")).json()
+        link = delivery["items"][0]["assets"][0]["url"]
+        assert link.startswith(f"{url}/downloads/")
+        assert log_in(browser, url, "alice", archive.tokens["alice"]).status_code == 303
+        assert httpx.get(link, headers=archive.headers("alice")).status_code == 200
+        assert browser.get(link).status_code == 200  # the web session's cookie
+
+        sql(settings, "UPDATE rsarchive.api_tokens t SET expires_at = now() FROM rsarchive.users u "
+                      "WHERE u.id = t.user_id AND u.name = 'alice'")
+        by_token = httpx.get(link, headers=archive.headers("alice"))
+        assert by_token.status_code == 401 and "expired at" in by_token.json()["description"]
+        by_session = browser.get(link)  # a session ends with its token
+        assert by_session.status_code == 401 and "expired at" in by_session.json()["description"]
+        page = browser.get(f"{url}/web/requests")
+        assert page.status_code == 303 and page.headers["location"] == "/web/login?expired=1"
