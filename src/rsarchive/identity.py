@@ -282,7 +282,8 @@ def list_users(conn: Any) -> list[UserRecord]:
     """Every user account, active or revoked."""
     rows = conn.execute(
         "SELECT u.id, u.name, u.role, o.name, u.clearance, u.created_at, u.revoked_at, "
-        "  (SELECT count(*) FROM rsarchive.api_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) "
+        "  (SELECT count(*) FROM rsarchive.api_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL "
+        "   AND t.expires_at > now()) "
         "FROM rsarchive.users u LEFT JOIN rsarchive.organisations o ON o.id = u.organisation_id ORDER BY u.name").fetchall()
     return [UserRecord(*row) for row in rows]
 

@@ -5,6 +5,7 @@ logins slowed down (429 with Retry-After, then allowed again once the window has
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -76,6 +77,8 @@ def test_expired_token_is_refused_and_renew_restores_it(archive: Archive) -> Non
         assert "hết hạn" in refused.json()["description"] and "expired at" in refused.json()["description"]
         expired_line = next(line for line in cli_run(settings, "tokens", "list").splitlines() if line.startswith(name))
         assert "\texpired\t" in expired_line
+        users = json.loads(cli_run(settings, "users", "list", "--json"))
+        assert next(u for u in users if u["name"] == "alice")["active_tokens"] == 0  # expired tokens are not active
 
         # the web login names the expiry too, and starts no session
         with httpx.Client() as client:
@@ -189,6 +192,12 @@ def test_secure_cookie_only_behind_a_trusted_proxy(archive: Archive, trusted: st
         assert ("Secure" in cookie) is secure and "HttpOnly" in cookie
         hsts = client.get(f"{url}/web/login", headers=https).headers.get("strict-transport-security")
         assert (hsts == "max-age=31536000") is secure
+        # the client address that counts failed logins is the proxy's word only when it is trusted
+        client.post(f"{url}/web/login", headers={**https, "Cookie": pre.split(";")[0]},
+                    data={"name": "alice", "token": "rsa_wrong", "csrf_token": csrf_of(form)})
+        with connect(settings.internal_database_dsn) as conn:
+            keys = {k for (k,) in conn.execute("SELECT key FROM rsarchive.login_failures").fetchall()}
+        assert keys == {"account:alice", "address:203.0.113.9" if secure else "address:127.0.0.1"}
         # without the header the same proxy's request is plain http: no Secure flag
         with httpx.Client() as plain:
             (cookie,) = set_cookie_headers(log_in(plain, url, "bob", archive.tokens["bob"]), "rsarchive_session")

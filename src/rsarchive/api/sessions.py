@@ -37,6 +37,9 @@ SESSION_COOKIE = "rsarchive_session"
 
 SESSION_PREFIX = "rss_"
 
+KEEP_ENDED_DAYS = 30
+"""Ended and expired sessions are deleted this many days later (at a later login)."""
+
 _SESSION_SQL = (
     "SELECT u.id, u.name, u.role, u.organisation_id, o.name, u.clearance, s.secret_sha256, "
     "  s.expires_at, s.expires_at <= now(), t.expires_at, t.expires_at <= now() "
@@ -58,6 +61,8 @@ def start_session(conn: Any, name: str, token: str, lifetime_minutes: int) -> tu
         raise AuthError("tên người dùng hoặc mã truy cập không đúng, hoặc đã bị thu hồi / "
                         "wrong user name or token, or the token is revoked")
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
+    conn.execute("DELETE FROM rsarchive.web_sessions "
+                 "WHERE coalesce(ended_at, expires_at) < now() - make_interval(days => %s)", (KEEP_ENDED_DAYS,))
     expires = conn.execute(
         "INSERT INTO rsarchive.web_sessions (secret_sha256, token_id, expires_at) "
         "SELECT %s, t.id, least(now() + make_interval(mins => %s), t.expires_at) "
