@@ -103,6 +103,10 @@ class AuthError(RsArchiveError):
     http_status = 401
 
 
+class TokenExpiredError(AuthError):
+    """An API token or web session that was valid has expired (renew it: ``rsarchive tokens renew``)."""
+
+
 class PermissionDeniedError(RsArchiveError):
     """The caller is known but lacks the role or clearance."""
 

@@ -22,7 +22,10 @@ Tokens
     ``rsa_`` + 43 url-safe characters (32 random bytes).  Only the sha256 of the
     token is stored; a token is looked up by its digest (an attacker cannot
     steer a digest, so the lookup leaks nothing useful) and the digest is then
-    compared again in constant time.  A token is shown once, when issued.
+    compared again in constant time.  A token is shown once, when issued.  It
+    expires ``token_lifetime_days`` (a setting) after it is issued or renewed
+    (:func:`renew_token`); an expired token is refused with
+    :class:`~rsarchive.errors.TokenExpiredError` naming the moment it expired.
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from rsarchive.errors import AuthError, ConflictError, NotFoundError, PermissionDeniedError, UsageError
+from rsarchive.errors import (
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    TokenExpiredError,
+    UsageError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,10 @@ CLASSIFICATION_ALIASES: dict[str, str] = {
 """Exact spellings of a classification (the catalog writes only the canonical words)."""
 
 TOKEN_PREFIX = "rsa_"
+
+DEFAULT_TOKEN_LIFETIME_DAYS = 90
+"""Days a token lasts when the caller does not say (the setting ``token_lifetime_days``
+is what the CLI passes)."""
 
 
 def classification_rank(value: Any) -> int:
@@ -180,7 +194,8 @@ def ensure_organisation(conn: Any, name: str) -> int:
 
 
 def add_user(conn: Any, name: str, role: str, organisation: str | None = None,
-             clearance: str = "unclassified", actor_id: int | None = None) -> str:
+             clearance: str = "unclassified", actor_id: int | None = None,
+             lifetime_days: int = DEFAULT_TOKEN_LIFETIME_DAYS) -> str:
     """Create a user and return its first API token (shown once; only its digest is stored)."""
     check_role(role)
     check_clearance(clearance)
@@ -195,23 +210,59 @@ def add_user(conn: Any, name: str, role: str, organisation: str | None = None,
     user_id = conn.execute(
         "INSERT INTO rsarchive.users (name, role, organisation_id, clearance) VALUES (%s, %s, %s, %s) RETURNING id",
         (name, role, org_id, clearance)).fetchone()[0]
-    token = issue_token(conn, name, actor_id=actor_id)
+    token = issue_token(conn, name, actor_id=actor_id, lifetime_days=lifetime_days)
     _audit(conn, actor_id, "user.add", {"user": name, "role": role, "organisation": organisation,
                                         "clearance": clearance, "user_id": user_id})
     log.info("added user %s (%s)", name, role)
     return token
 
 
-def issue_token(conn: Any, name: str, actor_id: int | None = None) -> str:
-    """A new token for an active user (earlier tokens stay valid until revoked)."""
+def issue_token(conn: Any, name: str, actor_id: int | None = None,
+                lifetime_days: int = DEFAULT_TOKEN_LIFETIME_DAYS) -> str:
+    """A new token for an active user, valid for ``lifetime_days`` (earlier tokens stay
+    valid until they expire or are revoked)."""
     row = conn.execute("SELECT id FROM rsarchive.users WHERE name = %s AND revoked_at IS NULL", (name,)).fetchone()
     if row is None:
         raise NotFoundError(f"no active user named {name!r}")
     token = new_token()
-    conn.execute("INSERT INTO rsarchive.api_tokens (name, user_id, token_sha256) VALUES (%s, %s, %s)",
-                 (f"{name}/{secrets.token_hex(4)}", row[0], token_digest(token)))
-    _audit(conn, actor_id, "token.issue", {"user": name})
+    conn.execute("INSERT INTO rsarchive.api_tokens (name, user_id, token_sha256, expires_at) "
+                 "VALUES (%s, %s, %s, now() + make_interval(days => %s))",
+                 (f"{name}/{secrets.token_hex(4)}", row[0], token_digest(token), check_lifetime(lifetime_days)))
+    _audit(conn, actor_id, "token.issue", {"user": name, "lifetime_days": lifetime_days})
     return token
+
+
+def check_lifetime(days: int) -> int:
+    """A valid token lifetime in days (1–3650), or :class:`UsageError`."""
+    if not 1 <= days <= 3650:
+        raise UsageError(f"a token lifetime must be 1–3650 days, not {days}")
+    return days
+
+
+def renew_token(conn: Any, name: str, days: int, actor_id: int | None = None) -> datetime:
+    """Make the active (unrevoked) token called ``name`` valid for ``days`` from now, expired
+    or not; return its new expiry.  Tokens of users are named ``<user>/<hex>`` (``tokens list``)."""
+    row = conn.execute("UPDATE rsarchive.api_tokens SET expires_at = now() + make_interval(days => %s) "
+                       "WHERE name = %s AND revoked_at IS NULL RETURNING expires_at",
+                       (check_lifetime(days), name)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no active token named {name!r} (see `rsarchive tokens list`)")
+    _audit(conn, actor_id, "token.renew", {"token": name, "days": days})
+    log.info("renewed token %s for %d days", name, days)
+    return row[0]
+
+
+def expiry_text(moment: datetime) -> str:
+    """A moment as the messages about expiry write it (UTC, to the minute)."""
+    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def token_expired(moment: datetime) -> TokenExpiredError:
+    """The error for a token that expired at ``moment`` (Vietnamese first)."""
+    when = expiry_text(moment)
+    return TokenExpiredError(f"mã truy cập API đã hết hạn lúc {when}; hãy nhờ quản trị viên gia hạn "
+                             f"(rsarchive tokens renew) / API token expired at {when}; ask an administrator "
+                             "to renew it (rsarchive tokens renew)")
 
 
 def revoke_user(conn: Any, name: str, actor_id: int | None = None) -> int:
@@ -231,13 +282,15 @@ def list_users(conn: Any) -> list[UserRecord]:
     """Every user account, active or revoked."""
     rows = conn.execute(
         "SELECT u.id, u.name, u.role, o.name, u.clearance, u.created_at, u.revoked_at, "
-        "  (SELECT count(*) FROM rsarchive.api_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) "
+        "  (SELECT count(*) FROM rsarchive.api_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL "
+        "   AND t.expires_at > now()) "
         "FROM rsarchive.users u LEFT JOIN rsarchive.organisations o ON o.id = u.organisation_id ORDER BY u.name").fetchall()
     return [UserRecord(*row) for row in rows]
 
 
 _PRINCIPAL_SQL = (
-    "SELECT u.id, coalesce(u.name, t.name), u.role, u.organisation_id, o.name, u.clearance, t.token_sha256 "
+    "SELECT u.id, coalesce(u.name, t.name), u.role, u.organisation_id, o.name, u.clearance, t.token_sha256, "
+    "t.expires_at, t.expires_at <= now() "
     "FROM rsarchive.api_tokens t LEFT JOIN rsarchive.users u ON u.id = t.user_id "
     "LEFT JOIN rsarchive.organisations o ON o.id = u.organisation_id "
     "WHERE t.token_sha256 = %s AND t.revoked_at IS NULL AND (t.user_id IS NULL OR u.revoked_at IS NULL)")
@@ -253,13 +306,16 @@ accountable for sees unclassified items only; give a person an account to see mo
 
 def authenticate(conn: Any, token: str | None) -> Principal:
     """The principal holding ``token``; :data:`ANONYMOUS` for no token; :class:`AuthError`
-    for a wrong or revoked one (the message does not say which)."""
+    for a wrong or revoked one (the message does not say which), :class:`TokenExpiredError`
+    for an expired one."""
     if token is None or token == "":
         return ANONYMOUS
     digest = token_digest(token)
     row = conn.execute(_PRINCIPAL_SQL, (digest,)).fetchone()
     if row is None or not hmac.compare_digest(row[6], digest):
         raise AuthError("invalid or revoked API token")
+    if row[8]:
+        raise token_expired(row[7])
     if row[0] is None:
         return Principal(user_id=None, name=row[1], role=LEGACY_TOKEN_ROLE, clearance=LEGACY_TOKEN_CLEARANCE)
     return Principal(user_id=row[0], name=row[1], role=row[2], organisation_id=row[3],

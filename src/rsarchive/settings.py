@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     api_max_ids: int = Field(default=1000, ge=1, description="most ids or collections in a search (else 400)")
     api_max_page_size: int = Field(default=1000, ge=1, le=10_000, description="largest page (limit); a larger "
                                    "limit is lowered to it, as the STAC API specification asks")
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For/-Proto "
+                    "headers are believed (uvicorn's forwarded_allow_ips; empty: none, '*': any)")
+
+    token_lifetime_days: int = Field(default=90, ge=1, le=3650,
+                                     description="an API token expires this many days after it is issued or renewed")
+    session_lifetime_minutes: int = Field(default=480, ge=1, le=10080,
+                                          description="a web session ends this many minutes after login (absolute, "
+                                                      "not idle), or earlier when its token expires")
+    login_max_failures: int = Field(default=5, ge=1, le=1000,
+                                    description="failed web logins allowed per account and per client address "
+                                                "within login_window_seconds before logins are refused (429)")
+    login_window_seconds: int = Field(default=900, ge=1, le=86400,
+                                      description="the sliding window counting failed web logins")
 
     @classmethod
     def settings_customise_sources(
@@ -111,6 +126,20 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         value = value.expanduser()
         return value if value.is_absolute() else (PROJECT_ROOT / value).resolve()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        import ipaddress
+
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"trusted proxy {entry!r} is not an IP address, a network or '*'") from None
+        return ",".join(entries)
 
     @field_validator("store_url", "copy_store_url")
     @classmethod

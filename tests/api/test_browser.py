@@ -1,5 +1,6 @@
 """STAC Browser at /browser/ in headless Chromium: the collections list shows, and an
-item page shows its thumbnail (Debian chromium + chromium-driver, Selenium)."""
+item page shows its thumbnail (Debian chromium + chromium-driver, Selenium), under the
+page's Content-Security-Policy (the console reports no violation)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def _driver():
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,1024", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options), profile
 
 
@@ -47,6 +49,9 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
 
     page = httpx.get(loaded.base_url + "/browser/")
     assert page.status_code == 200 and f'"catalogUrl": "{loaded.base_url}/stac/"' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "'sha256-" in policy and "unsafe-inline' " not in policy.split(
+        "script-src", 1)[1].split(";", 1)[0] + " "
 
     driver, profile = _driver()
     try:
@@ -69,6 +74,8 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
         text = driver.find_element(By.TAG_NAME, "body").text
         assert item_id in text, text[:2000]
         assert ok, [img.get_attribute("src") for img in driver.find_elements(By.TAG_NAME, "img")]
+        refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert not refused, refused
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)

@@ -29,6 +29,20 @@ def test_tokens(loaded, monkeypatch) -> None:
     assert response.status_code == 200
     assert {c["id"] for c in response.json()["collections"]} >= {"vnredsat1-product", "vnredsat1-level0"}
 
+    # an expired token is refused at once; `tokens list` says so; `tokens renew` makes it work again
+    with connect(loaded.settings.internal_database_dsn) as conn:
+        conn.execute("UPDATE rsarchive.api_tokens SET expires_at = now() - interval '1 second' WHERE name = 'operator-1'")
+        conn.commit()
+    expired = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert expired.status_code == 401 and expired.json()["code"] == "AuthError"
+    assert "token expired at" in expired.json()["description"]
+    listed = runner.invoke(cli, ["tokens", "list"], catch_exceptions=False).output
+    assert "operator-1\texpired\t" in listed
+    result = runner.invoke(cli, ["tokens", "renew", "operator-1", "--days", "2"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.startswith("renewed operator-1: expires ")
+    assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert "operator-1\tactive\t" in runner.invoke(cli, ["tokens", "list"], catch_exceptions=False).output
+
     result = runner.invoke(cli, ["tokens", "revoke", "operator-1"], catch_exceptions=False)
     assert result.exit_code == 0
     # no cache: the token that just worked fails on the very next request

@@ -40,6 +40,7 @@ def browser() -> Iterator[Any]:
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:
@@ -49,9 +50,10 @@ def browser() -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def login(driver: Any, url: str, token: str) -> None:
+def login(driver: Any, url: str, name: str, token: str) -> None:
     driver.delete_all_cookies()
     driver.get(f"{url}/web/login")
+    driver.find_element("id", "name").send_keys(name)
     driver.find_element("id", "token").send_keys(token)
     click(driver, "login")
 
@@ -108,10 +110,10 @@ def test_requester_and_officer_pages(archive: Archive, live_url: str, browser: A
     # not logged in → the login page; a wrong token is refused
     driver.get(f"{url}/web/requests")
     assert "/web/login" in driver.current_url
-    login(driver, url, "rsa_wrong")
-    assert "Invalid or revoked token" in text(driver, "login-error")
+    login(driver, url, "alice", "rsa_wrong")
+    assert "Wrong user name or token" in text(driver, "login-error")
 
-    login(driver, url, archive.tokens["alice"])
+    login(driver, url, "alice", archive.tokens["alice"])
     assert driver.current_url.endswith("/web/requests") and text(driver, "no-requests")
     # an incomplete form comes back with each field's error
     driver.get(f"{url}/web/requests/new")
@@ -127,7 +129,7 @@ def test_requester_and_officer_pages(archive: Archive, live_url: str, browser: A
     second = submit_request(driver, url, "Flood mapping along the Red River")
 
     # the officer refuses the first: no reason → told so; with a reason → refused, letter
-    login(driver, url, archive.tokens["olga"])
+    login(driver, url, "olga", archive.tokens["olga"])
     assert driver.current_url.endswith("/web/officer")
     rows = [r.get_attribute("data-request-id") for r in driver.find_elements("css selector", "#open tbody tr")]
     assert rows == [str(first), str(second)]
@@ -152,7 +154,7 @@ def test_requester_and_officer_pages(archive: Archive, live_url: str, browser: A
     assert len(driver.find_elements("css selector", "#delivered li")) == 2
 
     # the requester downloads (its own links work, with its cookie) and reports an error
-    login(driver, url, archive.tokens["alice"])
+    login(driver, url, "alice", archive.tokens["alice"])
     driver.get(f"{url}/web/requests/{second}")
     links = [a.get_attribute("href") for a in driver.find_elements("css selector", "a.download")]
     assert len(links) == 2 * 3 and all("/downloads/" in href for href in links)
@@ -163,7 +165,10 @@ def test_requester_and_officer_pages(archive: Archive, live_url: str, browser: A
     assert "Stripes across band B2" in text(driver, "reports")
 
     # another requester's session gets 403 for the same link, and no page for the request
-    login(driver, url, archive.tokens["bob"])
+    login(driver, url, "bob", archive.tokens["bob"])
     assert fetch_status(driver, links[0]) == 403
     driver.get(f"{url}/web/requests/{second}")
     assert "not found" in text(driver, "error-message")
+    # the pages live within their Content-Security-Policy
+    refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert not refused, refused

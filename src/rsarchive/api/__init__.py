@@ -7,7 +7,7 @@ from typing import Any
 
 from rsarchive.settings import Settings
 
-__all__ = ["create_app", "serve"]
+__all__ = ["create_app", "serve", "uvicorn_options"]
 
 
 def create_app(settings: Settings) -> Any:
@@ -15,6 +15,13 @@ def create_app(settings: Settings) -> Any:
     from rsarchive.api.app import create_app as _create
 
     return _create(settings)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options for ``settings``: X-Forwarded-For/-Proto are believed only from
+    the addresses of ``trusted_proxies`` (uvicorn's ProxyHeadersMiddleware); they decide the
+    client address (failed-login counts) and the scheme (Secure cookies, HSTS)."""
+    return {"proxy_headers": bool(settings.trusted_proxies), "forwarded_allow_ips": settings.trusted_proxies or None}
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
@@ -28,6 +35,6 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1, log_level:
         os.environ.setdefault("RSARCHIVE_INTERNAL_DSN", settings.internal_database_dsn)
         os.environ.setdefault("RSARCHIVE_PUBLIC_DSN", settings.public_database_dsn)
         uvicorn.run("rsarchive.api.app:app_from_environment", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, proxy_headers=True)
+                    workers=workers, log_level=log_level, **uvicorn_options(settings))
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, proxy_headers=True)
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, **uvicorn_options(settings))

@@ -170,7 +170,7 @@ class TokenAuth:
             return
         from starlette.responses import JSONResponse
 
-        from rsarchive.api.tokens import lookup_token_async
+        from rsarchive.api.tokens import lookup_token_async, refusal_async
 
         headers = dict(scope.get("headers") or [])
         auth = headers.get(b"authorization", b"").decode("latin-1")
@@ -179,7 +179,7 @@ class TokenAuth:
         caller = await lookup_token_async(self.stac_app.state.readpool, token) \
             if scheme.lower() == "bearer" and token else None
         if caller is None:
-            reason = "missing bearer token" if not auth else "invalid or revoked token"
+            reason = await refusal_async(self.stac_app.state.readpool, token if auth else "")
             response = JSONResponse(
                 {"code": "AuthError", "description": f"the internal API needs a valid token: {reason}"},
                 status_code=401, headers={"WWW-Authenticate": 'Bearer realm="rsarchive-internal"'},
@@ -327,10 +327,12 @@ def create_app(settings: Settings) -> Any:
     app.state.internal_api = internal
 
     from rsarchive.api.errors import add_handlers
+    from rsarchive.api.headers import add_security_headers
     from rsarchive.api.limits import EdgeLimits, Limits
     from rsarchive.api.request_id import RequestContext
 
     add_handlers(app, settings.api_statement_timeout_ms)
+    add_security_headers(app)  # CSP, nosniff, X-Frame-Options … (rsarchive.api.headers)
     # Outermost first: the request id and last-resort 500, then the limits before any parser.
     app.add_middleware(EdgeLimits, limits=Limits.from_settings(settings))
     app.add_middleware(RequestContext)

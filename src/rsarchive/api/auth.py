@@ -1,9 +1,10 @@
-"""Authentication and roles for the API: bearer tokens (JSON API), a cookie (web pages),
-``require_role(...)`` as a FastAPI dependency, and the table that turns archive errors
-into HTTP answers for these routes.
+"""Authentication and roles for the API: bearer tokens (JSON API), a web session cookie
+(web pages, :mod:`rsarchive.api.sessions`), ``require_role(...)`` as a FastAPI dependency,
+and the table that turns archive errors into HTTP answers for these routes.
 
-A wrong or revoked token is 401; a known user without the role is 403; no token on a
-non-public route is 401.  Every non-public route depends on :func:`require_role`.
+A wrong, revoked or expired token (or session) is 401; a known user without the role is
+403; no token on a non-public route is 401.  Every non-public route depends on
+:func:`require_role`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rsarchive import identity
+from rsarchive.api.sessions import SESSION_COOKIE, session_principal
 from rsarchive.db import connect
 from rsarchive.errors import AuthError, RsArchiveError
 from rsarchive.identity import Principal
@@ -27,9 +29,6 @@ if TYPE_CHECKING:
     from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
-
-COOKIE = "rsarchive_token"
-"""The web pages' cookie holding the API token (HttpOnly, SameSite=Strict)."""
 
 bearer = HTTPBearer(auto_error=False, description="API token from `rsarchive users add`")
 
@@ -46,14 +45,14 @@ def transaction(settings: Settings) -> Iterator[Any]:
         conn.commit()
 
 
-def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None, cookie: bool) -> str | None:
-    """The token a request presents: the bearer header, else (when allowed) the web cookie."""
+def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The bearer token a request presents, None without an Authorization header."""
     if credentials is not None:
         return credentials.credentials
     header = request.headers.get("authorization")
     if header is not None:  # present but not a Bearer token
         raise AuthError("Authorization header must be 'Bearer <token>'")
-    return request.cookies.get(COOKIE) if cookie else None
+    return None
 
 
 def principal_for(settings: Settings, token: str | None) -> Principal:
@@ -61,12 +60,22 @@ def principal_for(settings: Settings, token: str | None) -> Principal:
         return identity.authenticate(conn, token)
 
 
+def session_user(settings: Settings, request: Request) -> Principal:
+    """The user of the request's web session cookie (anonymous without one)."""
+    with transaction(settings) as conn:
+        return session_principal(conn, request.cookies.get(SESSION_COOKIE))
+
+
 def require_role(settings: Settings, *roles: str, cookie: bool = False) -> Callable[..., Principal]:
     """A dependency giving the caller's :class:`Principal` when it holds one of ``roles``
     (admin always does): 401 without a valid token, 403 without the role."""
 
     def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-        principal = principal_for(settings, token_of(request, credentials, cookie))
+        token = token_of(request, credentials)
+        if token is None and cookie and SESSION_COOKIE in request.cookies:
+            principal = session_user(settings, request)
+        else:
+            principal = principal_for(settings, token)
         return identity.require(principal, *roles)
 
     return dependency
@@ -74,7 +83,8 @@ def require_role(settings: Settings, *roles: str, cookie: bool = False) -> Calla
 
 def internal_catalog_principal(settings: Settings, token: str | None) -> Principal:
     """For the internal STAC API: the caller when it may read the internal catalog
-    (officer, operator, admin, or a token made before roles existed); else 401/403."""
+    (officer, operator, admin, or a token made before roles existed); else 401/403
+    (401 naming the expiry for an expired token)."""
     with transaction(settings) as conn:
         return identity.check_internal_token(conn, token)
 

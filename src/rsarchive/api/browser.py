@@ -4,11 +4,14 @@
 ``/browser/``.  The catalog URL is not baked in: each ``index.html`` served carries
 ``window.STAC_BROWSER_CONFIG = {catalogUrl: "<this server>/stac/"}``, so the same
 build works behind any host name or port.  Unknown paths under the prefix get
-``index.html`` (the browser's history-mode routing).
+``index.html`` (the browser's history-mode routing).  That inline script is allowed
+by its hash in the page's Content-Security-Policy (:func:`rsarchive.api.headers.browser_policy`).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -16,6 +19,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from rsarchive.api.headers import browser_policy
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +42,11 @@ def mount_browser(app: Any, folder: Path, prefix: str, catalog_prefix: str) -> N
         base = str(request.base_url).rstrip("/")
         config = {"catalogUrl": f"{base}{catalog_prefix}/", "catalogTitle": "Viet Nam remote-sensing archive",
                   "allowExternalAccess": False, "pathPrefix": f"{prefix}/"}
-        script = f"<script>window.STAC_BROWSER_CONFIG = {json.dumps(config)};</script>"
-        html = page.read_text(encoding="utf-8").replace("<head>", "<head>" + script, 1)
-        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+        code = f"window.STAC_BROWSER_CONFIG = {json.dumps(config)};"
+        html = page.read_text(encoding="utf-8").replace("<head>", f"<head><script>{code}</script>", 1)
+        digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode()
+        return HTMLResponse(html, headers={"Cache-Control": "no-cache",
+                                           "Content-Security-Policy": browser_policy([digest])})
 
     @app.get(prefix, include_in_schema=False)
     def browser_root() -> RedirectResponse:

@@ -26,11 +26,13 @@ def create_requests_app(settings: Settings) -> Any:
     from fastapi.responses import RedirectResponse
 
     import rsarchive
+    from rsarchive.api.headers import add_security_headers
 
     app = FastAPI(title="rsarchive requests", version=rsarchive.__version__,
                   description="Data requests, deliveries, error reports and the coverage check "
                               "(Decision 81/2010/QĐ-TTg, Art. 8-11).")
     include_requests(app, settings)
+    add_security_headers(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

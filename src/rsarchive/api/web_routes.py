@@ -3,8 +3,10 @@
 Requesters: the request form, "my requests" (the organisation's), a request's page
 with its delivery (download links, fee statement) and an error-report form.
 Officers: the review queue (overdue, due soon, open), a request's page with review,
-approve, refuse-with-reason and fulfil.  The login form puts the API token in an
-HttpOnly, SameSite=Strict cookie (so other sites cannot post these forms with it).
+approve, refuse-with-reason and fulfil.  The login form (user name and API token)
+starts a web session (:mod:`rsarchive.api.sessions`, an HttpOnly cookie); every form
+POST carries a CSRF token (:mod:`rsarchive.api.csrf`); failed logins are slowed down
+(:mod:`rsarchive.api.logins`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from rsarchive import identity
-from rsarchive.api.auth import COOKIE, principal_for, transaction
-from rsarchive.errors import AuthError, RsArchiveError
+from rsarchive.api import csrf, logins, sessions
+from rsarchive.api.auth import session_user, transaction
+from rsarchive.api.sessions import SESSION_COOKIE
+from rsarchive.errors import AuthError, RsArchiveError, TokenExpiredError
 from rsarchive.identity import Principal
 from rsarchive.requests import calendar, delivery, lifecycle, reports
 from rsarchive.requests.models import (
@@ -72,21 +77,31 @@ def _form_to_request(data: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+WRONG = ("Tên người dùng hoặc mã truy cập không đúng, hoặc mã đã bị thu hồi. / "
+         "Wrong user name or token, or the token is revoked.")
+EXPIRED = "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại. / Your session has expired; log in again."
+
+
 def _errors(exc: ValidationError) -> list[dict[str, str]]:
     return [{"field": ".".join(str(p) for p in err["loc"]) or "form", "message": err["msg"]} for err in exc.errors()]
 
 
 def web_router(settings: Settings) -> APIRouter:
     """The pages under ``/web``."""
-    router = APIRouter(prefix="/web", include_in_schema=False)
-    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates = Jinja2Templates(directory=str(TEMPLATES), context_processors=[csrf.template_context])
 
     def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"me": principal, "purposes": PURPOSE_LABELS,
                                                           "levels": LEVELS, **context}, status_code=status)
 
+    def forged(request: Request) -> Response:
+        return page(request, "error.html", None, status=403, message=csrf.REFUSAL)
+
+    router = APIRouter(prefix="/web", include_in_schema=False, route_class=csrf.csrf_route_class(forged))
+    limits = logins.LoginLimits.from_settings(settings)
+
     def who(request: Request) -> Principal:
-        return principal_for(settings, request.cookies.get(COOKIE))
+        return session_user(settings, request)
 
     def guarded(request: Request, roles: tuple[str, ...], work: Any) -> Response:
         """Run ``work(principal)`` for a logged-in user with one of ``roles``; errors become pages."""
@@ -96,37 +111,69 @@ def web_router(settings: Settings) -> APIRouter:
                 return RedirectResponse(f"/web/login?next={request.url.path}", status_code=303)
             identity.require(principal, *roles)
             return work(principal)
-        except AuthError:
-            response = RedirectResponse("/web/login", status_code=303)
-            response.delete_cookie(COOKIE, path="/")
+        except AuthError as exc:
+            expired = "?expired=1" if isinstance(exc, TokenExpiredError) else ""
+            response = RedirectResponse(f"/web/login{expired}", status_code=303)
+            response.delete_cookie(SESSION_COOKIE, path="/")
             return response
         except RsArchiveError as exc:
             return page(request, "error.html", None, status=exc.http_status, message=str(exc))
 
+    def login_page(request: Request, status: int = 200, headers: dict[str, str] | None = None,
+                   **context: Any) -> Response:
+        csrf.login_token(request)
+        response = page(request, "login.html", None, status=status, **context)
+        csrf.keep_login_token(request, response)
+        response.headers.update(headers or {})
+        return response
+
     @router.get("/login", response_class=HTMLResponse)
-    def login_form(request: Request, next: str = "/web/") -> HTMLResponse:
-        return page(request, "login.html", None, next=next if next.startswith("/web/") else "/web/")
+    def login_form(request: Request, next: str = "/web/", expired: bool = False) -> Response:
+        return login_page(request, next=next if next.startswith("/web/") else "/web/",
+                          error=EXPIRED if expired else None)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = await request.form()
+        name = str(form.get("name") or "").strip()
         token = str(form.get("token") or "").strip()
         target = str(form.get("next") or "/web/")
-        try:
-            principal = principal_for(settings, token)
-            if principal.is_anonymous or principal.user_id is None:
-                raise AuthError("no token given")
-        except AuthError:
-            return page(request, "login.html", None, status=401, next=target, error="Invalid or revoked token.")
-        response = RedirectResponse(target if target.startswith("/web/") else "/web/", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                            secure=request.url.scheme == "https")
+        target = target if target.startswith("/web/") else "/web/"
+        keys = logins.keys_for(request.client.host if request.client else None, name)
+
+        def attempt() -> tuple[int, str | None, str | None]:
+            """(seconds to wait, session secret, error) — database work, run off the event loop."""
+            with transaction(settings) as conn:
+                wait = logins.retry_after(conn, keys, limits)
+                if wait:
+                    return wait, None, None
+                try:
+                    secret, _, _ = sessions.start_session(conn, name, token, settings.session_lifetime_minutes)
+                except AuthError as exc:
+                    logins.record_failure(conn, keys, limits)
+                    return 0, None, str(exc) if isinstance(exc, TokenExpiredError) else WRONG
+                logins.clear_account(conn, keys)
+                sessions.end_session(conn, request.cookies.get(SESSION_COOKIE))  # a session this browser had before
+                return 0, secret, None
+
+        wait, secret, error = await run_in_threadpool(attempt)
+        if wait:
+            return login_page(request, status=429, headers={"Retry-After": str(wait)}, next=target, user_name=name,
+                              error=f"Quá nhiều lần đăng nhập sai; hãy thử lại sau {wait} giây. / "
+                                    f"Too many failed logins; try again in {wait} seconds.")
+        if secret is None:
+            return login_page(request, status=401, next=target, user_name=name, error=error)
+        response = RedirectResponse(target, status_code=303)
+        sessions.set_cookie(response, request, SESSION_COOKIE, secret,
+                            max_age=settings.session_lifetime_minutes * 60)
         return response
 
     @router.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        with transaction(settings) as conn:
+            sessions.end_session(conn, request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/web/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     @router.get("/")

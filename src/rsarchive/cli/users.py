@@ -23,22 +23,25 @@ def add_command(name: str, role: str, organisation: str | None, clearance: str) 
     from rsarchive import identity
     from rsarchive.api.auth import transaction
 
-    with transaction(get_settings()) as conn:
-        token = identity.add_user(conn, name, role, organisation, clearance)
+    settings = get_settings()
+    with transaction(settings) as conn:
+        token = identity.add_user(conn, name, role, organisation, clearance,
+                                  lifetime_days=settings.token_lifetime_days)
     click.echo(token)
     click.echo(f"user {name} ({role}{', ' + organisation if organisation else ''}, clearance {clearance}) created; "
-               "the token above is shown only now", err=True)
+               f"the token above is shown only now and expires in {settings.token_lifetime_days} days", err=True)
 
 
 @command.command("token")
 @click.argument("name")
 def token_command(name: str) -> None:
-    """Issue another API token for user NAME (printed once)."""
+    """Issue another API token for user NAME (printed once; expires after token_lifetime_days)."""
     from rsarchive import identity
     from rsarchive.api.auth import transaction
 
-    with transaction(get_settings()) as conn:
-        click.echo(identity.issue_token(conn, name))
+    settings = get_settings()
+    with transaction(settings) as conn:
+        click.echo(identity.issue_token(conn, name, lifetime_days=settings.token_lifetime_days))
 
 
 @command.command("revoke")

@@ -19,13 +19,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any, timeout: float = 30.0) -> Iterator[str]:
-    """Run ``app`` until the block ends; yields its base URL ``http://127.0.0.1:<port>``."""
+def serve(app: Any, timeout: float = 30.0, **options: Any) -> Iterator[str]:
+    """Run ``app`` until the block ends; yields its base URL ``http://127.0.0.1:<port>``.
+    ``options``: more ``uvicorn.Config`` arguments (e.g. ``rsarchive.api.uvicorn_options(settings)``)."""
     import uvicorn
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=2))
+                                           timeout_graceful_shutdown=2, **options))
     thread = threading.Thread(target=server.run, daemon=True, name=f"uvicorn-{port}")
     thread.start()
     deadline = time.monotonic() + timeout
