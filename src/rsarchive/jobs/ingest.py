@@ -130,13 +130,15 @@ class _Run:
         self.path = Path(self.job.input["path"])
         self.archive = Archive.from_settings(settings)
         self.work = settings.archive_root / "work" / f"job-{self.job.id}"
-        self.security = self.reception.classification or self.spec.options.classification
+        # Fail closed: no code default.  Neither the reception record nor the pipeline states
+        # one → None: the items are catalogued internally and held until an officer classifies them.
+        self.security: str | None = self.reception.classification or self.spec.options.classification
         self.pass_id = self.reception.pass_id or f"h{self.sha256[:8]}"
         created = self.job.created_at or dt.datetime.now(dt.timezone.utc)
         self.aos = self.reception.aos or created
         self.result: dict[str, Any] = {"sha256": self.sha256, "pipeline": self.spec.name, "scenes": [],
                                        "skipped": [], "items": {"level0": [], "raw": [], "product": []},
-                                       "published": [], "withheld": [], "stage_seconds": {}}
+                                       "published": [], "withheld": [], "held": [], "stage_seconds": {}}
         self._clocks: dict[int, tuple[str, float]] = {}  # per thread: its stage and when it began
         self._lock = threading.Lock()
 
@@ -430,6 +432,7 @@ class _Run:
 
     def _publish(self, items: list[dict[str, Any]]) -> None:
         from rsarchive.catalog import publish_items
+        from rsarchive.catalog.publication import HELD
         from rsarchive.db import connect
 
         if not items:
@@ -439,11 +442,12 @@ class _Run:
             return
         with connect(self.settings.internal_database_dsn) as internal, \
                 connect(self.settings.public_database_dsn) as public:
-            report = publish_items(internal, public, items)
+            report = publish_items(internal, public, items, public_url=self.settings.public_url)
             public.commit()
             internal.commit()
         self.result["published"] += list(report.published)
         self.result["withheld"] += list(report.withheld)
+        self.result["held"] += [i for i in report.withheld if report.reasons.get(i) == HELD]
         self.ctx.progress("publish", 1, 1)
 
 

@@ -26,7 +26,9 @@ class PipelineOptions(BaseModel):
     dem: str | None = Field(default=None, description="GeoTIFF of terrain heights (m) for orthorectification")
     refine: bool = Field(default=False, description="GCP refinement against the reference orthoimage")
     reference: str | None = Field(default=None, description="reference orthoimage for GCP refinement")
-    classification: Literal[CLASSIFICATIONS] = "unclassified"  # type: ignore[valid-type]
+    classification: Literal[CLASSIFICATIONS] | None = Field(  # type: ignore[valid-type]
+        default=None, description="security classification of the items when the reception record states none; "
+        "none here either: the items are held (never published) until an officer classifies them")
     publish: bool = Field(default=True, description="publish unclassified items to the public catalog")
 
 
