@@ -154,7 +154,7 @@ def published(run: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pu
     every = [i for ids in run.internal_ids.values() for i in ids]
     out = _cli(run.settings, "catalog", "classify", *every, "--classification", "unclassified", "--note", "reviewed")
     assert out.count(": unclassified, published") == len(every), out
-    assert _cli(run.settings, "catalog", "held").strip().endswith("0 held item(s)")
+    assert _cli(run.settings, "catalog", "held").strip() == "0 mục đang giữ / 0 held item(s)"
     from rsarchive.api import create_app
 
     (product_id,) = run.internal_ids["vnredsat1-product"]

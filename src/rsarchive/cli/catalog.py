@@ -95,7 +95,8 @@ def held(as_json: bool) -> None:
     for h in found:
         click.echo(f"{h.collection}  {h.item_id}  {h.form or '?'}  {h.datetime.isoformat() if h.datetime else '-'}"
                    + (f"  (found {h.found!r})" if h.found else ""))
-    click.echo(f"{len(found)} held item(s)" + ("; classify them with `rsarchive catalog classify`" if found else ""))
+    click.echo(f"{len(found)} mục đang giữ / {len(found)} held item(s)"
+               + ("; phân loại / classify: rsarchive catalog classify ID --classification …" if found else ""))
 
 
 @command.command("classify")

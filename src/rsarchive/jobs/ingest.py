@@ -382,6 +382,8 @@ class _Run:
             scene = build(meta, recs, hrefs, reception, self.security, datastrip)
             built.append(item_dict(scene))
             self.result["items"][form].append(scene.item_id)
+            if self.security is None:
+                self.result["held"].append(scene.item_id)
         ensure_collections(conn, sorted({i["collection"] for i in built}))
         load_items(conn, built)
         return built
@@ -427,12 +429,13 @@ class _Run:
             conn.commit()
         self.ctx.progress("catalog", 1, 1)
         self.result["items"]["level0"].append(datastrip)
+        if self.security is None:
+            self.result["held"].append(datastrip)
         if "publish" in self._stages():
             self._publish([item])
 
     def _publish(self, items: list[dict[str, Any]]) -> None:
         from rsarchive.catalog import publish_items
-        from rsarchive.catalog.publication import HELD
         from rsarchive.db import connect
 
         if not items:
@@ -447,7 +450,6 @@ class _Run:
             internal.commit()
         self.result["published"] += list(report.published)
         self.result["withheld"] += list(report.withheld)
-        self.result["held"] += [i for i in report.withheld if report.reasons.get(i) == HELD]
         self.ctx.progress("publish", 1, 1)
 
 
