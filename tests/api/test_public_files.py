@@ -324,3 +324,31 @@ def test_reclassified_upward_the_public_copy_goes_at_once_and_the_export_drops_i
         actions = conn.execute("SELECT item_id, action, reason FROM rsarchive.item_actions WHERE item_id = %s "
                                "ORDER BY id", (product_id,)).fetchall()
     assert actions[-1] == (product_id, "classified", "unclassified → confidential")
+
+
+def test_republish_rewrites_copies_published_before_and_follows_a_new_public_url(published: Published) -> None:
+    """A public copy as publication wrote it before this change (the internal item, store hrefs
+    and all) is rewritten by ``catalog republish``; so is every copy after a new public URL."""
+    settings = published.run.settings
+    level0_id = published.run.internal_ids["vnredsat1-level0"][0]
+    with connect(settings.internal_database_dsn) as conn:
+        (legacy,) = fetch_items(conn, [level0_id], "vnredsat1-level0")
+    with connect(settings.public_database_dsn) as conn:
+        conn.execute("SELECT pgstac.upsert_item(%s::jsonb)", (json.dumps(legacy),))
+        conn.commit()
+    leaked = httpx.get(f"{published.base}/stac/collections/vnredsat1-level0/items/{level0_id}").text
+    assert "file://" in leaked  # the leak of issue #26, as it was
+    _cli(settings, "catalog", "classify", published.product["id"], "--classification", "unclassified")
+    moved = settings.derive(public_base_url="https://vrsa.example.vn/archive")
+    out = _cli(moved, "catalog", "republish")
+    assert "removed 0" in out, out
+    with connect(settings.public_database_dsn) as conn:
+        copies = [r[0] for r in conn.execute("SELECT pgstac.get_item(id, collection) FROM pgstac.items")]
+    assert len(copies) == 3  # level-0, original, product (the raw item is secret since the test above)
+    assert len(next(c for c in copies if c["id"] == published.product["id"])["assets"]) > 5
+    for copy in copies:
+        text = json.dumps(copy)
+        assert "file://" not in text and str(settings.archive_root) not in text
+        assert all(a["href"].startswith("https://vrsa.example.vn/archive/assets/") for a in copy["assets"].values())
+    assert next(c for c in copies if c["id"] == level0_id)["assets"] == {}
+    _cli(settings, "catalog", "republish")  # back to the server's own URL

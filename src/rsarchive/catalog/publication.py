@@ -63,6 +63,7 @@ __all__ = [
     "is_publishable",
     "publish",
     "publish_items",
+    "republish",
     "sanitise",
     "withdraw",
     "withdrawn_items",
@@ -253,6 +254,40 @@ def publish(
         report = publish_items(internal, public, items, public_url=public_url)
         public.commit()
         internal.commit()
+    return report
+
+
+def republish(internal_dsn: str, public_dsn: str, *, public_url: str | None = None,
+              batch_size: int = 500) -> PublishReport:
+    """Publish again every item the public database holds (``rsarchive catalog republish``):
+    after an upgrade that changed what a public copy may hold, or a new ``public_base_url``.
+    A public item that is no longer in the internal catalog is removed; classified, held and
+    withdrawn ones lose their copy as in :func:`publish_items`.  One transaction per database."""
+    report = PublishReport()
+    with connect(internal_dsn) as internal, connect(public_dsn) as public:
+        held: dict[str, list[str]] = {}
+        for collection, item_id in public.execute("SELECT collection, id FROM pgstac.items ORDER BY 1, 2"):
+            held.setdefault(collection, []).append(item_id)
+        for collection, ids in held.items():
+            known = {r[0] for r in internal.execute(
+                "SELECT id FROM pgstac.items WHERE collection = %s AND id = ANY(%s)", (collection, ids))}
+            gone = [i for i in ids if i not in known]
+            if gone:
+                delete_items(public, collection, gone)
+                public.execute("DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = ANY(%s)",
+                               (collection, gone))
+                report.withheld += gone
+                report.reasons.update({i: "not in the internal catalog" for i in gone})
+            present = [i for i in ids if i in known]
+            for start in range(0, len(present), batch_size):
+                part = publish_items(internal, public, fetch_items(internal, present[start:start + batch_size],
+                                                                   collection), public_url=public_url)
+                report.published += part.published
+                report.withheld += part.withheld
+                report.reasons.update(part.reasons)
+        public.commit()
+        internal.commit()
+    log.info("republished %d items, removed %d", len(report.published), len(report.withheld))
     return report
 
 

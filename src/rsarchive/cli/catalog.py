@@ -79,6 +79,19 @@ def publish(item_ids: tuple[str, ...], collection: str | None) -> None:
         click.echo(f"withheld  {item_id} ({report.reasons.get(item_id, 'security classification')})")
 
 
+@command.command("republish")
+def republish() -> None:
+    """Publish again every item of the public catalog (after an upgrade, or a new public_base_url)."""
+    from rsarchive.catalog.publication import republish as republish_all
+
+    settings = get_settings()
+    report = republish_all(settings.internal_database_dsn, settings.public_database_dsn,
+                           public_url=settings.public_url)
+    click.echo(f"đã công bố lại / republished {len(report.published)}, đã gỡ / removed {len(report.withheld)}")
+    for item_id in report.withheld:
+        click.echo(f"removed   {item_id} ({report.reasons.get(item_id, '')})")
+
+
 @command.command("held")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list.")
 def held(as_json: bool) -> None:
