@@ -17,7 +17,9 @@ from rsarchive.errors import ConfigError, UsageError
 INGEST_STAGES = ("store_level0", "decode", "split", "raw", "product", "store", "catalog", "publish")
 """Every stage an ingest pipeline may use, in the only order that makes sense."""
 
-CLASSIFICATIONS = ("unclassified", "restricted", "confidential", "secret", "top-secret")
+CLASSIFICATIONS = ("unclassified", "confidential", "secret", "top-secret")
+"""The catalog's words (``rsarchive.catalog.inputs.SECURITY_LEVELS``): any other is refused when the
+pipeline is loaded, not when its first item is catalogued."""
 
 
 class PipelineOptions(BaseModel):
