@@ -44,7 +44,9 @@ class OriginalMetadata(BaseModel):
     cloud_cover: float | None = None
     title: str | None = None
     licence: str | None = None
-    classification: Literal["unclassified", "confidential", "secret", "top-secret"] = "unclassified"
+    classification: Literal["unclassified", "confidential", "secret", "top-secret"] | None = None
+    """No default (fail closed): without one the delivery is catalogued and held, never
+    published, until an officer classifies it (``rsarchive catalog classify``)."""
 
     def footprint(self) -> dict[str, Any]:
         if self.geometry is not None:
@@ -147,7 +149,8 @@ def register(settings: Settings, files: Sequence[str | Path], *, provider: str, 
 
 
 def add_metadata(settings: Settings, delivery_id: str, metadata: OriginalMetadata) -> Delivery:
-    """Catalogue a registered delivery with its metadata (and publish it unless classified)."""
+    """Catalogue a registered delivery with its metadata (and publish it when it is unclassified;
+    without a classification it is held)."""
     from rsarchive.catalog import AssetInput, ProcessingInfo, Reception, SceneMetadata, ensure_collections
     from rsarchive.catalog import item_dict, load_items, publish_items
     from rsarchive.storage import Archive
@@ -185,7 +188,7 @@ def add_metadata(settings: Settings, delivery_id: str, metadata: OriginalMetadat
             "metadata_reported_at = coalesce(metadata_reported_at, now()) WHERE delivery_id = %s",
             (metadata.model_dump_json(), delivery_id, metadata.classification, delivery_id),
         )
-        publish_items(internal, public, [item])
+        publish_items(internal, public, [item], public_url=settings.public_url)
         public.commit()
         internal.commit()
     return get(settings, delivery_id)

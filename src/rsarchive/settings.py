@@ -108,6 +108,8 @@ class Settings(BaseSettings):
                                                 "within login_window_seconds before logins are refused (429)")
     login_window_seconds: int = Field(default=900, ge=1, le=86400,
                                       description="the sliding window counting failed web logins")
+    public_base_url: str = Field(default="", description="the archive's public URL, base of public asset hrefs "
+                                 "(https://host[/prefix]; empty: http://<api_host>:<api_port>)")
 
     @classmethod
     def settings_customise_sources(
@@ -120,6 +122,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         return (init_settings, env_settings, toml)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"public base URL {value!r} must start with https:// or http://")
+        return value.rstrip("/")
 
     @field_validator("archive_root", "config_dir")
     @classmethod
@@ -160,6 +169,11 @@ class Settings(BaseSettings):
     @cached_property
     def copy_store(self) -> str:
         return self.copy_store_url or (self.archive_root / "objects" / "copy").as_uri()
+
+    @cached_property
+    def public_url(self) -> str:
+        """The archive's public URL (no trailing slash): ``public_base_url`` or the API's own address."""
+        return self.public_base_url or f"http://{self.api_host}:{self.api_port}"
 
     def _dsn(self, database: str) -> str:
         return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{database}"

@@ -6,7 +6,8 @@ a distinctive area (the Paracel box 111–113 E, 15.5–17.5 N, where nothing pu
 Everything is published; the classified items are withheld.  Two more items, only in the
 internal database, carry no usable classification (one none, one an unknown word): they
 are visible to a top-secret clearance only (fail closed).  The app runs under
-uvicorn on a free port; thumbnails are served by a small HTTP server.
+uvicorn on a free port chosen before publication (public asset hrefs are on its URL); the
+product items' thumbnail is one PNG stored in the archive and served by ``/assets/…``.
 
 Dates: public items fall in 2014–2023, the secret ones in June 2033 (2031-01-01 plus
 900–907 days), the unmarked ones in August 2034.  The internal database's *stored*
@@ -20,11 +21,8 @@ unmarked items are written with ``upsert_item``, so no stored extent includes th
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import http.server
 import json
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ import pytest
 from rsarchive.catalog import init_catalogs, load_items, publish
 from rsarchive.db import connect, with_database
 from rsarchive.settings import Settings
+from rsarchive.storage import Archive, product_key
 from rsarchive.testing import stack
 from rsarchive.testing.server import free_port, serve
 from rsarchive.testing.items import synthetic_item
@@ -60,7 +59,7 @@ class LoadedCatalog:
     public_ids: list[str]
     secret_ids: list[str]
     secret_items: list[dict]
-    thumbnail_url: str
+    thumbnail_url: str          # the public URL of public_ids[0]'s thumbnail
     unmarked_ids: list[str]
 
     @property
@@ -68,23 +67,18 @@ class LoadedCatalog:
         return f"{self.base_url}/stac/"
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="package")
 def loaded(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedCatalog]:
 
     from rsarchive.api import create_app
 
-    settings = stack.clone_databases(service_settings)
-    files = tmp_path_factory.mktemp("assets")
-    (files / "thumb.png").write_bytes(png())
-    asset_port = free_port()
-    asset_server = http.server.ThreadingHTTPServer(("127.0.0.1", asset_port), functools.partial(_Quiet, directory=str(files)))
-    threading.Thread(target=asset_server.serve_forever, daemon=True).start()
-    thumb = f"http://127.0.0.1:{asset_port}/thumb.png"
+    port = free_port()  # chosen first: the public asset hrefs are on the server's own URL
+    settings = stack.clone_databases(service_settings).derive(
+        archive_root=tmp_path_factory.mktemp("api-archive"), public_base_url=f"http://127.0.0.1:{port}", api_port=port)
+    archive = Archive.from_settings(settings)  # one stored thumbnail that every product item points at
+    key = product_key("vnredsat1", dt.datetime(2014, 1, 1, tzinfo=dt.timezone.utc), "THUMB", "thumb.png")
+    archive.store(key, png())
+    thumb = f"{archive.primary.url}/{key}"
 
     public = [synthetic_item(i, thumbnail_href=thumb, cloud_cover=float(i * 7 % 100)) for i in range(60)]
     public += [synthetic_item(i, form="raw") for i in range(100, 106)]
@@ -98,7 +92,8 @@ def loaded(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     with connect(settings.internal_database_dsn) as conn:
         load_items(conn, public + secret)
         conn.commit()
-    report = publish(settings.internal_database_dsn, settings.public_database_dsn, [i["id"] for i in public + secret])
+    report = publish(settings.internal_database_dsn, settings.public_database_dsn, [i["id"] for i in public + secret],
+                     public_url=settings.public_url)
     assert sorted(report.withheld) == sorted(i["id"] for i in secret)
     unmarked = [synthetic_item(i, when=dt.datetime(2032, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=i))
                 for i in (950, 951)]
@@ -110,10 +105,10 @@ def loaded(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
         conn.commit()
 
     try:
-        with serve(create_app(settings)) as base:
-            yield LoadedCatalog(settings, base, [i["id"] for i in public],
-                                [i["id"] for i in secret], secret, thumb, [i["id"] for i in unmarked])
+        with serve(create_app(settings), port=port) as base:
+            yield LoadedCatalog(settings, base, [i["id"] for i in public], [i["id"] for i in secret], secret,
+                                f"{base}/assets/vnredsat1-product/{public[0]['id']}/thumbnail",
+                                [i["id"] for i in unmarked])
     finally:
-        asset_server.shutdown()
         stack.drop_databases(with_database(settings.internal_database_dsn, "postgres"),
                              [settings.internal_db, settings.public_db])

@@ -67,6 +67,8 @@ def _assert_clean(text: str, loaded, where: str) -> None:
                 assert not any(xmin <= x <= xmax for x in xs) or not any(ymin <= y <= ymax for y in ys), \
                     f"a coordinate in the classified area leaked in {where}: {point}"
     assert "2033-" not in text, f"the classified items' dates leaked in {where}"
+    for store in ("file://", "s3://", str(loaded.settings.archive_root)):
+        assert store not in text, f"a store href ({store}) leaked in {where}"
 
 
 def test_nothing_classified_in_public_responses(loaded) -> None:

@@ -5,6 +5,7 @@ products on the local and the distributed scheduler."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -115,7 +116,13 @@ def test_ingest_makes_level0_raw_product_items_and_publishes(settings: Settings,
     assert props["rsarchive:cloud_class"] in ("A", "B", "C") and 0 <= props["eo:cloud_cover"] <= 100
     with connect(settings.public_database_dsn) as conn:
         public = conn.execute(query).fetchone()[0]
+        published = [r[0] for r in conn.execute("SELECT pgstac.get_item(id, collection) FROM pgstac.items")]
     assert "rsarchive:plan_ref" not in public and public["processing:level"] == "L2A"
+    # the pipeline states the classification: published by the ingest itself, no store href in any copy
+    assert final.result["held"] == [] and len(published) == 5
+    for item in published:
+        assert "file://" not in json.dumps(item) and str(settings.archive_root) not in json.dumps(item)
+        assert all(a["href"].startswith(settings.public_url + "/assets/") for a in item["assets"].values())
 
 
 def test_corrupt_downlink_fails_with_the_decoder_message_and_keeps_level0(settings: Settings,

@@ -69,3 +69,15 @@ def test_a_downlink_that_is_no_file_is_refused_before_anything_is_queued(tmp_pat
         path.write_bytes(b"")
     with pytest.raises(UsageError, match=message):
         submit(load_settings(), path)
+
+
+def test_classification_has_no_default_and_only_the_catalogs_words(tmp_path: Path) -> None:
+    from rsarchive.catalog.inputs import SECURITY_LEVELS
+    from rsarchive.jobs.pipeline import CLASSIFICATIONS
+
+    assert CLASSIFICATIONS == SECURITY_LEVELS
+    body = BASE + "stages: [store_level0, decode]\n"
+    assert load_pipeline(str(_write(tmp_path, body))).options.classification is None  # held, not published
+    assert all(load_pipeline(name).options.classification is not None for name in available())  # shipped: stated
+    with pytest.raises(ConfigError, match="classification"):
+        load_pipeline(str(_write(tmp_path, body + "options:\n  classification: restricted\n")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def delivery_files(tmp_path: Path) -> list[Path]:
 
 def _meta(**changes: object) -> originals.OriginalMetadata:
     base = {"datetime": "2026-05-30T03:10:00Z", "bbox": [105.5, 20.8, 106.1, 21.3], "platform": "spot-7",
-            "instruments": ["naomi"], "gsd": 1.5}
+            "instruments": ["naomi"], "gsd": 1.5, "classification": "unclassified"}  # stated: there is no default
     return originals.OriginalMetadata.model_validate(base | changes)
 
 
@@ -83,6 +84,38 @@ def test_missing_metadata_becomes_overdue_after_three_months(settings: Settings,
     assert [d.delivery_id for d in originals.overdue(settings, today=dt.date(2026, 9, 2))] == [delivery.delivery_id]
     originals.add_metadata(settings, delivery.delivery_id, _meta())
     assert originals.overdue(settings, today=dt.date(2026, 9, 2)) == []
+
+
+def test_original_without_classification_is_held_until_classified_and_published_without_its_files(
+        settings: Settings, delivery_files: list[Path]) -> None:
+    from rsarchive.catalog.classification import classify, held_items
+
+    meta = _meta()
+    meta.classification = None
+    delivery = originals.register(settings, delivery_files, provider="airbus", route="purchase",
+                                  received=dt.date(2026, 6, 1), metadata=meta)
+    assert _ids(settings.internal_database_dsn) == [delivery.delivery_id]
+    assert _ids(settings.public_database_dsn) == [], "no classification: held, not published"
+    with connect(settings.internal_database_dsn) as conn:
+        assert [h.item_id for h in held_items(conn)] == [delivery.delivery_id]
+        assert conn.execute("SELECT classification FROM rsarchive.originals").fetchone()[0] is None
+    report = classify(settings.internal_database_dsn, settings.public_database_dsn, [delivery.delivery_id],
+                      "unclassified", public_url="https://vrsa.example.vn")
+    assert report.published == [delivery.delivery_id]
+    with connect(settings.public_database_dsn) as conn:
+        item = conn.execute("SELECT pgstac.get_item(id, collection) FROM pgstac.items").fetchone()[0]
+    with connect(settings.internal_database_dsn) as conn:
+        assert held_items(conn) == []
+        assert conn.execute("SELECT classification FROM rsarchive.originals").fetchone()[0] == "unclassified"
+    archive = Archive.from_settings(settings)
+    assert item["assets"] == {}, "an original is never offered for download"
+    files = {f["title"]: f for f in item["properties"]["rsarchive:files"]}
+    assert sorted(files) == sorted(p.name for p in delivery_files)
+    for key in delivery.keys:
+        record = archive.record(key)
+        assert files[key.rsplit("/", 1)[-1]]["file:checksum"] == record.checksum
+        assert files[key.rsplit("/", 1)[-1]]["file:size"] == record.size
+    assert "file://" not in json.dumps(item) and str(settings.archive_root) not in json.dumps(item)
 
 
 def test_classified_original_is_catalogued_but_never_public(settings: Settings, delivery_files: list[Path]) -> None:

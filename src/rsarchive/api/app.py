@@ -31,6 +31,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from rsarchive.api.public_assets import include_public_assets
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -373,6 +374,7 @@ def create_app(settings: Settings) -> Any:
     from rsarchive.api.requests_app import include_requests
 
     include_requests(app, settings)  # /api/… (requests, coverage), /downloads/…, /web/…
+    include_public_assets(app, settings)  # /assets/…: previews to anyone, data files on request (Art. 8)
     return app
 
 

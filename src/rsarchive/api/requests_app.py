@@ -13,11 +13,13 @@ if TYPE_CHECKING:
 
 def include_requests(app: Any, settings: Settings) -> None:
     """Add the requests API (``/api/…``, ``/downloads/…``) and the web pages (``/web/…``) to ``app``."""
+    from rsarchive.api.held_routes import held_router
     from rsarchive.api.requests_routes import requests_router
     from rsarchive.api.web_routes import web_router
 
     app.include_router(requests_router(settings))
     app.include_router(web_router(settings))
+    app.include_router(held_router(settings))  # /api/items/held, …/classify, /web/officer/held
 
 
 def create_requests_app(settings: Settings) -> Any:

@@ -9,7 +9,6 @@ coverage check; admin may do everything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -188,18 +187,7 @@ def requests_router(settings: Settings) -> APIRouter:
         if size is not None:
             headers["Content-Length"] = str(size)
 
-        def logged() -> Iterator[bytes]:
-            sent, done = 0, False
-            try:
-                for chunk in chunks:
-                    sent += len(chunk)
-                    yield chunk
-                done = True
-            finally:
-                with transaction(settings) as conn:
-                    downloads.log_download(conn, grant, sent, done)
-
-        return StreamingResponse(logged(), media_type=asset.get("type") or "application/octet-stream",
-                                 headers=headers)
+        return StreamingResponse(downloads.logged_chunks(settings, grant, chunks),
+                                 media_type=asset.get("type") or "application/octet-stream", headers=headers)
 
     return router

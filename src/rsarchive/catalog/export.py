@@ -8,7 +8,10 @@ Layout (the STAC best-practice layout)::
     <collection>/collection.json
     <collection>/<item>/<item>.json
 
-Only the public database is read, so nothing classified can be exported.  Output goes
+Only the public database is read, so nothing classified can be exported.  No store URL
+leaves either: an asset whose href is not on the archive's public URL (http/https) is
+left out, and a document that would still hold a ``file://`` or ``s3://`` URL stops the
+export before the root is rewritten (:func:`rsarchive.catalog.assets.store_hrefs`).  Output goes
 through a :class:`~rsarchive.catalog.sinks.CatalogSink` (a directory or a bucket
 prefix), so both targets receive the same bytes.
 
@@ -39,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from rsarchive.catalog.assets import store_hrefs
 from rsarchive.catalog.collections import catalog_dir
 from rsarchive.catalog.sinks import (CatalogSink, DirectorySink, S3Sink, content_type, is_temp, md5_hex,
                                      open_sink)
@@ -105,6 +109,24 @@ def _collection_links(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
             link = {**link, "href": "../licence.html"}
         kept.append(link)
     return kept
+
+
+def _public_only(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` without assets whose href is not an http(s) URL (a copy published before
+    publication rewrote hrefs may still point into a store)."""
+    assets = item.get("assets") or {}
+    kept = {k: a for k, a in assets.items() if urlparse(str(a.get("href") or "")).scheme in ("http", "https")}
+    if len(kept) != len(assets):
+        log.warning("item %s: %d asset(s) with a non-public href left out of the export (publish it again)",
+                    item.get("id"), len(assets) - len(kept))
+    return {**item, "assets": kept}
+
+
+def _checked(document: dict[str, Any], what: str) -> dict[str, Any]:
+    leaks = store_hrefs(document)
+    if leaks:
+        raise CatalogError(f"{what} holds store URL(s) ({', '.join(sorted(set(leaks))[:3])}); not exported")
+    return document
 
 
 def _check_target(sink: CatalogSink, existing: dict[str, str | None]) -> None:
@@ -239,6 +261,7 @@ def _write_items_and_collections(public_dsn: str, writer: _Writer) -> tuple[list
                         {"rel": "parent", "href": "../collection.json", "type": "application/json"},
                         {"rel": "collection", "href": "../collection.json", "type": "application/json"},
                     ]
+                    item = _checked(_public_only(item), f"item {item_id} (collection {cid})")
                     writer.put(f"{cid}/{item_id}/{item_id}.json", _json(item), ITEM_MEDIA_TYPE)
                     item_links.append({"rel": "item", "href": f"./{item_id}/{item_id}.json",
                                        "type": ITEM_MEDIA_TYPE})
@@ -250,7 +273,7 @@ def _write_items_and_collections(public_dsn: str, writer: _Writer) -> tuple[list
                 *_collection_links(collection.get("links") or []),
                 *item_links,
             ]
-            collection_files.append((f"{cid}/collection.json", _json(document)))
+            collection_files.append((f"{cid}/collection.json", _json(_checked(document, f"collection {cid}"))))
         conn.rollback()
     writer.drain()  # step 1 done: every item is in place before a collection links to it
     for path, data in collection_files:

@@ -224,7 +224,7 @@ class SceneMetadata:
     mission: str | None = "vnredsat-1"
     start_datetime: dt.datetime | None = None
     end_datetime: dt.datetime | None = None
-    security: SecurityClassification = "unclassified"
+    security: SecurityClassification | None = None   # None: held, never published until classified
     orbit: Orbit | None = None
     view: ViewGeometry | None = None
     processing: ProcessingInfo | None = None
@@ -241,7 +241,7 @@ class SceneMetadata:
         problems = []
         if self.datetime.tzinfo is None:
             problems.append("datetime must be timezone-aware (UTC)")
-        if self.security not in SECURITY_LEVELS:
+        if self.security is not None and self.security not in SECURITY_LEVELS:
             problems.append(f"security {self.security!r} is not one of {', '.join(SECURITY_LEVELS)}")
         if self.reception.route not in ACQUISITION_ROUTES:
             problems.append(f"reception.route {self.reception.route!r} is not one of {', '.join(ACQUISITION_ROUTES)}")

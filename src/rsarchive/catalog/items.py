@@ -237,7 +237,8 @@ def build_item(scene: SceneMetadata) -> pystac.Item:
         "rsarchive:datastrip_id": scene.datastrip_id,
     }
     props.update({k: v for k, v in optional.items() if v is not None})
-    props["rsarchive:security_classification"] = scene.security
+    if scene.security is not None:  # none: the item is held until an officer classifies it
+        props["rsarchive:security_classification"] = scene.security
     if scene.level0_quality is not None:
         props["rsarchive:level0_quality"] = scene.level0_quality.as_dict()
     if scene.geometric_accuracy is not None:

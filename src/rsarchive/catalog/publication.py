@@ -11,10 +11,17 @@ published must respect the law on state secrets.  Rules:
 * The public copy is *sanitised*: fields describing operations rather than data are
   removed (:data:`INTERNAL_PROPERTIES`: the acquisition plan or task reference -- which
   reveals who tasked the satellite and why -- the station pass id and the AOS/LOS contact
-  times), and so are assets with the ``archive`` role (the level-0 file, a foreign
-  original: supplied on request under Art. 8, never downloadable by the public,
-  Art. 5.2).  Kept: station, acquisition route, quality and accuracy, lineage.  The
-  copy gets ``published`` (timestamps extension) set to the publication time.
+  times).  No asset keeps a store href (:mod:`rsarchive.catalog.assets`): files of the
+  ``raw`` and ``product`` forms are listed on the archive's public URL (previews served
+  to anyone, data on request under Art. 8); level-0 files and foreign originals -- by the
+  form of the stored object, never by a role string -- are not offered at all, their
+  sizes and checksums stay in ``rsarchive:files`` (Art. 5.2).  A copy that would still
+  hold a ``file://`` or ``s3://`` URL is refused.  Kept: station, acquisition route,
+  quality and accuracy, lineage.  The copy gets ``published`` (timestamps extension)
+  set to the publication time.
+* Fail closed: an item without a security classification (none stated by the reception
+  record, the pipeline or the metadata) is *held*: withheld until an officer classifies
+  it (:mod:`rsarchive.catalog.classification`).
 * An item withdrawn from the public catalog (after an error report, Art. 9.4, or by
   :func:`withdraw`) stays withdrawn: while its latest withdraw/reinstate action in
   ``rsarchive.item_actions`` is a withdrawal, publishing it -- a re-publish or a
@@ -37,21 +44,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rsarchive.catalog.assets import object_records, public_assets, store_hrefs
+from rsarchive.catalog.inputs import SECURITY_LEVELS
 from rsarchive.catalog.loader import delete_items, load_items
 from rsarchive.catalog.validation import SchemaStore
 from rsarchive.db import connect
-from rsarchive.errors import NotFoundError
+from rsarchive.errors import CatalogError, NotFoundError
+from rsarchive.storage.records import ObjectRecord
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "INTERNAL_ASSET_ROLES",
+    "HELD",
     "INTERNAL_PROPERTIES",
     "PublishReport",
     "fetch_items",
+    "is_held",
     "is_publishable",
     "publish",
     "publish_items",
+    "republish",
     "sanitise",
     "withdraw",
     "withdrawn_items",
@@ -63,10 +75,11 @@ INTERNAL_PROPERTIES: frozenset[str] = frozenset({
     "rsarchive:aos",
     "rsarchive:los",
 })
-INTERNAL_ASSET_ROLES: frozenset[str] = frozenset({"archive"})
 PUBLIC_CLASSIFICATION = "unclassified"
 WITHDRAWN = "withdrawn"
 """The reason logged when a withdrawn item is withheld."""
+HELD = "held: no security classification; an officer classifies it (rsarchive catalog classify)"
+"""The reason logged when an item without a classification is withheld."""
 
 
 def classification_of(item: Mapping[str, Any]) -> str:
@@ -80,21 +93,40 @@ def is_publishable(item: Mapping[str, Any]) -> bool:
     return classification_of(item) == PUBLIC_CLASSIFICATION
 
 
-def sanitise(item: Mapping[str, Any], published: dt.datetime | None = None) -> dict[str, Any]:
-    """The public copy of an unclassified item (see the module's rules)."""
+def is_held(item: Mapping[str, Any]) -> bool:
+    """True when the item carries no valid security classification (fail closed: held)."""
+    return classification_of(item) not in SECURITY_LEVELS
+
+
+def default_public_url() -> str:
+    """The public URL of the deployment's settings (for callers that give none)."""
+    from rsarchive.settings import load_settings
+
+    return load_settings().public_url
+
+
+def sanitise(item: Mapping[str, Any], published: dt.datetime | None = None, *, public_url: str,
+             records: Mapping[str, ObjectRecord] | None = None) -> dict[str, Any]:
+    """The public copy of an unclassified item (see the module's rules).
+
+    ``records``: href → stored object of its assets (:func:`~rsarchive.catalog.assets.object_records`);
+    ``public_url``: the archive's public URL, base of the public asset hrefs."""
     if not is_publishable(item):
         raise ValueError("sanitise() called on a classified item")  # a programming error, not a user's
     out = copy.deepcopy(dict(item))
     props = out["properties"]
     for key in INTERNAL_PROPERTIES:
         props.pop(key, None)
-    out["assets"] = {
-        key: asset for key, asset in (out.get("assets") or {}).items()
-        if not INTERNAL_ASSET_ROLES & set(asset.get("roles") or [])
-    }
+    out["assets"], files = public_assets(item, records or {}, public_url)
+    if files:
+        props["rsarchive:files"] = files
     when = (published or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     props["published"] = when.isoformat().replace("+00:00", "Z")
     out["links"] = [link for link in out.get("links") or [] if link.get("rel") == "collection"]
+    leaks = store_hrefs(out)
+    if leaks:
+        raise CatalogError(f"the public copy of item {item.get('id')!r} would hold store URL(s) "
+                           f"{', '.join(sorted(set(leaks))[:3])}; it is not published")
     return out
 
 
@@ -163,10 +195,12 @@ def publish_items(
     items: Iterable[Mapping[str, Any]],
     *,
     store: SchemaStore | None = None,
+    public_url: str | None = None,
 ) -> PublishReport:
     """Publish internal ``items`` (dicts) through two open connections; the caller commits both.
 
-    Classified and withdrawn items are withheld (and a public copy of them removed).
+    Classified, held and withdrawn items are withheld (and a public copy of them removed).
+    ``public_url``: the archive's public URL (default: the settings' ``public_url``).
     Commit ``public_conn`` first, then ``internal_conn`` (the log)."""
     from rsarchive.catalog.collections import ensure_collections
 
@@ -175,13 +209,17 @@ def publish_items(
     public: list[dict[str, Any]] = []
     now = dt.datetime.now(dt.timezone.utc)
     withdrawn = withdrawn_items(internal_conn, items)
+    base = public_url or default_public_url()
+    records = object_records(internal_conn, [i for i in items if is_publishable(i)])
     for item in items:
-        if not is_publishable(item):
+        if is_held(item):
+            reason = HELD
+        elif not is_publishable(item):
             reason = f"security classification {classification_of(item)!r}"
         elif (item["collection"], item["id"]) in withdrawn:
             reason = WITHDRAWN
         else:
-            public.append(sanitise(item, now))
+            public.append(sanitise(item, now, public_url=base, records=records))
             report.published.append(item["id"])
             _log(internal_conn, item, "published")
             continue
@@ -207,14 +245,49 @@ def publish_items(
 
 
 def publish(
-    internal_dsn: str, public_dsn: str, ids: Iterable[str], collection: str | None = None
+    internal_dsn: str, public_dsn: str, ids: Iterable[str], collection: str | None = None, *,
+    public_url: str | None = None,
 ) -> PublishReport:
     """Publish items of the internal catalog by id (the operators' ``rsarchive catalog publish``)."""
     with connect(internal_dsn) as internal, connect(public_dsn) as public:
         items = fetch_items(internal, ids, collection)
-        report = publish_items(internal, public, items)
+        report = publish_items(internal, public, items, public_url=public_url)
         public.commit()
         internal.commit()
+    return report
+
+
+def republish(internal_dsn: str, public_dsn: str, *, public_url: str | None = None,
+              batch_size: int = 500) -> PublishReport:
+    """Publish again every item the public database holds (``rsarchive catalog republish``):
+    after an upgrade that changed what a public copy may hold, or a new ``public_base_url``.
+    A public item that is no longer in the internal catalog is removed; classified, held and
+    withdrawn ones lose their copy as in :func:`publish_items`.  One transaction per database."""
+    report = PublishReport()
+    with connect(internal_dsn) as internal, connect(public_dsn) as public:
+        held: dict[str, list[str]] = {}
+        for collection, item_id in public.execute("SELECT collection, id FROM pgstac.items ORDER BY 1, 2"):
+            held.setdefault(collection, []).append(item_id)
+        for collection, ids in held.items():
+            known = {r[0] for r in internal.execute(
+                "SELECT id FROM pgstac.items WHERE collection = %s AND id = ANY(%s)", (collection, ids))}
+            gone = [i for i in ids if i not in known]
+            if gone:
+                delete_items(public, collection, gone)
+                public.execute("DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = ANY(%s)",
+                               (collection, gone))
+                report.withheld += gone
+                report.reasons.update({i: "not in the internal catalog" for i in gone})
+            present = [i for i in ids if i in known]
+            for start in range(0, len(present), batch_size):
+                part = publish_items(internal, public, fetch_items(internal, present[start:start + batch_size],
+                                                                   collection), public_url=public_url)
+                report.published += part.published
+                report.withheld += part.withheld
+                report.reasons.update(part.reasons)
+        public.commit()
+        internal.commit()
+    log.info("republished %d items, removed %d", len(report.published), len(report.withheld))
     return report
 
 

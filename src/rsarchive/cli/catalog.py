@@ -31,6 +31,7 @@ def load(files: tuple[Path, ...], publish: bool) -> None:
     import json
 
     from rsarchive.catalog import bulk_load, ensure_collections, publish as publish_items
+    from rsarchive.catalog.classification import sync_public
     from rsarchive.db import connect
     from rsarchive.errors import UsageError
 
@@ -52,8 +53,14 @@ def load(files: tuple[Path, ...], publish: bool) -> None:
     report = bulk_load(settings.internal_database_dsn, items)
     click.echo(f"loaded {report.items} items into {', '.join(report.collections)} ({report.items_per_second:.0f} items/s)")
     if publish:
-        result = publish_items(settings.internal_database_dsn, settings.public_database_dsn, [i["id"] for i in items])
+        result = publish_items(settings.internal_database_dsn, settings.public_database_dsn, [i["id"] for i in items],
+                               public_url=settings.public_url)
         click.echo(f"published {len(result.published)}, withheld {len(result.withheld)}")
+    else:  # an item reclassified (or held) by this load loses its public copy now, not at the next publish
+        result = sync_public(settings.internal_database_dsn, settings.public_database_dsn, items,
+                             public_url=settings.public_url)
+        if result.withheld:
+            click.echo(f"removed from the public catalog: {', '.join(result.withheld)}")
 
 
 @command.command("publish")
@@ -64,11 +71,65 @@ def publish(item_ids: tuple[str, ...], collection: str | None) -> None:
     from rsarchive.catalog import publish as publish_items
 
     settings = get_settings()
-    report = publish_items(settings.internal_database_dsn, settings.public_database_dsn, item_ids, collection)
+    report = publish_items(settings.internal_database_dsn, settings.public_database_dsn, item_ids, collection,
+                           public_url=settings.public_url)
     for item_id in report.published:
         click.echo(f"published {item_id}")
     for item_id in report.withheld:
         click.echo(f"withheld  {item_id} ({report.reasons.get(item_id, 'security classification')})")
+
+
+@command.command("republish")
+def republish() -> None:
+    """Publish again every item of the public catalog (after an upgrade, or a new public_base_url)."""
+    from rsarchive.catalog.publication import republish as republish_all
+
+    settings = get_settings()
+    report = republish_all(settings.internal_database_dsn, settings.public_database_dsn,
+                           public_url=settings.public_url)
+    click.echo(f"đã công bố lại / republished {len(report.published)}, đã gỡ / removed {len(report.withheld)}")
+    for item_id in report.withheld:
+        click.echo(f"removed   {item_id} ({report.reasons.get(item_id, '')})")
+
+
+@command.command("held")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list.")
+def held(as_json: bool) -> None:
+    """Items held for want of a security classification (never published until classified)."""
+    from rsarchive.catalog.classification import held_items
+    from rsarchive.cli.options import echo_json
+    from rsarchive.db import connect
+
+    with connect(get_settings().internal_database_dsn) as conn:
+        found = held_items(conn)
+    if as_json:
+        echo_json([h.to_dict() for h in found])
+        return
+    for h in found:
+        click.echo(f"{h.collection}  {h.item_id}  {h.form or '?'}  {h.datetime.isoformat() if h.datetime else '-'}"
+                   + (f"  (found {h.found!r})" if h.found else ""))
+    click.echo(f"{len(found)} mục đang giữ / {len(found)} held item(s)"
+               + ("; phân loại / classify: rsarchive catalog classify ID --classification …" if found else ""))
+
+
+@command.command("classify")
+@click.argument("item_ids", nargs=-1, required=True)
+@click.option("--classification", required=True,
+              type=click.Choice(["unclassified", "confidential", "secret", "top-secret"]),
+              help="The security classification (only unclassified items are published).")
+@click.option("--collection", help="Collection of the items (needed if an id is in several).")
+@click.option("--note", default="", help="Why (recorded with the classification).")
+def classify(item_ids: tuple[str, ...], classification: str, collection: str | None, note: str) -> None:
+    """Classify ITEM_IDs; unclassified ones are published, any other loses its public copy at once."""
+    from rsarchive.catalog.classification import classify as classify_items
+
+    settings = get_settings()
+    report = classify_items(settings.internal_database_dsn, settings.public_database_dsn, item_ids, classification,
+                            collection=collection, note=note, public_url=settings.public_url)
+    for item_id in report.published:
+        click.echo(f"{item_id}: {classification}, published")
+    for item_id in report.withheld:
+        click.echo(f"{item_id}: {classification}, not public ({report.reasons.get(item_id, '')})")
 
 
 @command.command("export")

@@ -29,5 +29,9 @@ def command(file: str, reception: str | None, pipeline: str, wait: bool, schedul
         click.echo(f"job {final.id} {final.state}"
                    + (f": {len((final.result or {}).get('scenes', []))} scene(s)" if final.result else "")
                    + (f": {final.error}" if final.error else ""))
+        held = (final.result or {}).get("held") or []
+        if held:
+            click.echo(f"{len(held)} mục đang giữ, chưa công bố: chưa có độ mật / {len(held)} item(s) held, not "
+                       "published: no security classification (rsarchive catalog held; rsarchive catalog classify)")
         if final.state != "succeeded":
             raise SystemExit(1)

@@ -130,13 +130,15 @@ class _Run:
         self.path = Path(self.job.input["path"])
         self.archive = Archive.from_settings(settings)
         self.work = settings.archive_root / "work" / f"job-{self.job.id}"
-        self.security = self.reception.classification or self.spec.options.classification
+        # Fail closed: no code default.  Neither the reception record nor the pipeline states
+        # one → None: the items are catalogued internally and held until an officer classifies them.
+        self.security: str | None = self.reception.classification or self.spec.options.classification
         self.pass_id = self.reception.pass_id or f"h{self.sha256[:8]}"
         created = self.job.created_at or dt.datetime.now(dt.timezone.utc)
         self.aos = self.reception.aos or created
         self.result: dict[str, Any] = {"sha256": self.sha256, "pipeline": self.spec.name, "scenes": [],
                                        "skipped": [], "items": {"level0": [], "raw": [], "product": []},
-                                       "published": [], "withheld": [], "stage_seconds": {}}
+                                       "published": [], "withheld": [], "held": [], "stage_seconds": {}}
         self._clocks: dict[int, tuple[str, float]] = {}  # per thread: its stage and when it began
         self._lock = threading.Lock()
 
@@ -380,6 +382,8 @@ class _Run:
             scene = build(meta, recs, hrefs, reception, self.security, datastrip)
             built.append(item_dict(scene))
             self.result["items"][form].append(scene.item_id)
+            if self.security is None:
+                self.result["held"].append(scene.item_id)
         ensure_collections(conn, sorted({i["collection"] for i in built}))
         load_items(conn, built)
         return built
@@ -425,6 +429,8 @@ class _Run:
             conn.commit()
         self.ctx.progress("catalog", 1, 1)
         self.result["items"]["level0"].append(datastrip)
+        if self.security is None:
+            self.result["held"].append(datastrip)
         if "publish" in self._stages():
             self._publish([item])
 
@@ -439,7 +445,7 @@ class _Run:
             return
         with connect(self.settings.internal_database_dsn) as internal, \
                 connect(self.settings.public_database_dsn) as public:
-            report = publish_items(internal, public, items)
+            report = publish_items(internal, public, items, public_url=self.settings.public_url)
             public.commit()
             internal.commit()
         self.result["published"] += list(report.published)

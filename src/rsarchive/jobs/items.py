@@ -60,7 +60,7 @@ def _qa_bands(qa: Mapping[str, Any], resolution_m: float | None) -> tuple[BandIn
 
 def level0_scene(*, item_id: str, mission: str, href: str, record: ObjectRecord, reception: Reception,
                  quality: Mapping[str, Any], start: dt.datetime, end: dt.datetime, footprint: dict[str, Any],
-                 security: str, profile: str) -> SceneMetadata:
+                 security: str | None, profile: str) -> SceneMetadata:
     """The level-0 item: the downlink as received (never served as imagery, Art. 5.2)."""
     asset = AssetInput(key="level0", href=href, media_type="application/octet-stream", roles=("data", "level0"),
                        title=f"Level-0 CADU stream ({profile} profile)", checksum=record.checksum, size=record.size)
@@ -76,7 +76,7 @@ def level0_scene(*, item_id: str, mission: str, href: str, record: ObjectRecord,
 
 
 def raw_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
-              reception: Reception, security: str, level0_item: str) -> SceneMetadata:
+              reception: Reception, security: str | None, level0_item: str) -> SceneMetadata:
     """The raw (L1A) item of one scene from its ``rsarchive-raw/1`` metadata."""
     assets: list[AssetInput] = []
     for band in meta["bands"]:
@@ -117,7 +117,7 @@ def raw_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], href
 
 
 def product_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
-                  reception: Reception, security: str, level0_item: str) -> SceneMetadata:
+                  reception: Reception, security: str | None, level0_item: str) -> SceneMetadata:
     """The product (L2A) item of one scene from its ``rsarchive-product/1`` metadata."""
     grids = {name: Grid(epsg=g["epsg"], transform=tuple(g["transform"]), shape=tuple(g["shape"]))  # type: ignore[arg-type]
              for name, g in meta["grids"].items()}

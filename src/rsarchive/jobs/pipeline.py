@@ -17,7 +17,9 @@ from rsarchive.errors import ConfigError, UsageError
 INGEST_STAGES = ("store_level0", "decode", "split", "raw", "product", "store", "catalog", "publish")
 """Every stage an ingest pipeline may use, in the only order that makes sense."""
 
-CLASSIFICATIONS = ("unclassified", "restricted", "confidential", "secret", "top-secret")
+CLASSIFICATIONS = ("unclassified", "confidential", "secret", "top-secret")
+"""The catalog's words (``rsarchive.catalog.inputs.SECURITY_LEVELS``): any other is refused when the
+pipeline is loaded, not when its first item is catalogued."""
 
 
 class PipelineOptions(BaseModel):
@@ -26,7 +28,9 @@ class PipelineOptions(BaseModel):
     dem: str | None = Field(default=None, description="GeoTIFF of terrain heights (m) for orthorectification")
     refine: bool = Field(default=False, description="GCP refinement against the reference orthoimage")
     reference: str | None = Field(default=None, description="reference orthoimage for GCP refinement")
-    classification: Literal[CLASSIFICATIONS] = "unclassified"  # type: ignore[valid-type]
+    classification: Literal[CLASSIFICATIONS] | None = Field(  # type: ignore[valid-type]
+        default=None, description="security classification of the items when the reception record states none; "
+        "none here either: the items are held (never published) until an officer classifies them")
     publish: bool = Field(default=True, description="publish unclassified items to the public catalog")
 
 

@@ -163,3 +163,24 @@ def resolve_download(conn: Any, principal: Principal, token: str) -> tuple[downl
                 if asset["key"] == grant.asset:
                     return grant, asset
     raise NotFoundError("the asset of this download link is not in the delivery")
+
+
+def delivered_asset(conn: Any, principal: Principal, collection: str, item_id: str,
+                    asset: str) -> tuple[downloads.Grant, dict[str, Any]] | None:
+    """A grant and the manifest's asset when a delivery visible to ``principal`` (their
+    organisation's fulfilled requests; an officer's: any) includes ``asset`` of the item,
+    within the principal's clearance; None when none does."""
+    require(principal, *lifecycle.REQUESTERS, *lifecycle.OFFICERS)
+    if principal.user_id is None:
+        return None
+    for record in lifecycle.list_requests(conn, principal, "fulfilled"):
+        manifest, _ = stored_delivery(conn, record.id)
+        for entry in manifest["items"]:
+            if entry["id"] != item_id or entry.get("collection") not in (collection, None):
+                continue
+            if not principal.may_see(entry.get("classification")):
+                continue
+            for found in entry["assets"]:
+                if found["key"] == asset:
+                    return downloads.Grant(record.id, item_id, asset, principal.user_id, 0), found
+    return None

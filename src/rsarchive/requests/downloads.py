@@ -182,3 +182,20 @@ def log_download(conn: Any, grant: Grant, size: int, completed: bool) -> None:
     conn.execute("INSERT INTO rsarchive.downloads (user_id, request_id, item_id, asset, bytes, completed) "
                  "VALUES (%s, %s, %s, %s, %s, %s)",
                  (grant.user_id, grant.request_id, grant.item_id, grant.asset, size, completed))
+
+
+def logged_chunks(settings: Settings, grant: Grant, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` passed through; when they end (sent in full, or the client went away) the
+    download is logged (:func:`log_download`, own transaction)."""
+    from rsarchive.db import connect
+
+    sent, done = 0, False
+    try:
+        for chunk in chunks:
+            sent += len(chunk)
+            yield chunk
+        done = True
+    finally:
+        with connect(settings.internal_database_dsn) as conn:
+            log_download(conn, grant, sent, done)
+            conn.commit()

@@ -193,7 +193,7 @@ def reinstate(conn: Any, settings: Settings, principal: Principal, collection: s
                  "VALUES (%s, %s, 'reinstated', %s, %s)", (item_id, collection, principal.user_id, decision.note))
     items = fetch_items(conn, [item_id], collection)
     with connect(settings.public_database_dsn) as pub:
-        published = publish_items(conn, pub, items)
+        published = publish_items(conn, pub, items, public_url=settings.public_url)
         pub.commit()
     detail = {"item_id": item_id, "collection": collection, "published": bool(published.published),
               "withheld_reason": published.reasons.get(item_id), "note": decision.note}

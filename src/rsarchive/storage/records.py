@@ -12,7 +12,7 @@ from rsarchive.errors import IntegrityError, NotFoundError
 from rsarchive.storage.checksum import multihash
 from rsarchive.storage.keys import Form
 
-__all__ = ["ObjectRecord", "upsert", "fetch", "select", "log_event", "mark_checked"]
+__all__ = ["ObjectRecord", "upsert", "fetch", "fetch_many", "select", "log_event", "mark_checked"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,15 @@ def fetch(conn: Any, key: str) -> ObjectRecord:
     if row is None:
         raise NotFoundError(f"no object {key!r} is recorded as stored")
     return _record(row)
+
+
+def fetch_many(conn: Any, keys: Iterable[str]) -> dict[str, ObjectRecord]:
+    """The records of those ``keys`` that are recorded as stored (one query), by key."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM rsarchive.objects WHERE key = ANY(%s)", (wanted,)).fetchall()
+    return {row[0]: _record(row) for row in rows}
 
 
 def select(conn: Any, *, forms: Iterable[Form] | None = None, sample: int | None = None,
