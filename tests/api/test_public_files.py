@@ -42,6 +42,7 @@ from rsarchive.requests.models import Approval, RequestForm
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive
 from rsarchive.testing import stack
+from rsarchive.testing.web import log_in
 from rsarchive.testing.server import free_port, serve
 
 pytestmark = pytest.mark.services
@@ -133,7 +134,9 @@ def test_unclassified_ingest_and_registration_are_held_not_published(run: Run) -
     from rsarchive.api import create_app
 
     with serve(create_app(app_settings)) as base:
-        page = httpx.get(base + "/web/officer/held", cookies={"rsarchive_token": token})
+        with httpx.Client() as client:
+            assert log_in(client, base, "officer-held", token).status_code == 303
+            page = client.get(base + "/web/officer/held")
         assert page.status_code == 200 and "Dữ liệu chờ phân loại mật" in page.text
         assert all(f'data-item-id="{i}"' in page.text for i in every)
         anonymous = httpx.get(base + "/web/officer/held")

@@ -21,6 +21,7 @@ from rsarchive.api.requests_app import create_requests_app
 from rsarchive.cli.main import cli
 from rsarchive.db import connect
 from rsarchive.settings import Settings
+from rsarchive.testing.web import csrf_of, log_in
 from rsarchive.testing.server import serve
 
 pytestmark = pytest.mark.services
@@ -31,18 +32,6 @@ def server(settings: Settings) -> Iterator[str]:
     """The requests app served the way ``rsarchive serve`` serves it (proxy options from settings)."""
     with serve(create_requests_app(settings), **uvicorn_options(settings)) as url:
         yield url
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
-    assert found, page.text[:2000]
-    return found.group(1)
-
-
-def log_in(client: httpx.Client, url: str, name: str, token: str, **headers: str) -> httpx.Response:
-    form = client.get(f"{url}/web/login", headers=headers)
-    return client.post(f"{url}/web/login", headers=headers,
-                       data={"name": name, "token": token, "next": "/web/", "csrf_token": csrf_of(form)})
 
 
 def set_cookie_headers(response: httpx.Response, name: str) -> list[str]:

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from rsarchive import identity
-from rsarchive.api.auth import COOKIE, ErrorTranslatingRoute, principal_for, require_role, transaction
+from rsarchive.api.auth import ErrorTranslatingRoute, require_role, session_user, transaction
 from rsarchive.catalog.classification import classify, held_items
 from rsarchive.errors import AuthError, RsArchiveError
 from rsarchive.identity import Principal
@@ -64,7 +64,7 @@ def held_router(settings: Settings) -> APIRouter:
     @router.get("/web/officer/held", include_in_schema=False)
     def held_page(request: Request) -> Response:
         try:
-            principal = principal_for(settings, request.cookies.get(COOKIE))
+            principal = session_user(settings, request)
             if principal.is_anonymous:
                 return RedirectResponse(f"/web/login?next={request.url.path}", status_code=303)
             identity.require(principal, "officer")

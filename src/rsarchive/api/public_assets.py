@@ -27,7 +27,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from rsarchive.api.auth import ErrorTranslatingRoute, bearer, principal_for, token_of, transaction
+from rsarchive.api.auth import ErrorTranslatingRoute, bearer, principal_for, session_user, token_of, transaction
+from rsarchive.api.sessions import SESSION_COOKIE
 from rsarchive.catalog.assets import PublishedFile, published_file
 from rsarchive.db import connect
 from rsarchive.errors import PermissionDeniedError
@@ -94,8 +95,9 @@ def public_assets_router(settings: Settings) -> APIRouter:
             found = published_file(internal, public, collection, item_id, asset)
         if found.preview:
             return _preview(archive(), found, request)
-        token = token_of(request, credentials, cookie=True)
-        principal = principal_for(settings, token)
+        token = token_of(request, credentials)
+        principal = (session_user(settings, request) if token is None and SESSION_COOKIE in request.cookies
+                     else principal_for(settings, token))
         if principal.is_anonymous:
             return JSONResponse(on_request_body(settings, found, False), status_code=401,
                                 headers={"WWW-Authenticate": 'Bearer realm="rsarchive"'})
