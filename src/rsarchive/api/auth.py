@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from rsarchive import identity
 from rsarchive.api.sessions import SESSION_COOKIE, session_principal
 from rsarchive.db import connect
-from rsarchive.errors import AuthError, RsArchiveError
+from rsarchive.errors import AuthError, RsArchiveError, ServiceError
 from rsarchive.identity import Principal
 
 if TYPE_CHECKING:
@@ -89,12 +89,19 @@ def internal_catalog_principal(settings: Settings, token: str | None) -> Princip
         return identity.check_internal_token(conn, token)
 
 
-def error_response(exc: RsArchiveError) -> JSONResponse:
+def error_response(exc: RsArchiveError, request: Request | None = None) -> JSONResponse:
     """The JSON answer for an archive error: status from its ``http_status``, body
-    ``{"code", "description"}`` like the rest of the app (``rsarchive.api.errors``)."""
+    ``{"code", "description"}`` like the rest of the app (``rsarchive.api.errors``); a 5xx
+    says nothing of its cause (which the log has, with the request id)."""
+    from rsarchive.api.request_id import generic_error, request_id
+
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     if exc.http_status >= 500:
-        log.error("request failed: %s", exc)
+        rid = request_id(request) if request is not None else "-"
+        log.error("request %s failed: %s", rid, exc)
+        if exc.http_status == 503:
+            headers = {"Retry-After": "5"}
+        return JSONResponse(generic_error(exc.http_status, rid), status_code=exc.http_status, headers=headers)
     return JSONResponse({"code": type(exc).__name__, "description": str(exc)}, status_code=exc.http_status,
                         headers=headers)
 
@@ -111,10 +118,19 @@ class ErrorTranslatingRoute(APIRoute):
             try:
                 return await handler(request)
             except RsArchiveError as exc:
-                return error_response(exc)
-            except psycopg.DataError as exc:  # a value PostgreSQL cannot store (safety net)
-                return JSONResponse({"code": "DataError", "description": f"invalid value: {str(exc).splitlines()[0]}"},
-                                    status_code=400)
+                return error_response(exc, request)
+            except psycopg.DataError as exc:  # a value PostgreSQL cannot store (safety net): not its words
+                from rsarchive.api.request_id import request_id
+
+                log.info("request %s: a value the database cannot store: %s", request_id(request), exc)
+                return JSONResponse({"code": "InvalidParameter", "description": "một giá trị không lưu được (ký tự "
+                                     "hoặc số ngoài phạm vi) — a value cannot be stored (a character or a number "
+                                     "out of range)"}, status_code=400)
+            except psycopg.errors.QueryCanceled:  # statement_timeout
+                return error_response(ServiceError("statement timeout"), request)
+            except psycopg.OperationalError as exc:
+                log.error("database unavailable: %s", exc)
+                return error_response(ServiceError("database unavailable"), request)
             except HTTPException:
                 raise
 
