@@ -79,9 +79,9 @@ def role_dsn(settings: Settings, role: str, database: Database) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
     params: dict[str, Any] = conninfo_to_dict(_owner_dsn(settings, database))
-    params.pop("password", None)
-    params.pop("user", None)
-    password = role_password(settings, role, database)
+    user, given = params.pop("user", None), params.pop("password", "")
+    given = given if user == role else ""  # the DSN is already the role's: its password is the role's
+    password = role_password(settings, role, database) or given
     auth = f"{quote(role, safe='')}:{quote(password, safe='')}" if password else quote(role, safe="")
     host, port, dbname = params.pop("host", ""), params.pop("port", ""), params.pop("dbname", "")
     if "/" in str(host) or "," in str(host):  # a socket directory or several hosts: a query parameter

@@ -167,8 +167,7 @@ def _check_identities(settings: Settings, layout: SeaweedLayout) -> None:
         current = ""
     if current == _s3_config(settings):
         return
-    _write_s3_config(settings, layout)
-    raise ServiceError(
+    raise ServiceError(  # the file is left as it is: it says what the running server knows
         f"SeaweedFS (pid {read_pid(layout.pid_file)}) was started with other S3 identities than the ones "
         "configured now; restart it so that it reads them: rsarchive services down && rsarchive services up"
     )

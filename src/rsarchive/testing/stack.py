@@ -46,6 +46,8 @@ def isolated_settings(root: Path, **changes: object) -> Settings:
     taken: set[int] = set()
     values: dict[str, object] = {
         "archive_root": root,
+        # named, so that settings derived with another archive root keep the stack's credentials
+        "secrets_file": str(root / "run" / "secrets.json"),
         "pg_port": free_port_pair(rng, taken),
         "seaweed_s3_port": free_port_pair(rng, taken),
         "seaweed_master_port": free_port_pair(rng, taken),
