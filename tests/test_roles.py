@@ -102,6 +102,9 @@ def test_public_api_role_only_reads_the_public_catalog(catalog: tuple[Settings, 
         for statement, params in _item_writes(item_id):
             _refused(conn, statement, params)
         _refused(conn, "DELETE FROM rsarchive.published_items")
+        for cache in roles.PGSTAC_CACHES:  # pgSTAC's read role could write these; ours cannot
+            _refused(conn, f"UPDATE pgstac.{cache} SET lastused = now()")
+        _refused(conn, "INSERT INTO pgstac.search_wheres (_where) VALUES ('true')")
     with pytest.raises(ServiceError, match="permission denied for database"):
         _as(settings, settings.api_public_pg_role, "internal")
     _item_unchanged(settings, item_id)

@@ -57,6 +57,8 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
 """Privileges on tables of the schema ``rsarchive``, by role and database."""
 
 PGSTAC_ROLE: dict[Kind, str] = {"worker": "pgstac_ingest", "api_public": "pgstac_read", "api_internal": "pgstac_read"}
+PGSTAC_CACHES = ("searches", "search_wheres", "format_item_cache")
+"""pgSTAC tables its read role may write (search and item caches): taken back from it."""
 CONNECT: dict[Database, tuple[Kind, ...]] = {
     "internal": ("worker", "api_internal"),
     "public": ("worker", "api_public", "api_internal"),
@@ -112,6 +114,14 @@ def grant(settings: Settings, database: Database) -> None:
         conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
         tables = {r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'rsarchive'").fetchall()}
+        # pgSTAC lets its read role write its search caches; both APIs search read-only
+        # (pgstac.readonly), so nothing that reads may write anything here.
+        caches = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'pgstac' AND tablename = ANY(%s)",
+            (list(PGSTAC_CACHES),)).fetchall()]
+        for cache in caches:
+            conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON pgstac.{} FROM pgstac_read").format(
+                sql.Identifier(cache)))
         for kind, name in names.items():
             role = sql.Identifier(name)
             allowed = kind in CONNECT[database]
