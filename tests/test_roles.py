@@ -139,6 +139,31 @@ def test_internal_api_role_cannot_change_the_internal_catalog_but_records_reques
     _item_unchanged(settings, item_id)
 
 
+def test_internal_api_role_classifies_an_item_only_through_its_function(catalog: tuple[Settings, str]) -> None:
+    settings, item_id = catalog
+    classify = "SELECT rsarchive.set_item_classification(%s, %s, %s)"
+
+    def level() -> str:
+        with connect(settings.internal_database_dsn) as conn:
+            item = conn.execute("SELECT pgstac.get_item(%s, %s)", (item_id, COLLECTION)).fetchone()[0]
+        return str(item["properties"]["rsarchive:security_classification"])
+
+    with _as(settings, settings.api_internal_pg_role, "internal") as conn:
+        conn.execute(classify, (COLLECTION, item_id, "secret"))
+        assert level() == "secret"
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="not one of"):
+            conn.execute(classify, (COLLECTION, item_id, "public"))
+        with pytest.raises(psycopg.errors.NoDataFound, match="not found"):
+            conn.execute(classify, (COLLECTION, "no-such-item", "secret"))
+        conn.execute(classify, (COLLECTION, item_id, "unclassified"))
+        assert level() == "unclassified"
+        _refused(conn, "UPDATE pgstac.items SET content = jsonb_set(content, "
+                       "'{properties,rsarchive:security_classification}', '\"secret\"') WHERE id = %s", (item_id,))
+    with _as(settings, settings.worker_pg_role, "internal") as conn:
+        _refused(conn, classify, (COLLECTION, item_id, "secret"))
+    assert level() == "unclassified"
+
+
 def test_worker_role_ingests_and_publishes_but_cannot_read_people(catalog: tuple[Settings, str]) -> None:
     settings, item_id = catalog
     other = synthetic_item(9)

@@ -80,14 +80,19 @@ def load(path: Path) -> LocalCredentials:
                           "move it away and run `rsarchive services up` again") from None
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner may read (mode 0600 from the start)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
 def save(path: Path, creds: LocalCredentials) -> None:
-    """Write ``creds`` to ``path`` (mode 0600 from the start, replaced atomically)."""
+    """Write ``creds`` to ``path`` (mode 0600, replaced atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(creds.to_json())
-    os.chmod(tmp, 0o600)
+    write_private(tmp, creds.to_json())
     tmp.replace(path)
 
 

@@ -52,24 +52,27 @@ def runtime_roles(settings: Settings) -> dict[str, str]:
             settings.api_internal_pg_role: "api_internal_pg_password"}
 
 
-def _owner_dsn(settings: Settings, database: Database) -> str:
+def owner_dsn(settings: Settings, database: Database) -> str:
+    """The owner's DSN of ``database`` (migrations, grants)."""
     return settings.internal_database_dsn if database == "internal" else settings.public_database_dsn
 
 
-def _address(params: dict[str, object]) -> str:
+def server_address(dsn: str) -> str:
+    """``host:port`` of the server a DSN names (what the local credentials are tied to)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
     return f"{params.get('host', '')}:{params.get('port') or 5432}"
 
 
 def role_password(settings: Settings, role: str, database: Database = "internal") -> str:
     """The password of a run-time ``role``: its setting, else the local credentials of the
     server the owner's DSN names; empty when neither knows it (libpq may still find one)."""
-    from psycopg.conninfo import conninfo_to_dict
-
     setting = runtime_roles(settings).get(role)
     explicit = str(getattr(settings, setting)) if setting else ""
     if explicit:
         return explicit
-    return settings.local_credentials().password(role, _address(conninfo_to_dict(_owner_dsn(settings, database))))
+    return settings.local_credentials().password(role, server_address(owner_dsn(settings, database)))
 
 
 def role_dsn(settings: Settings, role: str, database: Database) -> str:
@@ -78,7 +81,7 @@ def role_dsn(settings: Settings, role: str, database: Database) -> str:
 
     from psycopg.conninfo import conninfo_to_dict
 
-    params: dict[str, Any] = conninfo_to_dict(_owner_dsn(settings, database))
+    params: dict[str, Any] = conninfo_to_dict(owner_dsn(settings, database))
     user, given = params.pop("user", None), params.pop("password", "")
     given = given if user == role else ""  # the DSN is already the role's: its password is the role's
     password = role_password(settings, role, database) or given

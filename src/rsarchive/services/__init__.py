@@ -22,7 +22,7 @@ from rsarchive import credentials
 from rsarchive.credentials import LocalCredentials
 from rsarchive.db import connect, redact, with_database
 from rsarchive.errors import RsArchiveError, ServiceError
-from rsarchive.identities import S3_IDENTITIES, runtime_roles
+from rsarchive.identities import S3_IDENTITIES, runtime_roles, server_address
 from rsarchive.services import postgres, roles, seaweed
 from rsarchive.settings import Settings
 
@@ -83,16 +83,12 @@ def ensure_credentials(settings: Settings) -> LocalCredentials:
     """Generate what is missing in the local credentials file (once; never logged): the owner's
     password of the local cluster, a password per run-time role and a key pair per S3 identity,
     except those given by settings.  The file records the server address they are for."""
-    from psycopg.conninfo import conninfo_to_dict
-
     path = settings.secrets_path
     creds = credentials.load(path)
     before = creds.to_json()
-    if manages_postgres(settings):
-        creds.pg_address = f"{settings.pg_host}:{settings.pg_port}"
-    else:
-        params = conninfo_to_dict(settings.internal_dsn or settings.public_dsn)
-        creds.pg_address = f"{params.get('host', '')}:{params.get('port') or 5432}"
+    # (not from internal_database_dsn: it would be computed, and kept, before its password exists)
+    explicit = settings.internal_dsn or settings.public_dsn
+    creds.pg_address = server_address(explicit) if explicit else f"{settings.pg_host}:{settings.pg_port}"
     wanted = [name for name, setting in runtime_roles(settings).items() if not getattr(settings, setting)]
     if manages_postgres(settings) and not settings.pg_password:
         wanted.insert(0, settings.pg_user)

@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from rsarchive.credentials import scram_verifier, write_private
 from rsarchive.db import connect, redact, with_database
 from rsarchive.errors import ServiceError
 from rsarchive.services.process import answers, pid_alive, port_in_use, read_pid, wait_until
@@ -118,9 +119,7 @@ def _initdb(settings: Settings, layout: PostgresLayout, password: str) -> None:
     if owner is not None:
         os.chown(layout.data_dir, *owner)
     pwfile = layout.data_dir.parent / ".initdb-password"
-    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(password + "\n")
+    write_private(pwfile, password + "\n")
     if owner is not None:
         os.chown(pwfile, *owner)
     try:
@@ -196,8 +195,6 @@ def require_passwords(settings: Settings, password: str) -> bool:
     set the owner's password (as a SCRAM verifier), turn ``trust`` into ``scram-sha-256`` in
     pg_hba.conf and reload.  True when it changed something."""
     from psycopg import sql
-
-    from rsarchive.credentials import scram_verifier
 
     hba = PostgresLayout.of(settings).data_dir / "pg_hba.conf"
     lines = hba.read_text().splitlines(keepends=True)

@@ -15,7 +15,8 @@ worker                 pgstac_ingest; jobs, object records,  pgstac_ingest; publ
 api_public             (no CONNECT)                          pgstac_read
 api_internal           pgstac_read; request, audit, token    pgstac_read + writes on pgSTAC tables
                        and session tables (audit_log:        (officers withdraw and reinstate
-                       insert only)                          items); published_items
+                       insert only); classifies an item      items); published_items
+                       only through set_item_classification
 =====================  ====================================  =====================================
 """
 
@@ -27,7 +28,7 @@ from typing import Literal
 from rsarchive.credentials import scram_verifier
 from rsarchive.db import connect, redact
 from rsarchive.errors import ServiceError
-from rsarchive.identities import role_dsn, role_password
+from rsarchive.identities import owner_dsn, role_dsn, role_password
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
 }
 """Privileges on tables of the schema ``rsarchive``, by role and database."""
 
+FUNCTIONS: dict[tuple[Kind, Database], tuple[str, ...]] = {
+    ("api_internal", "internal"): ("rsarchive.set_item_classification(text, text, text, timestamptz)",),
+}
+"""SECURITY DEFINER functions of the schema ``rsarchive``: one narrow capability each."""
+
 PGSTAC_ROLE: dict[Kind, str] = {"worker": "pgstac_ingest", "api_public": "pgstac_read", "api_internal": "pgstac_read"}
 PGSTAC_CACHES = ("searches", "search_wheres", "format_item_cache")
 """pgSTAC tables its read role may write (search and item caches): taken back from it."""
@@ -68,10 +74,6 @@ CONNECT: dict[Database, tuple[Kind, ...]] = {
 def role_names(settings: Settings) -> dict[Kind, str]:
     return {"worker": settings.worker_pg_role, "api_public": settings.api_public_pg_role,
             "api_internal": settings.api_internal_pg_role}
-
-
-def _owner_dsn(settings: Settings, database: Database) -> str:
-    return settings.internal_database_dsn if database == "internal" else settings.public_database_dsn
 
 
 def ensure(settings: Settings) -> None:
@@ -108,7 +110,7 @@ def grant(settings: Settings, database: Database) -> None:
     from psycopg import sql
 
     names = role_names(settings)
-    dsn = _owner_dsn(settings, database)
+    dsn = owner_dsn(settings, database)
     with connect(dsn) as conn:
         dbname = conn.info.dbname
         conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
@@ -140,6 +142,10 @@ def grant(settings: Settings, database: Database) -> None:
                 if table in tables:
                     conn.execute(sql.SQL("GRANT {} ON rsarchive.{} TO {}").format(
                         sql.SQL(privileges), sql.Identifier(table), role))
+            conn.execute(sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA rsarchive FROM {}").format(role))
+            for function in FUNCTIONS.get((kind, database), ()):
+                if conn.execute("SELECT to_regprocedure(%s)", (function,)).fetchone()[0] is not None:
+                    conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), role))
             if kind == "api_internal" and database == "public":
                 # Officers withdraw items from the public catalog and reinstate them (requests.reports).
                 conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgstac TO {}").format(role))

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rsarchive.credentials import write_private
 from rsarchive.errors import ServiceError
 from rsarchive.identities import S3_IDENTITIES
 from rsarchive.services.process import pid_alive, port_in_use, read_pid, stop_pid, wait_until
@@ -153,10 +154,7 @@ def _s3_config(settings: Settings) -> str:
 
 
 def _write_s3_config(settings: Settings, layout: SeaweedLayout) -> None:
-    fd = os.open(layout.s3_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(_s3_config(settings))
-    layout.s3_config.chmod(0o600)
+    write_private(layout.s3_config, _s3_config(settings))
 
 
 def _check_identities(settings: Settings, layout: SeaweedLayout) -> None:
