@@ -128,7 +128,8 @@ def main() -> None:
 
         params = conninfo_to_dict(settings.public_database_dsn)
         env_ours = {"RSARCHIVE_INTERNAL_DSN": settings.internal_database_dsn,
-                    "RSARCHIVE_PUBLIC_DSN": settings.public_database_dsn}
+                    "RSARCHIVE_PUBLIC_DSN": settings.public_database_dsn,
+                    "RSARCHIVE_SECRETS_FILE": str(settings.secrets_path)}  # the API's roles' passwords
         env_vanilla = {"PGUSER": str(params["user"]), "PGPASSWORD": str(params.get("password", "")),
                        "PGHOST": str(params["host"]), "PGPORT": str(params["port"]), "PGDATABASE": str(params["dbname"])}
         ours_port, vanilla_port = _free_port(), _free_port()

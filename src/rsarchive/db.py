@@ -12,7 +12,7 @@ from rsarchive.errors import ServiceError
 def redact(dsn: str) -> str:
     """The DSN with any password removed, for messages and logs."""
     dsn = re.sub(r"(postgres(?:ql)?://[^:/@]+):[^@]*@", r"\1:***@", dsn)
-    return re.sub(r"(password=)\S+", r"\1***", dsn)
+    return re.sub(r"(password=)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
 
 
 def connect(dsn: str, *, autocommit: bool = False, connect_timeout: int = 5, **kwargs: Any) -> Any:

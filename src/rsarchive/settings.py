@@ -11,9 +11,11 @@ then the defaults below.  Relative paths are resolved against the project root.
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -23,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rsarchive.credentials import LocalCredentials, load
 from rsarchive.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -63,8 +66,26 @@ class Settings(BaseSettings):
     pg_user: str = "rsarchive"
     internal_db: str = "rsarchive"
     public_db: str = "rsarchive_public"
-    internal_dsn: str = Field(default="", description="overrides pg_host/pg_port/pg_user/internal_db")
-    public_dsn: str = Field(default="", description="overrides pg_host/pg_port/pg_user/public_db")
+    internal_dsn: str = Field(default="", description="the owner's DSN of the internal database; overrides pg_host/pg_port/pg_user/internal_db")
+    public_dsn: str = Field(default="", description="the owner's DSN of the public database; overrides pg_host/pg_port/pg_user/public_db")
+    pg_password: str = Field(default="", repr=False, description="the owner's password (empty: the local credentials file)")
+
+    # Run-time identities (least privilege).  The owner (pg_user) only migrates and administers;
+    # the processes connect as these roles (rsarchive.identities).  Empty passwords and keys:
+    # the local credentials file that `services up` generates (secrets_file).
+    worker_pg_role: str = Field(default="rsarchive_worker", description="PostgreSQL role of the worker, ingest, audit and gc")
+    api_public_pg_role: str = Field(default="rsarchive_api_public", description="PostgreSQL role of the public STAC API (read only, public database only)")
+    api_internal_pg_role: str = Field(default="rsarchive_api_internal", description="PostgreSQL role of the internal API (reads the internal catalog, writes request and audit tables)")
+    worker_pg_password: str = Field(default="", repr=False)
+    api_public_pg_password: str = Field(default="", repr=False)
+    api_internal_pg_password: str = Field(default="", repr=False)
+    worker_s3_access_key: str = Field(default="", description="S3 identity of the worker (read and write)")
+    worker_s3_secret_key: str = Field(default="", repr=False)
+    api_s3_access_key: str = Field(default="", description="S3 identity of the API (read only)")
+    api_s3_secret_key: str = Field(default="", repr=False)
+    audit_s3_access_key: str = Field(default="", description="S3 identity of the fixity audit (read; write to repair)")
+    audit_s3_secret_key: str = Field(default="", repr=False)
+    secrets_file: str = Field(default="", description="generated local credentials, mode 0600 (empty: <archive_root>/run/secrets.json)")
 
     pg_bindir: str = Field(default="", description="PostgreSQL server binaries (empty: /usr/lib/postgresql/15/bin or PATH)")
     seaweed_binary: str = Field(default="", description="the weed executable (empty: beside Python, then PATH)")
@@ -150,6 +171,13 @@ class Settings(BaseSettings):
                     raise ValueError(f"trusted proxy {entry!r} is not an IP address, a network or '*'") from None
         return ",".join(entries)
 
+    @field_validator("pg_user", "worker_pg_role", "api_public_pg_role", "api_internal_pg_role")
+    @classmethod
+    def _role_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+            raise ValueError(f"PostgreSQL role name {value!r} must be lower-case letters, digits and _")
+        return value
+
     @field_validator("store_url", "copy_store_url")
     @classmethod
     def _store_scheme(cls, value: str) -> str:
@@ -175,8 +203,19 @@ class Settings(BaseSettings):
         """The archive's public URL (no trailing slash): ``public_base_url`` or the API's own address."""
         return self.public_base_url or f"http://{self.api_host}:{self.api_port}"
 
+    @cached_property
+    def secrets_path(self) -> Path:
+        """The local credentials file (see :mod:`rsarchive.credentials`)."""
+        return Path(self.secrets_file).expanduser() if self.secrets_file else self.archive_root / "run" / "secrets.json"
+
+    def local_credentials(self) -> LocalCredentials:
+        """The credentials ``services up`` generated (read now; empty when there are none)."""
+        return load(self.secrets_path)
+
     def _dsn(self, database: str) -> str:
-        return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{database}"
+        password = self.pg_password or self.local_credentials().password(self.pg_user, f"{self.pg_host}:{self.pg_port}")
+        auth = f"{self.pg_user}:{quote(password, safe='')}" if password else self.pg_user
+        return f"postgresql://{auth}@{self.pg_host}:{self.pg_port}/{database}"
 
     @cached_property
     def internal_database_dsn(self) -> str:

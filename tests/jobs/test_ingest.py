@@ -78,7 +78,7 @@ def _assert_one_clean_set(settings: Settings, scenes: int = 2) -> None:
 def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RSARCHIVE_")}
     for name in ("archive_root", "pg_port", "internal_db", "public_db", "seaweed_s3_port", "primary_bucket",
-                 "copy_bucket"):
+                 "copy_bucket", "secrets_file"):
         env[f"RSARCHIVE_{name.upper()}"] = str(getattr(settings, name))
     return env
 

@@ -214,7 +214,8 @@ def test_cli_audit_exit_codes(settings: Settings, archive: Archive) -> None:
     env = {**os.environ, "RSARCHIVE_STORE_URL": settings.primary_store, "RSARCHIVE_COPY_STORE_URL": settings.copy_store,
            "RSARCHIVE_S3_ENDPOINT_URL": settings.s3_endpoint_url, "RSARCHIVE_S3_ACCESS_KEY": settings.s3_access_key,
            "RSARCHIVE_S3_SECRET_KEY": settings.s3_secret_key,
-           "RSARCHIVE_INTERNAL_DSN": settings.internal_database_dsn}
+           "RSARCHIVE_INTERNAL_DSN": settings.internal_database_dsn,
+           "RSARCHIVE_SECRETS_FILE": str(settings.secrets_path)}  # the audit's own role and S3 identity
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "rsarchive", *args], capture_output=True, text=True,

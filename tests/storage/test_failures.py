@@ -76,7 +76,8 @@ def test_cli_shows_one_line(s3: Settings) -> None:
 
     env = {**os.environ, "RSARCHIVE_STORE_URL": s3.primary_store, "RSARCHIVE_COPY_STORE_URL": s3.copy_store,
            "RSARCHIVE_S3_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}", "RSARCHIVE_S3_ACCESS_KEY": "a",
-           "RSARCHIVE_S3_SECRET_KEY": "b", "RSARCHIVE_INTERNAL_DSN": s3.internal_database_dsn}
+           "RSARCHIVE_S3_SECRET_KEY": "b", "RSARCHIVE_INTERNAL_DSN": s3.internal_database_dsn,
+           "RSARCHIVE_SECRETS_FILE": str(s3.secrets_path)}
     result = subprocess.run([sys.executable, "-m", "rsarchive", "storage", "gc"], capture_output=True, text=True,
                             env=env, timeout=120)
     assert result.returncode == ServiceError.exit_code

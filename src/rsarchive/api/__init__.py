@@ -31,9 +31,14 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1, log_level:
     if workers > 1:
         import os
 
-        # uvicorn needs an import string for several workers; settings come from the environment.
-        os.environ.setdefault("RSARCHIVE_INTERNAL_DSN", settings.internal_database_dsn)
-        os.environ.setdefault("RSARCHIVE_PUBLIC_DSN", settings.public_database_dsn)
+        from rsarchive.identities import for_process
+
+        # uvicorn needs an import string for several workers; settings come from the environment
+        # (the API's own DSNs, not the owner's: create_app derives the API roles from them).
+        api = for_process(settings, "api")
+        os.environ.setdefault("RSARCHIVE_INTERNAL_DSN", api.internal_database_dsn)
+        os.environ.setdefault("RSARCHIVE_PUBLIC_DSN", api.public_database_dsn)
+        os.environ.setdefault("RSARCHIVE_SECRETS_FILE", str(settings.secrets_path))
         uvicorn.run("rsarchive.api.app:app_from_environment", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level, **uvicorn_options(settings))
     else:

@@ -286,6 +286,7 @@ def create_app(settings: Settings) -> Any:
     import rsarchive
     from rsarchive.api.browser import mount_browser
     from rsarchive.catalog.collections import catalog_dir
+    from rsarchive.identities import api_public_dsn, for_process
 
     public = stac_api(
         "Viet Nam national remote-sensing archive",
@@ -300,9 +301,14 @@ def create_app(settings: Settings) -> Any:
         "rsarchive-internal", by_clearance=True, statement_timeout_ms=settings.api_statement_timeout_ms,
     )
 
+    # Least privilege (rsarchive.identities): the public STAC API reads as the public API role,
+    # everything else runs as the internal API role with the API's read-only S3 identity.
+    public_dsn = api_public_dsn(settings)
+    settings = for_process(settings, "api")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await connect_to_db(public.app, postgres_settings=_postgres_settings(settings.public_database_dsn, "rsarchive-public-api",
+        await connect_to_db(public.app, postgres_settings=_postgres_settings(public_dsn, "rsarchive-public-api",
                                                                        settings.api_statement_timeout_ms))
         try:
             await connect_to_db(internal.app, postgres_settings=_postgres_settings(settings.internal_database_dsn, "rsarchive-internal-api",

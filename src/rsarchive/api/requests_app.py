@@ -23,12 +23,16 @@ def include_requests(app: Any, settings: Settings) -> None:
 
 
 def create_requests_app(settings: Settings) -> Any:
-    """A FastAPI app with only the requests API and web pages."""
+    """A FastAPI app with only the requests API and web pages (as the internal API's
+    role and the API's read-only S3 identity: :func:`rsarchive.identities.for_process`)."""
     from fastapi import FastAPI
     from fastapi.responses import RedirectResponse
 
     import rsarchive
     from rsarchive.api.headers import add_security_headers
+    from rsarchive.identities import for_process
+
+    settings = for_process(settings, "api")
 
     app = FastAPI(title="rsarchive requests", version=rsarchive.__version__,
                   description="Data requests, deliveries, error reports and the coverage check "

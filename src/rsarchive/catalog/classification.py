@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rsarchive.catalog.inputs import SECURITY_LEVELS
-from rsarchive.catalog.loader import load_items
 from rsarchive.catalog.publication import PublishReport, classification_of, fetch_items, publish_items
 from rsarchive.db import connect
 from rsarchive.errors import UsageError
@@ -76,7 +75,8 @@ def classify(internal_dsn: str, public_dsn: str, ids: Iterable[str], classificat
     ids = list(ids)
     if not ids:
         raise UsageError("name at least one item to classify")
-    now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    when = dt.datetime.now(dt.timezone.utc)
+    now = when.isoformat().replace("+00:00", "Z")
     with connect(internal_dsn) as internal, connect(public_dsn) as public:
         items = fetch_items(internal, ids, collection)
         changed = []
@@ -88,9 +88,10 @@ def classify(internal_dsn: str, public_dsn: str, ids: Iterable[str], classificat
                 "INSERT INTO rsarchive.item_actions (item_id, collection, action, actor_id, reason) "
                 "VALUES (%s, %s, 'classified', %s, %s)",
                 (item["id"], item["collection"], actor_id, f"{before} → {classification}" + (f": {note}" if note else "")))
-            internal.execute("UPDATE rsarchive.originals SET classification = %s WHERE item_id = %s",
-                             (classification, item["id"]))
-        load_items(internal, changed)
+            # The one capability the internal API's role has on the internal catalog (migration
+            # 0110): the item's classification and `updated`, and the delivery's classification.
+            internal.execute("SELECT rsarchive.set_item_classification(%s, %s, %s, %s)",
+                             (item["collection"], item["id"], classification, when))
         report = publish_items(internal, public, changed, public_url=public_url)
         public.commit()
         internal.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rsarchive.cli.options import echo_json, get_settings, show_progress
+from rsarchive.identities import for_process
 
 _FORMS = ["level0", "raw", "product", "original", "copy"]
 
@@ -38,7 +39,7 @@ def command(check_all: bool, sample: int | None, repair: bool, forms: tuple[str,
         bar.refresh()
 
     try:
-        report = audit(Archive.from_settings(get_settings()), sample=sample, repair=repair,
+        report = audit(Archive.from_settings(for_process(get_settings(), "audit")), sample=sample, repair=repair,
                        forms=[Form(f) for f in forms] or None, on_start=started, on_object=lambda _: bar.update())
     finally:
         bar.close()

@@ -6,7 +6,10 @@ import click
 
 from rsarchive.cli.options import echo_json, get_settings
 
-_SECRET = {"s3_secret_key"}
+
+def _secret(name: str) -> bool:
+    """Passwords, secret keys and DSNs (which may hold a password) are never printed as they are."""
+    return name.endswith(("_password", "secret_key"))
 
 
 @click.group("config")
@@ -22,13 +25,18 @@ def show(key: str | None, as_json: bool) -> None:
     from rsarchive.errors import UsageError
     from rsarchive.settings import config_file
 
+    from rsarchive.db import redact
+
     settings = get_settings()
-    values = {k: ("***" if k in _SECRET and v else v) for k, v in settings.model_dump(mode="json").items()}
+    values = {k: ("***" if _secret(k) and v else v) for k, v in settings.model_dump(mode="json").items()}
     values |= {
+        "internal_dsn": redact(settings.internal_dsn),
+        "public_dsn": redact(settings.public_dsn),
         "primary_store": settings.primary_store,
         "copy_store": settings.copy_store,
-        "internal_database_dsn": settings.internal_database_dsn,
-        "public_database_dsn": settings.public_database_dsn,
+        "internal_database_dsn": redact(settings.internal_database_dsn),
+        "public_database_dsn": redact(settings.public_database_dsn),
+        "secrets_path": str(settings.secrets_path),
         "settings_file": str(config_file()),
     }
     if key is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rsarchive.cli.options import get_settings, show_progress
+from rsarchive.identities import for_process
 
 
 @click.command("ingest")
@@ -20,7 +21,7 @@ def command(file: str, reception: str | None, pipeline: str, wait: bool, schedul
     from rsarchive.jobs.ingest import load_reception, submit
     from rsarchive.jobs.progress import follow
 
-    settings = get_settings()
+    settings = for_process(get_settings(), "worker")
     job, created = submit(settings, file, load_reception(reception), pipeline)
     click.echo(f"job {job.id} {'queued' if created else 'already exists'} ({job.state}): {job.identity}")
     if wait:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rsarchive.cli.options import echo_json, get_settings
+from rsarchive.identities import for_process
 
 
 @click.group("storage")
@@ -25,7 +26,7 @@ def gc_command(older_than: str, dry_run: bool, as_json: bool) -> None:
     from rsarchive.storage.gc import collect_garbage, parse_duration
 
     threshold = parse_duration(older_than)
-    report = collect_garbage(Archive.from_settings(get_settings()), threshold, dry_run=dry_run)
+    report = collect_garbage(Archive.from_settings(for_process(get_settings(), "gc")), threshold, dry_run=dry_run)
     if as_json:
         echo_json(asdict(report))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rsarchive.cli.options import get_settings
+from rsarchive.identities import for_process
 
 
 @click.command("worker")
@@ -18,4 +19,4 @@ def command(concurrency: int, scheduler: str | None, lease: float, once: bool) -
     """Run ingest jobs until interrupted (Ctrl-C finishes the running jobs' current stage and stops)."""
     from rsarchive.jobs.progress import run_workers
 
-    run_workers(get_settings(), concurrency=concurrency, scheduler=scheduler, lease_seconds=lease, once=once)
+    run_workers(for_process(get_settings(), "worker"), concurrency=concurrency, scheduler=scheduler, lease_seconds=lease, once=once)

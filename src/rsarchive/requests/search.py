@@ -96,6 +96,7 @@ def _search(conn: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     body = dict(body, limit=PAGE)
     conn.execute("SET LOCAL search_path TO pgstac, public")  # pgSTAC's functions expect it (this transaction only)
+    conn.execute("SET LOCAL pgstac.readonly = 'true'")  # no search cache: the API's role may not write it
     while len(found) < MAX_ITEMS:
         page = conn.execute("SELECT pgstac.search(%s)", (Jsonb(body),)).fetchone()[0] or {}
         features = page.get("features") or []

@@ -4,6 +4,10 @@ two databases) and SeaweedFS (S3).
 ``up`` is idempotent and records in ``<archive_root>/run/services.json`` what
 it started itself; ``down`` stops only those.  Databases given by explicit DSNs
 (``RSARCHIVE_INTERNAL_DSN``/``RSARCHIVE_PUBLIC_DSN``) are migrated, not started.
+``up`` also makes the run-time identities (:mod:`rsarchive.identities`): it generates
+their passwords and keys once into the local credentials file (mode 0600), creates the
+PostgreSQL roles with their grants (:mod:`rsarchive.services.roles`) and gives SeaweedFS
+the S3 identities.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import rsarchive
+from rsarchive import credentials
+from rsarchive.credentials import LocalCredentials
 from rsarchive.db import connect, redact, with_database
 from rsarchive.errors import RsArchiveError, ServiceError
-from rsarchive.services import postgres, seaweed
+from rsarchive.identities import S3_IDENTITIES, runtime_roles, server_address
+from rsarchive.services import postgres, roles, seaweed
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,19 +79,49 @@ def _prepare_root(settings: Settings) -> None:
         raise ServiceError(f"archive root {settings.archive_root} is not a directory")
 
 
+def ensure_credentials(settings: Settings) -> LocalCredentials:
+    """Generate what is missing in the local credentials file (once; never logged): the owner's
+    password of the local cluster, a password per run-time role and a key pair per S3 identity,
+    except those given by settings.  The file records the server address they are for."""
+    path = settings.secrets_path
+    creds = credentials.load(path)
+    before = creds.to_json()
+    # (not from internal_database_dsn: it would be computed, and kept, before its password exists)
+    explicit = settings.internal_dsn or settings.public_dsn
+    creds.pg_address = server_address(explicit) if explicit else f"{settings.pg_host}:{settings.pg_port}"
+    wanted = [name for name, setting in runtime_roles(settings).items() if not getattr(settings, setting)]
+    if manages_postgres(settings) and not settings.pg_password:
+        wanted.insert(0, settings.pg_user)
+    for name in wanted:
+        creds.pg_passwords.setdefault(name, credentials.new_password())
+    creds.s3_endpoint = settings.seaweed_endpoint
+    for identity in S3_IDENTITIES:
+        if not (getattr(settings, f"{identity}_s3_access_key") and getattr(settings, f"{identity}_s3_secret_key")):
+            creds.s3_keys.setdefault(identity, credentials.new_key_pair(identity))
+    if creds.to_json() != before:
+        credentials.save(path, creds)
+        log.info("local credentials written to %s (mode 0600)", path)
+    return creds
+
+
 def up(settings: Settings) -> list[ServiceStatus]:
     """Bring every service up (a no-op for what already runs) and return their status."""
     _prepare_root(settings)
+    creds = ensure_credentials(settings)
+    settings = settings.derive()  # DSNs computed now, with the owner's password
     state = _load_state(settings)
     if manages_postgres(settings):
-        if postgres.start(settings):
+        password = settings.pg_password or creds.pg_passwords[settings.pg_user]
+        if postgres.start(settings, password):
             state["postgres"] = True
             _save_state(settings, state)
+        postgres.require_passwords(settings, password)
         admin = with_database(settings.internal_database_dsn, "postgres")
         postgres.ensure_database(admin, settings.internal_db)
         postgres.ensure_database(admin, settings.public_db)
     postgres.migrate(settings.internal_database_dsn, "internal")
     postgres.migrate(settings.public_database_dsn, "public")
+    roles.ensure(settings)
     if seaweed.start(settings):
         state["seaweedfs"] = True
         _save_state(settings, state)

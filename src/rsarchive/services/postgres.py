@@ -4,9 +4,11 @@
 ``settings.pg_port`` (127.0.0.1 only, no Unix socket), creates the internal and
 public databases, runs ``pypgstac migrate`` and the archive's own migrations on
 both.  PostgreSQL refuses to run as root, so as root the server runs as the
-``postgres`` system user (``runuser``).  Local connections are trusted: this
-cluster is the embedded development stack; production points the DSNs at a
-managed server instead.
+``postgres`` system user (``runuser``).  Every connection must give its role's
+password (scram-sha-256): the owner's and the run-time roles' passwords are in the
+local credentials file (:mod:`rsarchive.credentials`).  A cluster made before that
+(``trust``) is switched over by :func:`require_passwords`.  Production points the
+DSNs at a managed server instead.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from rsarchive.db import connect, redact
+from rsarchive.credentials import scram_verifier, write_private
+from rsarchive.db import connect, redact, with_database
 from rsarchive.errors import ServiceError
 from rsarchive.services.process import answers, pid_alive, port_in_use, read_pid, wait_until
 from rsarchive.settings import Settings
@@ -109,25 +112,32 @@ def running(settings: Settings) -> bool:
     return _server_pid(layout) is not None and answers(settings.pg_port, settings.pg_host)
 
 
-def _initdb(settings: Settings, layout: PostgresLayout) -> None:
+def _initdb(settings: Settings, layout: PostgresLayout, password: str) -> None:
     log.info("creating PostgreSQL cluster in %s", layout.data_dir)
     layout.data_dir.mkdir(mode=0o700)
     owner = _owner_ids()
     if owner is not None:
         os.chown(layout.data_dir, *owner)
-    result = subprocess.run(
-        [*_run_as(), str(bindir(settings) / "initdb"), "-D", str(layout.data_dir), "-U", settings.pg_user,
-         "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
-        capture_output=True, text=True,
-    )
+    pwfile = layout.data_dir.parent / ".initdb-password"
+    write_private(pwfile, password + "\n")
+    if owner is not None:
+        os.chown(pwfile, *owner)
+    try:
+        result = subprocess.run(
+            [*_run_as(), str(bindir(settings) / "initdb"), "-D", str(layout.data_dir), "-U", settings.pg_user,
+             "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8", "--locale=C.UTF-8"],
+            capture_output=True, text=True,
+        )
+    finally:
+        pwfile.unlink(missing_ok=True)
     if result.returncode != 0:
         shutil.rmtree(layout.data_dir, ignore_errors=True)
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise ServiceError(f"initdb failed in {layout.data_dir}: {detail[-1] if detail else result.returncode}")
 
 
-def start(settings: Settings) -> bool:
-    """Start the cluster if needed; True when this call started it."""
+def start(settings: Settings, password: str) -> bool:
+    """Start the cluster if needed (a new one with ``password`` for the owner); True when this call started it."""
     layout = PostgresLayout.of(settings)
     if running(settings):
         log.info("PostgreSQL already running on %s:%d", settings.pg_host, settings.pg_port)
@@ -144,7 +154,7 @@ def start(settings: Settings) -> bool:
             raise ServiceError(f"PostgreSQL data directory {layout.data_dir} is not empty and holds no cluster")
         if layout.data_dir.exists():
             layout.data_dir.rmdir()
-        _initdb(settings, layout)
+        _initdb(settings, layout, password)
     owner = _owner_ids()
     layout.log_file.touch()
     if owner is not None:
@@ -178,6 +188,29 @@ def stop(settings: Settings) -> None:
     if result.returncode != 0:
         raise ServiceError(f"PostgreSQL did not stop: {result.stderr.strip() or result.stdout.strip()}")
     log.info("PostgreSQL stopped")
+
+
+def require_passwords(settings: Settings, password: str) -> bool:
+    """Make a cluster that trusts local connections (made before passwords) require them:
+    set the owner's password (as a SCRAM verifier), turn ``trust`` into ``scram-sha-256`` in
+    pg_hba.conf and reload.  True when it changed something."""
+    from psycopg import sql
+
+    hba = PostgresLayout.of(settings).data_dir / "pg_hba.conf"
+    lines = hba.read_text().splitlines(keepends=True)
+    trusting = [i for i, line in enumerate(lines) if not line.lstrip().startswith("#") and " trust" in line]
+    if not trusting:
+        return False
+    with connect(with_database(settings.internal_database_dsn, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(settings.pg_user), sql.Literal(scram_verifier(password))))
+        for i in trusting:
+            lines[i] = lines[i].replace(" trust", " scram-sha-256")
+        with open(hba, "w") as handle:  # in place: keeps the file's owner (postgres)
+            handle.writelines(lines)
+        conn.execute("SELECT pg_reload_conf()")
+    log.info("PostgreSQL cluster now requires passwords (scram-sha-256)")
+    return True
 
 
 def ensure_database(admin_dsn: str, name: str) -> bool:

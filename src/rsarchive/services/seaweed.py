@@ -13,7 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rsarchive.credentials import write_private
 from rsarchive.errors import ServiceError
+from rsarchive.identities import S3_IDENTITIES
 from rsarchive.services.process import pid_alive, port_in_use, read_pid, stop_pid, wait_until
 from rsarchive.settings import Settings
 
@@ -126,19 +128,47 @@ def running(settings: Settings) -> bool:
     return _pid(SeaweedLayout.of(settings)) is not None and ready(settings)
 
 
-def _write_s3_config(settings: Settings, layout: SeaweedLayout) -> None:
+def identity_keys(settings: Settings) -> dict[str, tuple[str, str]]:
+    """The key pair of each run-time identity on this server: its settings, else the local credentials."""
+    stored = settings.local_credentials().s3_keys
+    keys = {}
+    for name in S3_IDENTITIES:
+        access, secret = getattr(settings, f"{name}_s3_access_key"), getattr(settings, f"{name}_s3_secret_key")
+        if access and secret:
+            keys[name] = (str(access), str(secret))
+        elif name in stored:
+            keys[name] = stored[name]
+    return keys
+
+
+def _s3_config(settings: Settings) -> str:
+    """The server's identities: the admin (``services up`` only) and each run-time identity
+    with its actions (:data:`rsarchive.identities.S3_IDENTITIES`)."""
     access, secret = credentials(settings)
-    config = {
-        "identities": [
-            {
-                "name": "rsarchive",
-                "credentials": [{"accessKey": access, "secretKey": secret}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
-    layout.s3_config.write_text(json.dumps(config, indent=1))
-    layout.s3_config.chmod(0o600)
+    identities = [{"name": "rsarchive", "credentials": [{"accessKey": access, "secretKey": secret}],
+                   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]
+    for name, (key, secret_key) in identity_keys(settings).items():
+        identities.append({"name": f"rsarchive-{name}", "credentials": [{"accessKey": key, "secretKey": secret_key}],
+                           "actions": list(S3_IDENTITIES[name])})
+    return json.dumps({"identities": identities}, indent=1)
+
+
+def _write_s3_config(settings: Settings, layout: SeaweedLayout) -> None:
+    write_private(layout.s3_config, _s3_config(settings))
+
+
+def _check_identities(settings: Settings, layout: SeaweedLayout) -> None:
+    """A server already running must know the run-time identities (it reads them when it starts)."""
+    try:
+        current = layout.s3_config.read_text()
+    except OSError:
+        current = ""
+    if current == _s3_config(settings):
+        return
+    raise ServiceError(  # the file is left as it is: it says what the running server knows
+        f"SeaweedFS (pid {read_pid(layout.pid_file)}) was started with other S3 identities than the ones "
+        "configured now; restart it so that it reads them: rsarchive services down && rsarchive services up"
+    )
 
 
 def start(settings: Settings) -> bool:
@@ -146,6 +176,7 @@ def start(settings: Settings) -> bool:
     layout = SeaweedLayout.of(settings)
     if _pid(layout) is not None:
         wait_until(lambda: ready(settings), 60, "SeaweedFS", log_file=layout.log_file)
+        _check_identities(settings, layout)
         log.info("SeaweedFS already running (pid %s)", read_pid(layout.pid_file))
         return False
     weed = binary(settings)

@@ -17,7 +17,7 @@ from pathlib import Path
 from rsarchive import services
 from rsarchive.db import connect, with_database
 from rsarchive.errors import ServiceError
-from rsarchive.services import postgres, seaweed
+from rsarchive.services import postgres, roles, seaweed
 from rsarchive.services.process import port_in_use
 from rsarchive.settings import Settings, load_settings
 
@@ -46,6 +46,8 @@ def isolated_settings(root: Path, **changes: object) -> Settings:
     taken: set[int] = set()
     values: dict[str, object] = {
         "archive_root": root,
+        # named, so that settings derived with another archive root keep the stack's credentials
+        "secrets_file": str(root / "run" / "secrets.json"),
         "pg_port": free_port_pair(rng, taken),
         "seaweed_s3_port": free_port_pair(rng, taken),
         "seaweed_master_port": free_port_pair(rng, taken),
@@ -95,7 +97,7 @@ def _reused_stack() -> Iterator[Settings]:
     settings = base.derive(
         internal_db=f"rsarchive_test_{tag}", public_db=f"rsarchive_test_{tag}_public",
         primary_bucket=f"test-{tag}-primary", copy_bucket=f"test-{tag}-copy",
-        archive_root=make_root(),
+        archive_root=make_root(), secrets_file=str(base.secrets_path),
     )
     admin = with_database(base.internal_database_dsn, "postgres")
     try:
@@ -103,6 +105,7 @@ def _reused_stack() -> Iterator[Settings]:
             postgres.ensure_database(admin, name)
         postgres.migrate(settings.internal_database_dsn, "internal")
         postgres.migrate(settings.public_database_dsn, "public")
+        roles.ensure(settings)
         for bucket in (settings.primary_bucket, settings.copy_bucket):
             seaweed.ensure_bucket(settings, bucket)
             _made_buckets.append(bucket)
@@ -143,7 +146,10 @@ def clone_databases(settings: Settings) -> Settings:
             # A template must have no other sessions; end ours (pools left open by earlier tests).
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (source,))
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source)))
-    return settings.derive(**changes)
+    derived = settings.derive(**changes)
+    for kind in ("internal", "public"):  # a database's own grants (CONNECT) are not copied from its template
+        roles.grant(derived, kind)  # type: ignore[arg-type]
+    return derived
 
 
 def fresh_buckets(settings: Settings) -> Settings:
