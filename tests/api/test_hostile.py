@@ -310,3 +310,27 @@ def test_nul_characters_are_refused_at_the_edge(server) -> None:
         assert "U+0000" in response.json()["description"]
         assert not any(w.lower() in response.text.lower() for w in DB_WORDS), response.text
     server.assert_alive()
+
+
+def test_requests_api_runs_under_the_same_query_budget(loaded, tmp_path) -> None:
+    """The requests API's connections (psycopg) carry the statement timeout too: a listing
+    held up by a lock is a generic 503 with Retry-After, and the next one answers."""
+    from rsarchive import identity
+    from rsarchive.api.auth import transaction
+
+    with transaction(loaded.settings) as conn:
+        token = identity.add_user(conn, "budget-requester", "requester", "Sở Tài nguyên Hà Nội")
+    srv = _start(loaded, tmp_path, api_statement_timeout_ms=700)
+    try:
+        with psycopg.connect(loaded.settings.internal_database_dsn) as locker:
+            locker.execute("LOCK TABLE rsarchive.data_requests IN ACCESS EXCLUSIVE MODE")
+            response = httpx.get(srv.url + "/api/requests", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            assert response.status_code == 503, response.text
+            assert response.headers.get("retry-after")
+            assert response.json()["request_id"] == response.headers["x-request-id"]
+            assert not any(w.lower() in response.text.lower() for w in DB_WORDS + ("127.0.0.1", "postgresql://"))
+            locker.rollback()
+        response = httpx.get(srv.url + "/api/requests", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert response.status_code == 200, response.text
+    finally:
+        _stop(srv)

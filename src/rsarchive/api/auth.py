@@ -35,8 +35,10 @@ bearer = HTTPBearer(auto_error=False, description="API token from `rsarchive use
 
 @contextmanager
 def transaction(settings: Settings) -> Iterator[Any]:
-    """A connection to the internal database, committed when the block succeeds."""
-    with connect(settings.internal_database_dsn) as conn:
+    """A connection to the internal database, committed when the block succeeds; its
+    statements run under the API's query budget (``api_statement_timeout_ms``)."""
+    with connect(settings.internal_database_dsn,
+                 options=f"-c statement_timeout={int(settings.api_statement_timeout_ms)}") as conn:
         try:
             yield conn
         except BaseException:
