@@ -38,6 +38,20 @@ echo "== 3. ingest: level-0 + verified copy → decode → raw (L1A) → product
   --reception '{"station": "VNSC-HN", "pass_id": "demo-'"$SCENES"'", "route": "station", "plan_ref": "DEMO-PLAN-2026"}'
 "$RSARCHIVE" jobs list --limit 3
 
+# An analyst's token for the internal STAC API: the public catalog lists the data files, which
+# are supplied on request (Decision 81, Art. 8); analysts of the archive read them through the
+# internal API, whose assets point at the stores.  Made once, kept 0600 beside the demo data.
+token_file="$demo/analyst.token"
+if [[ ! -s "$token_file" ]] || ! "$RSARCHIVE" users list | grep -q '^demo-analyst'; then
+  ( umask 077
+    if "$RSARCHIVE" users list | grep -q '^demo-analyst'; then
+      "$RSARCHIVE" users token demo-analyst > "$token_file"
+    else
+      "$RSARCHIVE" users add demo-analyst --role officer --org "Trung tâm Viễn thám quốc gia" | head -1 > "$token_file"
+    fi )
+fi
+token=$(cat "$token_file")
+
 base="http://$host:$port"
 cat <<TXT
 
@@ -50,10 +64,12 @@ cat <<TXT
   Objects              $root/objects/primary  (copies: $root/objects/copy)
   Jobs                 .venv/bin/rsarchive jobs list
 
-  An analyst's cube, with the server running (paste into .venv/bin/python):
+  An analyst's cube from the internal STAC API, with the server running (paste into .venv/bin/python;
+  the token of demo-analyst is in $token_file):
 
     import pystac_client, odc.stac
-    items = pystac_client.Client.open("$base/stac").search(collections=["vnredsat1-product"]).item_collection()
+    api = pystac_client.Client.open("$base/internal/stac", headers={"Authorization": "Bearer $token"})
+    items = api.search(collections=["vnredsat1-product"]).item_collection()
     print(odc.stac.load(items, bands=["B3", "B4"], resolution=10, chunks={}))
 
 == 5. serving on $base (Ctrl-C stops the server; the services keep running: .venv/bin/rsarchive services down)

@@ -22,10 +22,13 @@ PIPELINE = "ingest-level0-small"
 class ServedPass:
     settings: Settings
     base_url: str      # http://127.0.0.1:PORT
+    token: str         # an analyst's (officer's) token for the internal STAC API
 
     @property
-    def public_url(self) -> str:
-        return f"{self.base_url}/stac"
+    def api_url(self) -> str:
+        """Where analysts load cubes: the internal STAC API, whose assets point at the stores
+        (the public catalog's data files are supplied on request, Decision 81 Art. 8)."""
+        return f"{self.base_url}/internal/stac"
 
 
 @pytest.fixture(scope="package")
@@ -60,9 +63,14 @@ def _stack(service_settings: Settings, root: Path, downlink: Path, **changes: ob
     if changes:
         settings = settings.derive(**{k: (v(settings) if callable(v) else v) for k, v in changes.items()})
     _ingest(settings, downlink)
+    from rsarchive import identity
+    from rsarchive.api.auth import transaction
+
+    with transaction(settings) as conn:
+        token = identity.add_user(conn, "analyst", "officer", "Cục Viễn thám quốc gia", "unclassified")
     try:
         for url in _serve(settings):
-            yield ServedPass(settings.derive(api_port=int(url.rsplit(":", 1)[1])), url)
+            yield ServedPass(settings.derive(api_port=int(url.rsplit(":", 1)[1])), url, token)
     finally:
         stack.drop_databases(with_database(settings.internal_database_dsn, "postgres"),
                              [settings.internal_db, settings.public_db])

@@ -23,10 +23,11 @@ pytestmark = pytest.mark.services
 BBOX = (105.6, 20.8, 106.1, 21.3)  # covers the simulated pass (Hà Nội)
 
 
-def _items(url: str) -> list[dict[str, Any]]:
+def _items(served: ServedPass) -> list[dict[str, Any]]:
     from rsarchive.cube.loader import search_items
 
-    return search_items(collection="vnredsat1-product", bbox=BBOX, datetime=None, api_url=url)
+    return search_items(collection="vnredsat1-product", bbox=BBOX, datetime=None, api_url=served.api_url,
+                        token=served.token)
 
 
 def _reference(cube: xr.Dataset, t: int, href: str, band: int = 1, *, read: Any = None) -> tuple[np.ndarray, tuple[slice, slice]]:
@@ -46,8 +47,8 @@ def _reference(cube: xr.Dataset, t: int, href: str, band: int = 1, *, read: Any 
 
 def test_cube_dims_crs_resolution_and_values_equal_the_cogs(local_pass: ServedPass) -> None:
     cube = load(bbox=BBOX, bands=("red", "B4", "pan"), resolution=10, crs="EPSG:32648",
-                api_url=local_pass.public_url, mask_qa=False, settings=local_pass.settings)
-    items = _items(local_pass.public_url)
+                api_url=local_pass.api_url, token=local_pass.token, mask_qa=False, settings=local_pass.settings)
+    items = _items(local_pass)
     assert len(items) == 2
     assert set(cube.data_vars) == {"red", "B4", "pan"}
     assert cube.red.dims == ("time", "y", "x") and cube.sizes["time"] == 2
@@ -79,12 +80,12 @@ def test_cube_dims_crs_resolution_and_values_equal_the_cogs(local_pass: ServedPa
 
 
 def test_qa_masking_drops_flagged_pixels(local_pass: ServedPass) -> None:
-    kwargs = dict(bbox=BBOX, bands=["nir"], api_url=local_pass.public_url, settings=local_pass.settings)
+    kwargs = dict(bbox=BBOX, bands=["nir"], api_url=local_pass.api_url, token=local_pass.token, settings=local_pass.settings)
     plain = load(mask_qa=False, **kwargs).compute()
     masked = load(**kwargs).compute()
     cloud_only = load(mask_qa="cloud", **kwargs).compute()
     assert masked.nir.attrs["rsarchive:qa_mask"] == DEFAULT_QA_MASK
-    items = sorted(_items(local_pass.public_url), key=lambda i: i["properties"]["datetime"])
+    items = sorted(_items(local_pass), key=lambda i: i["properties"]["datetime"])
     flagged_total = 0
     for t, item in enumerate(items):
         qa, (rows, cols) = _reference(plain, t, item["assets"]["qa"]["href"], band=4)  # QA of B4 (nir)
@@ -101,7 +102,7 @@ def test_qa_masking_drops_flagged_pixels(local_pass: ServedPass) -> None:
 
 def test_bands_sharing_a_qa_cog_are_masked_as_when_loaded_alone(local_pass: ServedPass) -> None:
     # red, green and nir share the 4-band QA COG: its windows are read once for all three
-    kwargs = dict(bbox=BBOX, groupby="solar_day", api_url=local_pass.public_url, settings=local_pass.settings)
+    kwargs = dict(bbox=BBOX, groupby="solar_day", api_url=local_pass.api_url, token=local_pass.token, settings=local_pass.settings)
     together = load(bands=["red", "green", "nir"], **kwargs).compute()
     for name in ("red", "green", "nir"):
         alone = load(bands=[name], **kwargs).compute()
@@ -110,8 +111,8 @@ def test_bands_sharing_a_qa_cog_are_masked_as_when_loaded_alone(local_pass: Serv
 
 
 def test_groupby_solar_day_fuses_the_pass_into_one_slice(local_pass: ServedPass) -> None:
-    per_item = load(bbox=BBOX, bands=["red"], api_url=local_pass.public_url, settings=local_pass.settings).compute()
-    fused = load(bbox=BBOX, bands=["red"], groupby="solar_day", api_url=local_pass.public_url,
+    per_item = load(bbox=BBOX, bands=["red"], api_url=local_pass.api_url, token=local_pass.token, settings=local_pass.settings).compute()
+    fused = load(bbox=BBOX, bands=["red"], groupby="solar_day", api_url=local_pass.api_url, token=local_pass.token,
                  settings=local_pass.settings).compute()
     assert fused.sizes["time"] == 1 and fused.time.values[0] == per_item.time.values[0]
     a, b = per_item.red.values
@@ -120,7 +121,7 @@ def test_groupby_solar_day_fuses_the_pass_into_one_slice(local_pass: ServedPass)
 
 
 def test_load_refuses_bad_input_with_one_clear_error(local_pass: ServedPass) -> None:
-    kw: dict[str, Any] = dict(api_url=local_pass.public_url, settings=local_pass.settings)
+    kw: dict[str, Any] = dict(api_url=local_pass.api_url, token=local_pass.token, settings=local_pass.settings)
     with pytest.raises(UsageError, match="four numbers"):
         load(bbox=(1, 2, 3), **kw)
     with pytest.raises(UsageError, match="W < E"):
@@ -143,11 +144,11 @@ def test_cli_writes_a_cube_that_reads_back_equal(local_pass: ServedPass, tmp_pat
 
     out, png = tmp_path / f"cube{suffix}", tmp_path / "quicklook.png"
     args = ["cube", "--collection", "vnredsat1-product", "--bbox", ",".join(map(str, BBOX)), "--bands",
-            "red,green,blue", "--resolution", "10", "--crs", "EPSG:32648", "--api", local_pass.public_url,
+            "red,green,blue", "--resolution", "10", "--crs", "EPSG:32648", "--api", local_pass.api_url, "--token", local_pass.token,
             "--out", str(out)] + (["--plot", str(png)] if suffix == ".zarr" else [])
     result = CliRunner().invoke(cli, args, obj={"settings": local_pass.settings}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    expected = load(bbox=BBOX, bands=("red", "green", "blue"), crs="EPSG:32648", api_url=local_pass.public_url,
+    expected = load(bbox=BBOX, bands=("red", "green", "blue"), crs="EPSG:32648", api_url=local_pass.api_url, token=local_pass.token,
                     settings=local_pass.settings).compute()
     engine = "zarr" if suffix == ".zarr" else "h5netcdf"
     with xr.open_dataset(out, engine=engine) as back:
@@ -163,7 +164,7 @@ def test_cli_errors_are_one_line_and_non_zero(local_pass: ServedPass, tmp_path: 
                                               capsys: pytest.CaptureFixture[str]) -> None:
     from rsarchive.cli.main import main
 
-    base = ["cube", "--api", local_pass.public_url, "--out", str(tmp_path / "c.zarr")]
+    base = ["cube", "--api", local_pass.api_url, "--token", local_pass.token, "--out", str(tmp_path / "c.zarr")]
     cases = [(["--bbox", "105,21"], 2, "bbox"), (["--bbox", "105,21,106,22", "--bands", "foo"], 2, "unknown band"),
              (["--bbox", "105,21,106,22", "--collection", "nope"], 2, "unknown collection"),
              (["--bbox", "105,21,106,22", "--datetime", "yesterday"], 2, "datetime"),
@@ -181,8 +182,8 @@ def test_s3_backed_cube_reads_vsis3_without_secrets_in_the_graph(s3_pass: Served
     import rasterio
 
     settings = s3_pass.settings
-    cube = load(bbox=BBOX, bands=("red",), mask_qa=False, api_url=s3_pass.public_url, settings=settings)
-    items = sorted(_items(s3_pass.public_url), key=lambda i: i["properties"]["datetime"])
+    cube = load(bbox=BBOX, bands=("red",), mask_qa=False, api_url=s3_pass.api_url, token=s3_pass.token, settings=settings)
+    items = sorted(_items(s3_pass), key=lambda i: i["properties"]["datetime"])
     assert all(i["assets"]["B3"]["href"].startswith(f"s3://{settings.primary_bucket}/") for i in items)
     graph = pickle.dumps(dict(cube.__dask_graph__()))
     assert settings.s3_secret_key and settings.s3_secret_key.encode() not in graph

@@ -34,7 +34,7 @@ def _native_tasks(cube: Any) -> set[str]:
 ], ids=["mosaic", "per-scene", "stored", "chunks"])
 def test_native_reads_equal_odc_stac_reads(local_pass: ServedPass, monkeypatch: pytest.MonkeyPatch,
                                            kwargs: dict[str, Any]) -> None:
-    common = dict(bbox=BBOX, resolution=10, api_url=local_pass.public_url, settings=local_pass.settings, **kwargs)
+    common = dict(bbox=BBOX, resolution=10, api_url=local_pass.api_url, token=local_pass.token, settings=local_pass.settings, **kwargs)
     native = load(**common)
     assert _native_tasks(native), "the bands at native resolution should be read by the mosaic reader"
     with monkeypatch.context() as m:
@@ -67,7 +67,7 @@ class _Chunks(Callback):
 
 
 def test_whole_band_compute_is_filled_in_place_and_derived_ones_are_not(local_pass: ServedPass) -> None:
-    cube = load(bbox=BBOX, bands=["red"], groupby="time", chunks={"x": 200, "y": 128}, api_url=local_pass.public_url,
+    cube = load(bbox=BBOX, bands=["red"], groupby="time", chunks={"x": 200, "y": 128}, api_url=local_pass.api_url, token=local_pass.token,
                 settings=local_pass.settings)
     band = cube.red.data
     assert band.npartitions > 4
