@@ -50,7 +50,8 @@ def _start(loaded, tmp: Path, **settings: object) -> Server:
     port = free_port()
     env = dict(os.environ, RSARCHIVE_INTERNAL_DSN=loaded.settings.internal_database_dsn,
                RSARCHIVE_PUBLIC_DSN=loaded.settings.public_database_dsn,
-               RSARCHIVE_ARCHIVE_ROOT=str(loaded.settings.archive_root))
+               RSARCHIVE_ARCHIVE_ROOT=str(loaded.settings.archive_root),
+               RSARCHIVE_SECRETS_FILE=str(loaded.settings.secrets_path))
     env.update({f"RSARCHIVE_{k.upper()}": str(v) for k, v in settings.items()})
     log = (tmp / f"serve-{port}.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "rsarchive", "serve", "--host", "127.0.0.1", "--port", str(port)],
