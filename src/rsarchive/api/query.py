@@ -125,7 +125,14 @@ def _fast_geojson_response() -> type:
         def render(self, content: Any) -> bytes:
             import orjson
 
-            return orjson.dumps(content)
+            try:
+                return orjson.dumps(content)
+            except orjson.JSONEncodeError:
+                # orjson refuses integers beyond 64 bits, which a POST search body may hold
+                # (its unknown keys are echoed in the paging links); the stdlib writes them.
+                import json
+
+                return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
 
     return FastGeoJSONResponse
 
