@@ -78,6 +78,21 @@ class Settings(BaseSettings):
     dask_scheduler: str = Field(default="", description="tcp://host:port of a distributed scheduler; empty = local")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_statement_timeout_ms: int = Field(default=5000, ge=1, description="PostgreSQL statement_timeout of the API's "
+                                          "connections: a search running longer is cancelled and answered 503")
+    api_max_url_bytes: int = Field(default=8192, ge=256, description="longest path + query string (else 414)")
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body (else 413)")
+    api_max_json_depth: int = Field(default=48, ge=4, le=512, description="deepest JSON nesting of a body or a "
+                                    "JSON parameter (else 400)")
+    api_max_filter_bytes: int = Field(default=32_768, ge=256, le=65_536, description="largest CQL2 filter (else 400)")
+    api_max_filter_depth: int = Field(default=24, ge=2, le=100, description="deepest CQL2 filter nesting: "
+                                      "parentheses, NOT, unary minus, operator levels (else 400)")
+    api_max_geometry_vertices: int = Field(default=10_000, ge=4, description="most vertices of an intersects "
+                                           "geometry or of the geometries of a filter (else 400)")
+    api_max_list_entries: int = Field(default=64, ge=1, description="most fields or sortby entries (else 400)")
+    api_max_ids: int = Field(default=1000, ge=1, description="most ids or collections in a search (else 400)")
+    api_max_page_size: int = Field(default=1000, ge=1, le=10_000, description="largest page (limit); a larger "
+                                   "limit is lowered to it, as the STAC API specification asks")
 
     @classmethod
     def settings_customise_sources(

@@ -42,7 +42,7 @@ INTERNAL_PREFIX = "/internal/stac"
 BROWSER_PREFIX = "/browser"
 
 
-def _postgres_settings(dsn: str, application_name: str) -> Any:
+def _postgres_settings(dsn: str, application_name: str, statement_timeout_ms: int) -> Any:
     """stac-fastapi-pgstac's ``PostgresSettings`` for a DSN (it wants separate fields)."""
     from psycopg.conninfo import conninfo_to_dict
     from stac_fastapi.pgstac.config import PostgresSettings, ServerSettings
@@ -63,12 +63,16 @@ def _postgres_settings(dsn: str, application_name: str) -> Any:
         # tables), so it never writes or waits for a WAL flush — both APIs only read.  This
         # halves the database time of a search (bench/catalog) and removes the tail that
         # commits add when the disk is busy; counts (numberMatched) are still exact.
+        # statement_timeout: the query budget of a request (setting api_statement_timeout_ms); a
+        # search past it is cancelled by the server and answered 503 (rsarchive.api.errors).
         server_settings=ServerSettings(search_path="pgstac,public", application_name=application_name,
+                                       statement_timeout=str(statement_timeout_ms),
                                        **{"pgstac.readonly": "true"}),
     )
 
 
-def stac_api(title: str, description: str, landing_id: str, *, by_clearance: bool = False) -> Any:
+def stac_api(title: str, description: str, landing_id: str, *, by_clearance: bool = False,
+             statement_timeout_ms: int | None = None) -> Any:
     """A read-only stac-fastapi-pgstac ``StacApi`` with every search extension enabled.
 
     ``by_clearance``: every item read (search, item lists, single items) is restricted to
@@ -117,8 +121,9 @@ def stac_api(title: str, description: str, landing_id: str, *, by_clearance: boo
     )
     client = ClearanceFilterClient if by_clearance else QueryToFilterClient
     api = instantiate_api(client=client, settings=settings, lifespan=no_lifespan, extensions=extensions)
+
     api.client.landing_page_id = landing_id
-    add_handlers(api.app)
+    add_handlers(api.app, statement_timeout_ms)
     return api
 
 
@@ -129,12 +134,20 @@ class MountedRoot:
     links of a mounted stac-fastapi app would miss the prefix; here the sub-app's
     ``root_path`` (which includes the mount path) becomes its ``app_root_path``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, hidden: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.hidden = hidden
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
             scope = dict(scope, app_root_path=scope.get("root_path", ""))
+            if self.hidden and scope["type"] == "http" and scope.get("path", "").removeprefix(
+                    scope.get("root_path", "")) in self.hidden:
+                from starlette.responses import JSONResponse
+
+                await JSONResponse({"code": "NotFound", "description": "Not Found"}, status_code=404)(
+                    scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -254,16 +267,9 @@ class SearchBodyNormaliser:
                 body = json.dumps(data).encode()
                 headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
                 scope = dict(scope, headers=headers + [(b"content-length", str(len(body)).encode())])
-        sent = False
+        from rsarchive.api.limits import replay_body
 
-        async def replay() -> Any:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 def _browser_dir(settings: Settings) -> Path:
@@ -284,20 +290,22 @@ def create_app(settings: Settings) -> Any:
         "Viet Nam national remote-sensing archive",
         "Published metadata of the national remote-sensing archive (Decision 81/2010/QĐ-TTg, Art. 7): "
         "VNREDSat-1 level-0, raw image data and image products, and registered foreign originals.",
-        "rsarchive-public",
+        "rsarchive-public", statement_timeout_ms=settings.api_statement_timeout_ms,
     )
     internal = stac_api(
         "rsarchive internal catalog",
         "Everything the archive holds, classified items included. Bearer token required; "
         "items above the token holder's clearance are not shown.",
-        "rsarchive-internal", by_clearance=True,
+        "rsarchive-internal", by_clearance=True, statement_timeout_ms=settings.api_statement_timeout_ms,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await connect_to_db(public.app, postgres_settings=_postgres_settings(settings.public_database_dsn, "rsarchive-public-api"))
+        await connect_to_db(public.app, postgres_settings=_postgres_settings(settings.public_database_dsn, "rsarchive-public-api",
+                                                                       settings.api_statement_timeout_ms))
         try:
-            await connect_to_db(internal.app, postgres_settings=_postgres_settings(settings.internal_database_dsn, "rsarchive-internal-api"))
+            await connect_to_db(internal.app, postgres_settings=_postgres_settings(settings.internal_database_dsn, "rsarchive-internal-api",
+                                                                                 settings.api_statement_timeout_ms))
             try:
                 yield
             finally:
@@ -319,8 +327,13 @@ def create_app(settings: Settings) -> Any:
     app.state.internal_api = internal
 
     from rsarchive.api.errors import add_handlers
+    from rsarchive.api.limits import EdgeLimits, Limits
+    from rsarchive.api.request_id import RequestContext
 
-    add_handlers(app)
+    add_handlers(app, settings.api_statement_timeout_ms)
+    # Outermost first: the request id and last-resort 500, then the limits before any parser.
+    app.add_middleware(EdgeLimits, limits=Limits.from_settings(settings))
+    app.add_middleware(RequestContext)
 
     @app.get("/", include_in_schema=True, summary="Entry points")
     def root(request: Request) -> dict[str, Any]:
@@ -350,7 +363,9 @@ def create_app(settings: Settings) -> Any:
     def public_slash() -> RedirectResponse:
         return RedirectResponse(f"{PUBLIC_PREFIX}/")
 
-    app.mount(PUBLIC_PREFIX, SearchBodyNormaliser(MountedRoot(public.app)))
+    # The public API does not tell the Internet which database software and version it runs
+    # on (/_mgmt/health names them); /_mgmt/ping stays for load balancers.
+    app.mount(PUBLIC_PREFIX, SearchBodyNormaliser(MountedRoot(public.app, hidden=frozenset({"/_mgmt/health"}))))
     app.mount(INTERNAL_PREFIX, TokenAuth(SearchBodyNormaliser(MountedRoot(internal.app)), internal.app))
     mount_browser(app, _browser_dir(settings), BROWSER_PREFIX, PUBLIC_PREFIX)
     from rsarchive.api.requests_app import include_requests

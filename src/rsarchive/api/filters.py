@@ -15,6 +15,7 @@ this check against ``cql2.Expr.validate()`` on a corpus of valid and invalid fil
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rsarchive.errors import UsageError
@@ -78,6 +79,19 @@ def check_predicate(node: Any, path: str = "filter") -> None:
         raise FilterError(f"{path}: the second argument of 'in' must be a list of values")
 
 
+_PEST_POSITION = re.compile(r"-->\s*(\d+):(\d+)")
+_JSON_POSITION = re.compile(r"line (\d+) column (\d+)")
+
+
+def _where(message: str) -> str:
+    """Where a parser stopped, in our words (its own report format is not for clients)."""
+    found = _PEST_POSITION.search(message) or _JSON_POSITION.search(message)
+    if not found:
+        return ""
+    line, column = found.groups()
+    return f" at line {line}, character {column}" if line != "1" else f" at character {column}"
+
+
 def parse_filter(value: str | dict[str, Any], lang: str | None) -> dict[str, Any] | bool:
     """The CQL2-JSON of a filter given as cql2-text or cql2-json (text or object), checked."""
     import orjson
@@ -93,8 +107,7 @@ def parse_filter(value: str | dict[str, Any], lang: str | None) -> dict[str, Any
         else:
             tree = Expr(value).to_json()
     except Exception as exc:  # cql2 raises its ParseError, orjson its JSONDecodeError
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FilterError(f"filter: cannot parse {lang or 'cql2-text'}: {message}") from None
+        raise FilterError(f"filter: cannot parse {lang or 'cql2-text'}{_where(str(exc))}") from None
     if isinstance(tree, dict) and not tree:
         raise FilterError("filter: empty expression")
     check_predicate(tree)
