@@ -190,6 +190,8 @@ class QueryToFilterClient(CoreCrudClient):  # type: ignore[misc]
             from rsarchive.api.filters import parse_filter
 
             base_args = dict(base_args, filter=parse_filter(filter_query, filter_lang), filter_lang="cql2-json")
+        if kwargs.get("fields"):  # "fields=a,,b" or "fields=,": stac-fastapi-pgstac reads field[0] of each entry
+            kwargs["fields"] = [f for f in kwargs["fields"] if f]
         return super()._clean_search_args(base_args, *args, filter_query=None, filter_lang=None, **kwargs)
 
     async def _search_base(self, search_request: Any, request: Any) -> Any:
