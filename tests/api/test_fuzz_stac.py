@@ -435,6 +435,7 @@ HARD: list[tuple[str, str, dict[str, str], Any]] = [
     ("GET", "/search", {"limit": str(10**12)}, None),
     ("GET", "/search", {"fields": "id,,properties"}, None),
     ("GET", "/collections", {"fields": ","}, None),
+    ("GET", "/collections", {"fields": "-id,+assets"}, None),
     ("GET", "/collections/vnredsat1-product/items", {"fields": ","}, None),
     ("GET", "/collections", {"offset": "-1"}, None),
     ("GET", "/collections", {"q": "\x1dv+\U0001cacb"}, None),

@@ -124,6 +124,13 @@ def _json(result: Any) -> Any:
     return FastJSONResponse(content=result) if isinstance(result, dict) else result
 
 
+def _keeping_id(fields: list[str] | None) -> list[str] | None:
+    """A collection search's ``fields`` without any exclusion of ``id``: every collection
+    keeps its id (its links are built from it; stac-fastapi-pgstac answered 500 for
+    ``fields=-id``)."""
+    return [f for f in fields if f.strip() != "-id"] if fields else fields
+
+
 def _render(content: Any) -> bytes:
     import orjson
 
@@ -196,6 +203,7 @@ class QueryToFilterClient(CoreCrudClient):  # type: ignore[misc]
         return _geojson(await super().get_item(*args, **kwargs))
 
     async def all_collections(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["fields"] = _keeping_id(kwargs.get("fields"))
         return _json(await super().all_collections(*args, **kwargs))
 
     def restriction(self, request: Any) -> dict[str, Any] | None:
@@ -317,6 +325,7 @@ class ClearanceFilterClient(QueryToFilterClient):
         ``datetime``, filters and sorting are evaluated against that extent, not the stored
         one (:func:`rsarchive.api.extents.search_collections`)."""
         allowed = visible_to(getattr(request.state, "clearance", None))
+        fields = _keeping_id(fields)
         if allowed is None:
             return await super().all_collections(
                 request, bbox=bbox, datetime=datetime, limit=limit, offset=offset, query=query, fields=fields,
