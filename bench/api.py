@@ -14,8 +14,11 @@ datetime (GET and POST), an item by id, a collection's items (limit 10) and a cq
 filter on ``eo:cloud_cover`` — is sent by 1, 16 and 64 concurrent keep-alive clients
 (``--clients``), each level for ``--seconds`` per server, in the order ours, vanilla,
 vanilla, ours (half the time each turn, so a drift of the shared machine's load falls on
-both alike).  Printed per level and server: requests/s, p50, p99 and errors (any answer
-but 200, or no answer); the ratio ours/vanilla of the throughput.  Before the load, both
+both alike).  Printed per level and server: requests/s, p50, p99, errors (any answer
+but 200, or no answer) and the CPU time the server's processes used per request (the
+database's not included) — the measure least moved by other work on a shared machine;
+the ratios ours/vanilla of throughput and CPU per request; and PostgreSQL's CPU time
+per request meanwhile (the turns do not overlap, so it is the database work of that server).  Before the load, both
 servers must give the same feature ids for a sample of the mix.
 
 Then a soak of ours at 16 clients (``--soak-seconds``, default 300) samples the RSS of its
@@ -92,6 +95,32 @@ def _load(settings: Any, n: int) -> list[str]:
     return ids
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU time (user + system) used so far by a process, its live descendants and the
+    children it has reaped."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+        times = root.cpu_times()
+    except psutil.Error:
+        return 0.0
+    total = times.children_user + times.children_system
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _postmaster(settings: Any) -> int:
+    """The pid of the stack's PostgreSQL postmaster (its backends serve both APIs in turn)."""
+    from rsarchive.services.postgres import PostgresLayout
+
+    return int((PostgresLayout.of(settings).data_dir / "postmaster.pid").read_text().split()[0])
+
+
 @dataclass
 class Server:
     name: str
@@ -112,6 +141,10 @@ class Server:
             except psutil.Error:
                 pass
         return total / 2**20
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes."""
+        return _tree_cpu(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -208,11 +241,15 @@ class Run:
     errors: int = 0
     seconds: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
+    cpu: float = 0.0          # CPU seconds the server used meanwhile
+    db_cpu: float = 0.0       # CPU seconds PostgreSQL used meanwhile
 
     def add(self, other: Run) -> None:
         self.latencies += other.latencies
         self.errors += other.errors
         self.seconds += other.seconds
+        self.cpu += other.cpu
+        self.db_cpu += other.db_cpu
         for status, n in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + n
 
@@ -278,18 +315,27 @@ def _same_answers(ours: Server, vanilla: Server, mix: list[Request]) -> None:
             raise RuntimeError(f"ours and vanilla differ on {request}: {got[:3]} vs {expected[:3]}")
 
 
-def _levels(ours: Server, vanilla: Server, mix: list[Request], levels: list[int], seconds: float,
-            max_requests: int) -> None:
+def _levels(ours: Server, vanilla: Server, postmaster: int, mix: list[Request], levels: list[int],
+            seconds: float, max_requests: int) -> None:
     for clients in levels:
         runs = {"ours": Run(), "vanilla": Run()}
         for turn, server in enumerate((ours, vanilla, vanilla, ours)):  # ABBA against drift
             asyncio.run(_drive(server.base, mix, clients, 2.0, 10**9, start_at=turn * 97))  # warm-up, not counted
-            runs[server.name].add(asyncio.run(_drive(server.base, mix, clients, seconds / 2, max_requests // 2,
-                                                     start_at=turn * 131)))
+            cpu, db_cpu = server.cpu_seconds(), _tree_cpu(postmaster)
+            run = asyncio.run(_drive(server.base, mix, clients, seconds / 2, max_requests // 2, start_at=turn * 131))
+            run.cpu, run.db_cpu = server.cpu_seconds() - cpu, _tree_cpu(postmaster) - db_cpu
+            runs[server.name].add(run)
         for name in ("vanilla", "ours"):
             run = runs[name]
             emit(f"api_c{clients}_{name}_throughput", run.rate, "req/s",
                  run.rate / runs["vanilla"].rate if name == "ours" else None, "vanilla stac-fastapi-pgstac")
+            cpu_ms = run.cpu / max(1, len(run.latencies)) * 1000
+            vanilla_cpu_ms = runs["vanilla"].cpu / max(1, len(runs["vanilla"].latencies)) * 1000
+            emit(f"api_c{clients}_{name}_server_cpu", cpu_ms, "ms per request",
+                 cpu_ms / vanilla_cpu_ms if name == "ours" and vanilla_cpu_ms else None, "vanilla stac-fastapi-pgstac")
+            emit(f"api_c{clients}_{name}_server_cores", run.cpu / run.seconds if run.seconds else 0.0, "CPUs busy")
+            emit(f"api_c{clients}_{name}_database_cpu", run.db_cpu / max(1, len(run.latencies)) * 1000,
+                 "ms per request")
             emit(f"api_c{clients}_{name}_p50", run.percentile_ms(50), "ms")
             emit(f"api_c{clients}_{name}_p99", run.percentile_ms(99), "ms",
                  run.percentile_ms(99) / 500.0 if name == "ours" and clients == 16 else None,
@@ -305,12 +351,15 @@ def _soak(ours: Server, mix: list[Request], clients: int, seconds: float, every:
 
     async def soak() -> Run:
         start = time.perf_counter()
+        cpu = ours.cpu_seconds()
         load = asyncio.ensure_future(_drive(ours.base, mix, clients, seconds, 10**9, start_at=53))
         while not load.done():
             samples.append((time.perf_counter() - start, ours.rss_mb()))
             await asyncio.wait([load], timeout=every)
         samples.append((time.perf_counter() - start, ours.rss_mb()))
-        return load.result()
+        run: Run = load.result()
+        run.cpu = ours.cpu_seconds() - cpu
+        return run
 
     totals = asyncio.run(soak())
     rss = [mb for _, mb in samples]
@@ -319,6 +368,7 @@ def _soak(ours: Server, mix: list[Request], clients: int, seconds: float, every:
     emit("api_soak_throughput", totals.rate, "req/s")
     emit("api_soak_p99", totals.percentile_ms(99), "ms")
     emit("api_soak_errors", totals.errors, f"of {len(totals.latencies)} requests")
+    emit("api_soak_server_cpu", totals.cpu / max(1, len(totals.latencies)) * 1000, "ms per request")
     emit("api_soak_rss_first", first, "MB")
     emit("api_soak_rss_last", last, "MB")
     emit("api_soak_rss_max", peak, "MB")
@@ -342,7 +392,7 @@ def main(argv: Sequence[str] = ()) -> None:
         ours, vanilla = _servers(settings, args.workers)
         try:
             _same_answers(ours, vanilla, mix)
-            _levels(ours, vanilla, mix, levels, args.seconds, args.max_requests)
+            _levels(ours, vanilla, _postmaster(settings), mix, levels, args.seconds, args.max_requests)
             vanilla.stop()  # the soak is ours alone
             if args.soak_seconds > 0:
                 _soak(ours, mix, args.soak_clients, args.soak_seconds, args.sample_seconds)
