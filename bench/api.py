@@ -240,7 +240,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
-    statuses: dict[int, int] = field(default_factory=dict)
+    statuses: dict[int | str, int] = field(default_factory=dict)
     cpu: float = 0.0          # CPU seconds the server used meanwhile
     db_cpu: float = 0.0       # CPU seconds PostgreSQL used meanwhile
 
@@ -281,11 +281,12 @@ async def _drive(base: str, mix: list[Request], clients: int, seconds: float, ma
                 sent += 1
                 method, path, params, body = mix[next(counter) % len(mix)]
                 t0 = time.perf_counter()
+                status: int | str
                 try:
                     response = await client.request(method, path, params=params, json=body)
                     status = response.status_code
-                except httpx.HTTPError:
-                    status = 0
+                except httpx.HTTPError as exc:  # no answer: counted by the kind of failure
+                    status = type(exc).__name__
                 run.latencies.append(time.perf_counter() - t0)
                 run.statuses[status] = run.statuses.get(status, 0) + 1
                 if status != 200:
@@ -341,7 +342,7 @@ def _levels(ours: Server, vanilla: Server, postmaster: int, mix: list[Request], 
                  run.percentile_ms(99) / 500.0 if name == "ours" and clients == 16 else None,
                  "target 500 ms" if name == "ours" and clients == 16 else "")
             emit(f"api_c{clients}_{name}_errors", run.errors, f"of {len(run.latencies)} requests"
-                 + (f" (statuses {dict(sorted(run.statuses.items()))})" if run.errors else ""))
+                 + (f" (answers {dict(sorted(run.statuses.items(), key=str))})" if run.errors else ""))
     emit("api_server_rss_ours", ours.rss_mb(), "MB")
     emit("api_server_rss_vanilla", vanilla.rss_mb(), "MB")
 
@@ -367,7 +368,8 @@ def _soak(ours: Server, mix: list[Request], clients: int, seconds: float, every:
     emit("api_soak_requests", len(totals.latencies), f"in {totals.seconds:.0f} s at {clients} clients")
     emit("api_soak_throughput", totals.rate, "req/s")
     emit("api_soak_p99", totals.percentile_ms(99), "ms")
-    emit("api_soak_errors", totals.errors, f"of {len(totals.latencies)} requests")
+    emit("api_soak_errors", totals.errors, f"of {len(totals.latencies)} requests"
+         + (f" (answers {dict(sorted(totals.statuses.items(), key=str))})" if totals.errors else ""))
     emit("api_soak_server_cpu", totals.cpu / max(1, len(totals.latencies)) * 1000, "ms per request")
     emit("api_soak_rss_first", first, "MB")
     emit("api_soak_rss_last", last, "MB")
