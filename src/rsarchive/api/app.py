@@ -125,7 +125,25 @@ def stac_api(title: str, description: str, landing_id: str, *, by_clearance: boo
 
     api.client.landing_page_id = landing_id
     add_handlers(api.app, statement_timeout_ms)
+    _without_hidden_paths(api.app)
     return api
+
+
+HIDDEN_PATHS = frozenset({"/_mgmt/health"})
+"""Routes of stac-fastapi that the archive does not serve (answered 404, absent from the OpenAPI)."""
+
+
+def _without_hidden_paths(app: Any) -> None:
+    """Leave :data:`HIDDEN_PATHS` out of ``app``'s OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for path in HIDDEN_PATHS:
+            schema.get("paths", {}).pop(path, None)
+        return schema
+
+    app.openapi = openapi
 
 
 class MountedRoot:
@@ -372,10 +390,12 @@ def create_app(settings: Settings) -> Any:
     def public_slash() -> RedirectResponse:
         return RedirectResponse(f"{PUBLIC_PREFIX}/")
 
-    # The public API does not tell the Internet which database software and version it runs
-    # on (/_mgmt/health names them); /_mgmt/ping stays for load balancers.
-    app.mount(PUBLIC_PREFIX, SearchBodyNormaliser(MountedRoot(public.app, hidden=frozenset({"/_mgmt/health"}))))
-    app.mount(INTERNAL_PREFIX, TokenAuth(SearchBodyNormaliser(MountedRoot(internal.app)), internal.app))
+    # Neither API tells its callers which database software and version it runs on
+    # (/_mgmt/health names them; operators have `rsarchive services status`); /_mgmt/ping stays
+    # for load balancers.
+    app.mount(PUBLIC_PREFIX, SearchBodyNormaliser(MountedRoot(public.app, hidden=HIDDEN_PATHS)))
+    app.mount(INTERNAL_PREFIX, TokenAuth(SearchBodyNormaliser(MountedRoot(internal.app, hidden=HIDDEN_PATHS)),
+                                         internal.app))
     mount_browser(app, _browser_dir(settings), BROWSER_PREFIX, PUBLIC_PREFIX)
     from rsarchive.api.requests_app import include_requests
 
