@@ -15,7 +15,12 @@ def test_defaults_come_from_the_project_toml(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.archive_root == PROJECT_ROOT / "var"
     assert settings.pg_port == 5439
     assert settings.primary_store == (PROJECT_ROOT / "var" / "objects" / "primary").as_uri()
-    assert settings.internal_database_dsn == "postgresql://rsarchive@127.0.0.1:5439/rsarchive"
+    # the owner's password comes from the local credentials file once `services up` has made one
+    from psycopg.conninfo import conninfo_to_dict
+
+    dsn = conninfo_to_dict(settings.internal_database_dsn)
+    assert (dsn["user"], dsn["host"], dsn["port"], dsn["dbname"]) == ("rsarchive", "127.0.0.1", "5439", "rsarchive")
+    assert dsn.get("password", "") == settings.local_credentials().password("rsarchive", "127.0.0.1:5439")
     assert settings.public_database_dsn.endswith("/rsarchive_public")
     assert settings.dask_scheduler == ""
 
