@@ -50,7 +50,7 @@ from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimat
                                       prepare_reference, robust_inliers)
 from rsarchive.geometry.resample import resample
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
-from rsarchive.geometry.sensor import SensorModel
+from rsarchive.geometry.sensor import SensorModel, mid_integration
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
 from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
 from rsarchive.radiometry.toa import toa_encode_rows
@@ -259,10 +259,7 @@ class _Product:
             t0 = _t64(entry["start_utc"])
             band = _Band(cal, entry, n, t0, np.zeros(n, bool), None, None,  # type: ignore[arg-type]
                          cal.common_name == "pan" or cal.fwhm_um >= 0.2)
-            times = band.line_times(np.arange(n))
-            _, _, eph_bad = self.model.ephemeris.state(times)
-            _, att_bad = self.model.attitude.quaternion(times)
-            band.degraded = np.asarray(eph_bad) | np.asarray(att_bad)
+            band.degraded = self.model.degraded(cal, band.line_times(np.arange(n)))
             band.fit = fit_rpc(self.model, cal, band.line_times, n, cal.detectors, height_range)
             band.rpc = band.fit.model
             bands[cal.name] = band
@@ -606,8 +603,9 @@ class _Product:
         from rsarchive.geometry.ellipsoid import geodetic_to_ecef, up_vector
         from rsarchive.radiometry.solar import solar_angles
 
-        t = band.line_times(np.array([(band.lines - 1) / 2.0]))
-        g = self.model.locate(band.cal, t, np.array([(band.cal.detectors - 1) / 2.0]))
+        stamp = band.line_times(np.array([(band.lines - 1) / 2.0]))
+        g = self.model.locate(band.cal, stamp, np.array([(band.cal.detectors - 1) / 2.0]))
+        t = mid_integration(band.cal, stamp)  # the instant the centre is seen
         sat, _, _ = self.model.ephemeris.state(t)
         ground = geodetic_to_ecef(g.lat[0, 0], g.lon[0, 0], g.h[0, 0])
         look = ground - sat[0]
