@@ -173,6 +173,10 @@ def test_bad_parameters_are_usage_errors(tmp_path: Path) -> None:
                           tmp_path / "t")
     with pytest.raises(UsageError, match="cloud fraction"):
         SceneSpec(cloud_fraction=1.5)
+    for samples in (0, 17, 2.5):
+        with pytest.raises(UsageError, match="integration samples"):
+            simulate_downlink(SimulationConfig(cpf="vnredsat1-small", integration_samples=samples),  # type: ignore[arg-type]
+                              tmp_path / "a.cadu", tmp_path / "t")
     with pytest.raises(UsageError, match="does not exist"):
         simulate_downlink(SimulationConfig(cpf="vnredsat1-small", scene=SceneSpec(kind="geotiff", path="/nope.tif")),
                           tmp_path / "a.cadu", tmp_path / "t")

@@ -340,7 +340,6 @@ def _simulate(config: SimulationConfig, out_path: Path, truth_dir: Path,
         # the line integrates the ground swept during its period: the mean of n_sub instants spread evenly
         # over [stamp, stamp + period) (centred on mid-integration)
         refl = np.zeros((len(lines), n_det))
-        xy_mid: tuple[np.ndarray, np.ndarray] | None = None
         cloud_frac = np.zeros((len(lines), n_det)) if clouds is not None else None
         for k in range(n_sub):
             offset = np.timedelta64(int(round((k + 0.5) / n_sub * band.line_period_s * 1e9)), "ns")
@@ -352,7 +351,9 @@ def _simulate(config: SimulationConfig, out_path: Path, truth_dir: Path,
             refl += sample
             if cloud_frac is not None:
                 cloud_frac += np.nan_to_num(clouds[band.name].sample_xy(x, y)[0])
-            if k == n_sub // 2:  # the sun (constant over a line period to 1e-6°) at the middle sub-sample
+            if k == n_sub // 2:
+                # the sun (constant over a line period to 1e-5°) at the instant nearest mid-integration
+                # (mid-integration itself for an odd count)
                 zen_times = stamps + offset
                 if nodes is not None:
                     # sun zenith on the nodes (every 32 lines, every other node), then linear across detectors
