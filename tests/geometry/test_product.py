@@ -44,6 +44,15 @@ def test_exact_ancillary_geolocation_and_band_to_band(clean: Any, clean_product:
     assert set(acc["band_to_band"]["bands"]) == {"B1", "B2", "B4", "PAN"}
     assert all(fit["check_max_px"] < 0.01 for fit in acc["rpc_fit"].values())
     assert meta["degraded"] is False and meta["warnings"] == []
+    # per band: absolute (against the reference orthoimage) and relative (band-to-band), RMSE and CE90 in m
+    assert set(acc["bands"]) == {"B1", "B2", "B3", "B4", "PAN"}
+    for band, rec in acc["bands"].items():
+        absolute, relative = rec["absolute"], rec["relative"]
+        assert absolute["count"] >= 10 and absolute["rmse_m"] <= 3.0 and absolute["ce90_m"] <= 4.0, (band, absolute)
+        assert absolute["ce90_m"] >= 0.0 and "reference orthoimage" in absolute["method"]
+        assert relative["rmse_m"] <= 2.0 and relative["ce90_m"] <= 3.0, (band, relative)
+    assert acc["bands"]["B3"]["relative"]["rmse_m"] == 0.0  # the reference band of the registration
+    assert acc["bands"]["B1"]["relative"]["rmse_m"] == pytest.approx(acc["band_to_band"]["bands"]["B1"]["rms_m"])
 
 
 # -- attitude bias -----------------------------------------------------------------------------
@@ -87,6 +96,11 @@ def test_dem_orthorectification(hilly: tuple[Any, Path], tmp_path: Path) -> None
     rmse, chips = geolocation_px(with_dem.path, with_dem.metadata, sim)
     assert chips >= 15 and rmse <= 0.5, f"{rmse:.3f} px with the DEM"
     assert with_dem.metadata["accuracy"]["dem"]["used"] and with_dem.metadata["warnings"] == []
+    # no reference orthoimage: the absolute accuracy is not measured, the relative one is
+    per_band = with_dem.metadata["accuracy"]["bands"]
+    assert all(rec["absolute"] is None for rec in per_band.values())
+    assert per_band["B1"]["relative"]["rmse_m"] is not None and per_band["PAN"]["relative"]["ce90_m"] is not None
+    assert with_dem.metadata["accuracy"]["reference"]["kind"] == "none"
     flat = process_product(raw, tmp_path / "flat", options=NO_REFINE)
     rmse_flat, _ = geolocation_px(flat.path, flat.metadata, sim)
     assert rmse_flat > 2 * rmse + 0.3, (rmse_flat, rmse)

@@ -77,13 +77,20 @@ def test_nadir_detector_lands_at_the_sub_satellite_point(orbit: CircularOrbit) -
     from rsarchive.cpf import parse_cpf
 
     model = SensorModel(parse_cpf(data), orbit, NadirAttitude(orbit))
-    t = _times(orbit, np.array([-3.0, 0.0, 4.0]))
-    g = model.locate("PAN", t, np.array([(7000 - 1) / 2]))  # PAN has no along-track angle
-    pos, _, _ = orbit.state(t)
+    half = np.timedelta64(int(round(cpf.band("PAN").line_period_s * 0.5e9)), "ns")
+    seen = _times(orbit, np.array([-3.0, 0.0, 4.0]))
+    stamps = seen - half  # spec §3: the stamp is the start of integration, the line is seen half a period later
+    g = model.locate("PAN", stamps, np.array([(7000 - 1) / 2]))  # PAN has no along-track angle
+    pos, _, _ = orbit.state(seen)
     lat, lon, _ = ecef_to_geodetic(pos)
     assert np.abs(g.lat[:, 0] - lat).max() < 1e-8 and np.abs(g.lon[:, 0] - lon).max() < 1e-8
     assert g.lat[1, 0] == pytest.approx(21.03, abs=1e-8) and g.lon[1, 0] == pytest.approx(105.85, abs=1e-8)
     assert not g.degraded.any() and g.off_dem is None
+    at = model.locate_at("PAN", seen, np.array([(7000 - 1) / 2]))  # the instant itself, no shift
+    assert np.array_equal(at.lat, g.lat) and np.array_equal(at.lon, g.lon)
+    # at the stamp the satellite is ≈ 1.25 m (half a PAN line) behind where the line is seen
+    early = model.locate_at("PAN", stamps, np.array([(7000 - 1) / 2]))
+    assert GEOD.inv(early.lon[:, 0], early.lat[:, 0], g.lon[:, 0], g.lat[:, 0])[2] == pytest.approx(1.25, rel=0.05)
 
 
 def test_swath_width_is_detectors_times_gsd(exact: SensorModel, orbit: CircularOrbit) -> None:

@@ -114,6 +114,12 @@ def test_ingest_makes_level0_raw_product_items_and_publishes(settings: Settings,
     assert props["rsarchive:station"] == "VNSC-HN" and props["rsarchive:plan_ref"] == "PLAN-2026-117"
     assert props["rsarchive:acquisition_article"] == "5.1a" and props["processing:level"] == "L2A"
     assert props["rsarchive:cloud_class"] in ("A", "B", "C") and 0 <= props["eo:cloud_cover"] <= 100
+    # accuracy per band: relative (band-to-band) measured; absolute not (no reference orthoimage: null, which
+    # the item leaves out), and the reference kind says so
+    per_band = props["rsarchive:accuracy"]["bands"]
+    assert set(per_band) == {"B1", "B2", "B3", "B4", "PAN"} and props["rsarchive:accuracy"]["reference"] == "none"
+    assert all(b.get("absolute_rmse_m") is None and b.get("absolute_ce90_m") is None for b in per_band.values())
+    assert all(b["relative_rmse_m"] is not None and b["relative_ce90_m"] is not None for b in per_band.values())
     with connect(settings.public_database_dsn) as conn:
         public = conn.execute(query).fetchone()[0]
         published = [r[0] for r in conn.execute("SELECT pgstac.get_item(id, collection) FROM pgstac.items")]

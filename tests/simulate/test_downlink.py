@@ -73,15 +73,24 @@ def test_decoded_dns_equal_the_truth_and_the_forward_model(clean_pass: Simulatio
 
 
 def test_radiance_follows_the_toa_formula(clean_pass: SimulationResult) -> None:
-    """Truth radiance = ρ(ground point) · ESUN · cos θs / (π d²), checked at a few pixels."""
+    """Truth radiance = ρ · ESUN · cos θs / (π d²), checked at a few pixels, with ρ the mean over the
+    ground the line sweeps during its integration (``integration_samples`` instants spread over the line
+    period: spec §3, the stamp is the start of the integration)."""
     cpf = clean_pass.cpf
     band = cpf.band("B4")
     lines = np.array([3, 128, 250])
     detectors = np.array([1, 100, 254])
-    g = clean_pass.ground_location(band.name, lines, detectors)
+    stamps = clean_pass.line_times(band.name, lines)
+    n_sub = clean_pass.truth["integration_samples"]
+    assert n_sub == 3
+    rho = np.zeros((len(lines), len(detectors)))
     with RasterSampler(clean_pass.path("reflectance"), bands=[band.id + 1]) as sampler:
-        rho = sampler.sample(g.lat, g.lon)[0] * clean_pass.truth["reflectance_scale"]
-    times = clean_pass.line_times(band.name, lines)
+        for k in range(n_sub):
+            instants = stamps + np.timedelta64(int(round((k + 0.5) / n_sub * band.line_period_s * 1e9)), "ns")
+            g = clean_pass.sensor_model.locate_at(band, instants, detectors)
+            rho += sampler.sample(g.lat, g.lon)[0] * clean_pass.truth["reflectance_scale"] / n_sub
+    g = clean_pass.ground_location(band.name, lines, detectors)  # mid-integration
+    times = stamps + np.timedelta64(int(round(band.line_period_s * 0.5e9)), "ns")
     zen, _ = solar_angles(times[:, None], g.lat, g.lon)
     d = earth_sun_distance(times)[:, None]
     expected = rho * band.esun * np.cos(np.radians(zen)) / (math.pi * d * d)
@@ -164,6 +173,10 @@ def test_bad_parameters_are_usage_errors(tmp_path: Path) -> None:
                           tmp_path / "t")
     with pytest.raises(UsageError, match="cloud fraction"):
         SceneSpec(cloud_fraction=1.5)
+    for samples in (0, 17, 2.5):
+        with pytest.raises(UsageError, match="integration samples"):
+            simulate_downlink(SimulationConfig(cpf="vnredsat1-small", integration_samples=samples),  # type: ignore[arg-type]
+                              tmp_path / "a.cadu", tmp_path / "t")
     with pytest.raises(UsageError, match="does not exist"):
         simulate_downlink(SimulationConfig(cpf="vnredsat1-small", scene=SceneSpec(kind="geotiff", path="/nope.tif")),
                           tmp_path / "a.cadu", tmp_path / "t")

@@ -16,7 +16,8 @@ import numpy as np
 
 from rsarchive.errors import ProcessingError
 
-__all__ = ["BandRegistration", "displacement_stats", "matches_to_displacements", "band_registration"]
+__all__ = ["BandRegistration", "displacement_stats", "matches_to_displacements", "band_registration",
+           "absolute_accuracy", "chip_step"]
 
 
 def displacement_stats(east_m: Any, north_m: Any, pixel_m: float) -> dict[str, Any]:
@@ -43,6 +44,30 @@ def matches_to_displacements(matches: list[Any], resolution_m: float) -> tuple[n
     return -dx * resolution_m, dy * resolution_m
 
 
+def chip_step(shape: tuple[int, ...], chip: int, max_chips: int | None) -> int:
+    """Lattice step of chips (at least half a chip) so that at most about ``max_chips`` are tried."""
+    import math
+
+    if not max_chips:
+        return chip // 2
+    rows, cols = shape[:2]
+    return max(chip // 2, math.ceil(math.sqrt(max(rows - chip, 1) * max(cols - chip, 1) / max_chips)))
+
+
+def absolute_accuracy(image: np.ndarray, reference: np.ndarray, resolution_m: float, chip: int = 64,
+                      max_chips: int | None = 256, gradient: bool = False) -> dict[str, Any]:
+    """Displacement STATS of a band's product image from a reference orthoimage on the same grid (NaN =
+    no data): chips matched, outliers rejected (``gradient``: match gradient magnitudes, for a reference
+    of another spectral band)."""
+    from rsarchive.geometry.refine import match_chips, robust_inliers
+
+    matches = match_chips(image, reference, chip=chip, step=chip_step(image.shape, chip, max_chips),
+                          gradient=gradient)
+    keep = robust_inliers(matches)
+    east, north = matches_to_displacements([m for m, k in zip(matches, keep) if k], resolution_m)
+    return {**displacement_stats(east, north, resolution_m), "rejected": int((~keep).sum()) if len(matches) else 0}
+
+
 class BandRegistration:
     """Band-to-band registration of co-gridded bands against a reference band, measured one band at a
     time (the product measures each band as soon as it and the reference are made).
@@ -61,14 +86,9 @@ class BandRegistration:
         self._bands: dict[str, dict[str, Any]] = {}
 
     def set_reference(self, image: np.ndarray) -> None:
-        import math
-
         from rsarchive.geometry.refine import prepare_reference
 
-        rows, cols = image.shape
-        if self.max_chips:
-            self._step = max(self.chip // 2, math.ceil(math.sqrt(max(rows - self.chip, 1) * max(cols - self.chip, 1)
-                                                                 / self.max_chips)))
+        self._step = chip_step(image.shape, self.chip, self.max_chips)
         self._prepared = prepare_reference(image, gradient=True)  # once, for every band
 
     def add(self, name: str, image: np.ndarray) -> None:
@@ -85,12 +105,15 @@ class BandRegistration:
             return
         east, north = matches_to_displacements(good, 1.0)
         rms = float(np.sqrt(np.mean(east**2 + north**2)))
+        stats = displacement_stats(east * self.resolution_m, north * self.resolution_m, self.resolution_m)
         self._bands[name] = {"count": len(good), "rejected": len(matches) - len(good),
                              "shift_px": [float(east.mean()), float(north.mean())],
-                             "rms_px": rms, "rms_m": rms * self.resolution_m}
+                             "rms_px": rms, "rms_m": rms * self.resolution_m,
+                             "ce90_m": stats["ce90_m"], "ce90_px": stats["ce90_px"]}
 
     def result(self) -> dict[str, Any]:
-        """Per band: mean shift (east, north) in pixels, RMS of the chip shifts in pixels, number of chips."""
+        """Per band: mean shift (east, north) in pixels, RMS (px, m) and CE90 (px, m) of the chip shifts,
+        number of chips."""
         worst = max((b["rms_px"] for b in self._bands.values() if b["rms_px"] is not None), default=0.0)
         return {"reference_band": self.reference,
                 "method": "gradient-magnitude phase correlation "

@@ -53,8 +53,11 @@ lon/lat are WGS84 degrees::
                   geolocation STATS | null (no reference),   (after refinement when refined)
                   before_refinement STATS | null,
                   band_to_band {reference_band, method, bands {name: {count, rejected, shift_px
-                                [east, north], rms_px, rms_m}}, max_rms_px},
+                                [east, north], rms_px, rms_m, ce90_px, ce90_m}}, max_rms_px},
                   rpc_fit {band: {rms_px, max_px, check_rms_px, check_max_px, nodes, height_range_m}},
+                  bands {band: {absolute {rmse_m, ce90_m, rmse_px, ce90_px, count, rejected, pixel_m,
+                                mean_east_m, mean_north_m, method} | null (no reference orthoimage),
+                                relative {rmse_m, ce90_m, count, against | note} | null}},
                   dem DEM, degraded, warnings[]}
     STATS      = {count, rejected, rmse_m, rmse_px, ce90_m, ce90_px, mean_east_m, mean_north_m,
                   max_m, pixel_m, method}  (displacement of the product from the reference;

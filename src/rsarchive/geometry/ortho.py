@@ -324,13 +324,14 @@ def sun_zenith_nodes(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.datetime
                      height_m: Any = 0.0, step: int = SUN_GRID_STEP) -> SunGrid:
     """Solar zenith (NREL SPA) on every ``step``-th node of ``grid`` (plus the last row/column).
 
-    The time of a node is the time its RPC line was acquired (``first_line_utc + line·period``).
+    The time of a node is the instant its RPC line was seen: the line's stamp (start of integration,
+    ``first_line_utc + line·period``) plus half a line period (mid-integration).
     """
     from rsarchive.radiometry.solar import solar_angles
 
     rows, cols, lon, lat = grid_nodes(grid, step)
     line, _ = rpc.project(lon, lat, 0.0)
-    times = np.datetime64(first_line_utc, "ns") + np.rint(line * line_period_s * 1e9).astype(np.int64) * np.timedelta64(1, "ns")
+    times = np.datetime64(first_line_utc, "ns") + np.rint((line + 0.5) * line_period_s * 1e9).astype(np.int64) * np.timedelta64(1, "ns")
     zen, _ = solar_angles(times, lat, lon, height_m if np.ndim(height_m) == 0 else 0.0)
     return SunGrid(rows, cols, np.asarray(zen, dtype=np.float64), times, grid.width)
 

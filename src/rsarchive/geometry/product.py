@@ -50,7 +50,7 @@ from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimat
                                       prepare_reference, robust_inliers)
 from rsarchive.geometry.resample import resample
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
-from rsarchive.geometry.sensor import SensorModel
+from rsarchive.geometry.sensor import SensorModel, mid_integration
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
 from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
 from rsarchive.radiometry.toa import toa_encode_rows
@@ -259,10 +259,7 @@ class _Product:
             t0 = _t64(entry["start_utc"])
             band = _Band(cal, entry, n, t0, np.zeros(n, bool), None, None,  # type: ignore[arg-type]
                          cal.common_name == "pan" or cal.fwhm_um >= 0.2)
-            times = band.line_times(np.arange(n))
-            _, _, eph_bad = self.model.ephemeris.state(times)
-            _, att_bad = self.model.attitude.quaternion(times)
-            band.degraded = np.asarray(eph_bad) | np.asarray(att_bad)
+            band.degraded = self.model.degraded(cal, band.line_times(np.arange(n)))
             band.fit = fit_rpc(self.model, cal, band.line_times, n, cal.detectors, height_range)
             band.rpc = band.fit.model
             bands[cal.name] = band
@@ -337,6 +334,23 @@ class _Product:
                       dst_nodata=np.nan, resampling=Resampling.bilinear, num_threads=self.opts.threads)
         return out
 
+    def _absolute(self, name: str, image: np.ndarray, grid: OrthoGrid) -> dict[str, Any]:
+        """A band's displacement from the reference orthoimage (its own band in the reference when it has
+        one per CPF band; else gradient matching against its first band).  ``image`` is on ``grid`` (a
+        PAN band: its block mean on the multispectral grid)."""
+        import rasterio
+
+        cal = self.cpf.band(name)
+        with rasterio.open(self.reference) as ds:
+            same_band = ds.count >= len(self.cpf.bands)
+        reference = self._reference_on(grid, cal.id + 1)
+        stats = acc.absolute_accuracy(image, reference, grid.resolution_m, chip=self.opts.chip_px,
+                                      gradient=not same_band)
+        stats["method"] = (f"chips of {self.opts.chip_px} px matched against "
+                           + (f"band {cal.id + 1}" if same_band else "band 1 (gradient magnitudes)")
+                           + " of the reference orthoimage, outliers rejected")
+        return stats
+
     # -- refinement ---------------------------------------------------------------------
     def _refine(self, bands: dict[str, _Band], grid: OrthoGrid) -> tuple[Refinement, dict[str, Any] | None]:
         match = self._band_by_common(bands, self.opts.match_band) or next(iter(bands.values()))
@@ -399,8 +413,11 @@ class _Product:
         registration = acc.BandRegistration(ref_name, ms_grid.resolution_m)
         measuring: list[Future[None]] = []
         waiting: list[tuple[str, np.ndarray]] = []  # bands made before the reference
+        absolute: dict[str, Future[dict[str, Any]]] = {}  # band → its displacement from the reference orthoimage
 
         def register(name: str, image: np.ndarray) -> None:
+            if self.reference is not None:
+                absolute[name] = registration_pool.submit(self._absolute, name, image, ms_grid)
             if name == ref_name:
                 measuring.append(registration_pool.submit(registration.set_reference, image))
                 measuring.extend(registration_pool.submit(registration.add, *w) for w in waiting)
@@ -495,8 +512,15 @@ class _Product:
             self.warnings.append("ancillary degraded (ephemeris/attitude gap): affected lines have QA bit 4; "
                                  f"lines per band {degraded_lines}")
         accuracy = {
-            "reference": ({"kind": "orthoimage", "file": str(self.reference)} if self.reference else
-                          {"kind": "none", "note": "no reference: absolute accuracy not measured"}),
+            "reference": ({"kind": "orthoimage", "file": str(self.reference),
+                           "note": "absolute accuracy (geolocation, bands[].absolute) is measured against this "
+                                   "orthoimage" + ("; it also served for the refinement, so after refinement it "
+                                                   "is the fit's residual, not an independent check"
+                                                   if self.opts.refine else "")}
+                          if self.reference else
+                          {"kind": "none", "note": "no reference: absolute accuracy not measured (bands[].absolute "
+                                                   "is null); the relative accuracy (band-to-band) and the RPC fit "
+                                                   "to the rigorous model are"}),
             "geolocation": geolocation,
             "before_refinement": before if refinement.status == REFINED else None,
             "band_to_band": None,
@@ -511,6 +535,8 @@ class _Product:
             job.result()
         measured = len(measuring) > 1  # the reference and at least one band
         accuracy["band_to_band"] = registration.result() if measured else None
+        accuracy["bands"] = _per_band(list(bands), ref_name, accuracy["band_to_band"],
+                                      {n: job.result() for n, job in absolute.items()})
         return self._metadata(bands, ms_grid, pan_grid, files, cloud_record, accuracy, refinement, degraded,
                               degraded_lines, valid, distance)
 
@@ -606,8 +632,9 @@ class _Product:
         from rsarchive.geometry.ellipsoid import geodetic_to_ecef, up_vector
         from rsarchive.radiometry.solar import solar_angles
 
-        t = band.line_times(np.array([(band.lines - 1) / 2.0]))
-        g = self.model.locate(band.cal, t, np.array([(band.cal.detectors - 1) / 2.0]))
+        stamp = band.line_times(np.array([(band.lines - 1) / 2.0]))
+        g = self.model.locate(band.cal, stamp, np.array([(band.cal.detectors - 1) / 2.0]))
+        t = mid_integration(band.cal, stamp)  # the instant the centre is seen
         sat, _, _ = self.model.ephemeris.state(t)
         ground = geodetic_to_ecef(g.lat[0, 0], g.lon[0, 0], g.h[0, 0])
         look = ground - sat[0]
@@ -698,6 +725,30 @@ class _Product:
                         "software": {"rsarchive": rsarchive.__version__, "gdal": _gdal_version()}},
             "created_utc": now_utc(),
         }
+
+
+def _per_band(names: list[str], reference_band: str, band_to_band: dict[str, Any] | None,
+              absolute: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per band: absolute accuracy (against the reference orthoimage, None without one) and relative
+    accuracy (band-to-band against the reference band), RMSE and CE90 in metres."""
+    registered = (band_to_band or {}).get("bands") or {}
+    out: dict[str, Any] = {}
+    for name in names:
+        abs_stats = absolute.get(name)
+        absolute_rec = None if abs_stats is None else {
+            k: abs_stats.get(k) for k in ("rmse_m", "ce90_m", "rmse_px", "ce90_px", "count", "rejected", "pixel_m",
+                                          "mean_east_m", "mean_north_m", "method")}
+        if name == reference_band:
+            relative: dict[str, Any] | None = {"rmse_m": 0.0, "ce90_m": 0.0, "count": 0,
+                                               "note": "the reference band of the band-to-band registration"}
+        elif name in registered:
+            r = registered[name]
+            relative = {"rmse_m": r.get("rms_m"), "ce90_m": r.get("ce90_m"), "count": r.get("count"),
+                        "against": reference_band}
+        else:
+            relative = None
+        out[name] = {"absolute": absolute_rec, "relative": relative}
+    return out
 
 
 def _toa_strip(radiance: np.ndarray, qa: np.ndarray, out: np.ndarray, factor: np.float32, sun: SunGrid,

@@ -15,7 +15,9 @@ Term order (RPC00B, what GDAL reads from ``LINE_NUM_COEFF`` …)::
 RPC transformer maps its continuous pixel coordinate ``c`` to RPC sample
 ``c − 0.5`` (checked in ``tests/geometry/test_rpc.py``).  This is also the
 sensor model's convention: detector ``i`` looks along the line of sight of
-index ``i`` and line ``l`` is located at its time stamp.
+index ``i`` and line ``l`` is located at the middle of its integration (its
+time stamp, the start of the integration, plus half a line period: the centre
+of the pixel in time as in space).
 
 **Fit** (:func:`fit_rpc`): the sensor model locates a grid of (line, detector)
 nodes on several height layers (a "location grid", :func:`location_grid`);
@@ -266,7 +268,8 @@ def location_grid(model: Any, band: Any, line_times: LineTimes, lines: int, dete
     """Ground points of a (lines × detectors × heights) grid of image nodes.
 
     ``model`` is a :class:`~rsarchive.geometry.sensor.SensorModel`, ``line_times(l)``
-    the UTC (datetime64) of fractional line numbers ``l``.  ``offset`` shifts the
+    the UTC time stamps (datetime64, start of integration) of fractional line numbers ``l``; the model
+    locates each at mid-integration.  ``offset`` shifts the
     nodes by a fraction of the node spacing (0.5: cell centres, for checking).
     Returns flattened lon, lat, h, line, sample.
     """

@@ -10,9 +10,16 @@ raised by the terrain height: closed form for a constant height, iterative
 with a DEM given as a callable ``height(lat, lon) -> h`` (NaN where the DEM
 has no data: the ellipsoid is used there and the point is reported).
 
-Times: a line is located at its time stamp (the packet time = start of
-integration).  The simulator and the processing chain share this model, so
-truth and processing agree by construction.
+Times (spec §3): a line's time stamp (its packet time) is the *start* of its
+integration; during the line period the detectors sweep one line of ground, so
+the ground a line sees is centred half a line period later.
+:meth:`SensorModel.locate` and :meth:`SensorModel.rays` take the stamps and
+place each line at mid-integration, ``stamp + line_period/2``
+(:func:`mid_integration`); :meth:`SensorModel.locate_at` places rays at given
+instants (the simulator integrates a line over its period with it).  The
+geolocation tests check this model against their own ray–ellipsoid
+intersection written from the spec (``tests/geometry/test_absolute_geolocation.py``),
+not against this module.
 
 This module is pure NumPy; the ephemeris and attitude come from any
 :class:`~rsarchive.geometry.interpolation.EphemerisSource` /
@@ -33,10 +40,11 @@ from numpy.typing import ArrayLike
 from rsarchive.cpf import CPF, BandCalibration
 from rsarchive.errors import ProcessingError
 from rsarchive.geometry.ellipsoid import ecef_to_geodetic, intersect_ellipsoid, up_vector
-from rsarchive.geometry.interpolation import AttitudeSource, EphemerisSource, HermiteEphemeris, SlerpAttitude
+from rsarchive.geometry.interpolation import AttitudeSource, as_datetime64, EphemerisSource, HermiteEphemeris, SlerpAttitude
 from rsarchive.geometry.rotation import quaternion_to_matrix
 
-__all__ = ["GroundPoints", "SensorModel", "HeightFunction", "look_directions", "intersect_terrain"]
+__all__ = ["GroundPoints", "SensorModel", "HeightFunction", "look_directions", "intersect_terrain",
+           "mid_integration"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,17 @@ class GroundPoints(NamedTuple):
     """(lines,) True where ephemeris or attitude was interpolated across a gap (QA bit 4)."""
     off_dem: np.ndarray | None
     """True where the DEM had no data and the ellipsoid (h = 0) was used; None without DEM."""
+
+
+def half_period(band: BandCalibration) -> np.timedelta64:
+    """Half the band's line period, to the nanosecond."""
+    return np.timedelta64(int(round(band.line_period_s * 0.5e9)), "ns")
+
+
+def mid_integration(band: BandCalibration, stamps: Any) -> np.ndarray:
+    """The instants (datetime64[ns]) a band's lines are seen at: their stamps (start of integration,
+    spec §3) plus half the line period."""
+    return np.asarray(as_datetime64(stamps)) + half_period(band)
 
 
 def look_directions(cpf: CPF, band: BandCalibration | str | int, quaternions: np.ndarray,
@@ -141,11 +160,25 @@ class SensorModel:
 
     def rays(self, band: BandCalibration | str | int, line_times: Any,
              detectors: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Satellite positions (L, 3), ECEF look directions (L, D, 3) and degraded flags (L,)."""
-        times = np.atleast_1d(np.asarray(line_times))
+        """Satellite positions (L, 3), ECEF look directions (L, D, 3) and degraded flags (L,) of the
+        lines stamped ``line_times`` (start of integration), taken at mid-integration."""
+        cal = self.cpf.band(band)
+        return self.rays_at(cal, mid_integration(cal, np.atleast_1d(np.asarray(line_times))), detectors)
+
+    def rays_at(self, band: BandCalibration | str | int, instants: Any,
+                detectors: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`rays`, at the instants given (no shift)."""
+        times = np.atleast_1d(np.asarray(instants))
         positions, _, eph_bad = self.ephemeris.state(times)
         quats, att_bad = self.attitude.quaternion(times)
         return positions, look_directions(self.cpf, band, quats, detectors), eph_bad | att_bad
+
+    def degraded(self, band: BandCalibration | str | int, line_times: Any) -> np.ndarray:
+        """(L,) True where the ancillary at the lines' mid-integration was interpolated across a gap."""
+        times = mid_integration(self.cpf.band(band), np.atleast_1d(np.asarray(line_times)))
+        _, _, eph_bad = self.ephemeris.state(times)
+        _, att_bad = self.attitude.quaternion(times)
+        return np.asarray(eph_bad) | np.asarray(att_bad)
 
     def locate(
         self,
@@ -156,12 +189,27 @@ class SensorModel:
         tol_m: float = 0.01,
         max_iter: int = 30,
     ) -> GroundPoints:
-        """Ground points of ``detectors`` (D,) (default all; fractional allowed) at ``line_times`` (L,).
+        """Ground points of ``detectors`` (D,) (default all; fractional allowed) of the lines stamped
+        ``line_times`` (L,) (start of integration): each line is located at mid-integration.
 
         ``height``: a constant ellipsoidal height (m), an (L, D) array, or a DEM
         callable ``height(lat_deg, lon_deg) -> h`` (NaN = no data).
         """
-        positions, directions, degraded = self.rays(band, line_times, detectors)
+        cal = self.cpf.band(band)
+        return self.locate_at(cal, mid_integration(cal, np.atleast_1d(np.asarray(line_times))), detectors,
+                              height, tol_m, max_iter)
+
+    def locate_at(
+        self,
+        band: BandCalibration | str | int,
+        instants: Any,
+        detectors: ArrayLike | None = None,
+        height: Height = 0.0,
+        tol_m: float = 0.01,
+        max_iter: int = 30,
+    ) -> GroundPoints:
+        """As :meth:`locate`, with the rays taken at the ``instants`` given (no shift)."""
+        positions, directions, degraded = self.rays_at(band, instants, detectors)
         lat, lon, h, off = intersect_terrain(positions, directions, height, tol_m, max_iter)
         if np.any(~np.isfinite(lat)):
             raise ProcessingError(f"band {self.cpf.band(band).name}: some lines of sight miss the Earth "

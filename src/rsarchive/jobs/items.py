@@ -183,4 +183,10 @@ def _accuracy_summary(accuracy: Mapping[str, Any]) -> dict[str, Any]:
         "ce90_px": geo.get("ce90_px"), "band_to_band_max_rms_px": b2b.get("max_rms_px"),
         "rpc_fit_max_rms_px": max((f.get("rms_px") or 0.0 for f in fits.values()), default=None),
         "reference": (accuracy.get("reference") or {}).get("kind"),
+        # per band: absolute (against the reference orthoimage; null without one) and relative (band-to-band)
+        "bands": {name: {"absolute_rmse_m": (rec.get("absolute") or {}).get("rmse_m"),
+                         "absolute_ce90_m": (rec.get("absolute") or {}).get("ce90_m"),
+                         "relative_rmse_m": (rec.get("relative") or {}).get("rmse_m"),
+                         "relative_ce90_m": (rec.get("relative") or {}).get("ce90_m")}
+                  for name, rec in (accuracy.get("bands") or {}).items()},
     }

@@ -48,8 +48,9 @@ W m⁻² sr⁻¹ µm⁻¹)::
     geometry          null when the ancillary cannot locate the scene, else
                       {centre_lat, centre_lon, footprint (GeoJSON Polygon, ellipsoid h = 0,
                        from the ancillary: approximate until the geometry stage refines it)}
-    sun               null, or {zenith_deg, azimuth_deg (geometric, at the scene centre and
-                       centre time), earth_sun_distance_au}
+    sun               null, or {zenith_deg, azimuth_deg (geometric, at the scene centre, when the
+                       centre line is seen: its stamp + half a line period), earth_sun_distance_au,
+                       at_utc}
     notes[]           anything unusual (missing housekeeping, bands without valid lines …)
 """
 

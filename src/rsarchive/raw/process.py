@@ -249,7 +249,7 @@ class RawProcessor:
             flags = band.line_flags(first, stop)
             times = band.nominal_times(first, stop)
             temps, degraded = line_temperatures(times, anc.housekeeping_times, anc.focal_plane_temp_c)
-            degraded |= geo_degraded(times)
+            degraded |= geo_degraded(cal, times)
             plans[cal.name] = _BandPlan(cal, band, first, stop, flags, times, temps, degraded,
                                         self.encodings[cal.name])
         return plans
@@ -288,8 +288,8 @@ class RawProcessor:
             log.warning("band %s: no RPC (%s)", p.cal.name, exc)
             return None
 
-    def _geometry_degraded(self, times: np.ndarray) -> np.ndarray:
-        """Lines whose ephemeris or attitude is interpolated across a gap (QA bit 4)."""
+    def _geometry_degraded(self, cal: BandCalibration, times: np.ndarray) -> np.ndarray:
+        """Lines whose ephemeris or attitude is interpolated across a gap (QA bit 4), at mid-integration."""
         out = np.zeros(times.shape, dtype=bool)
         valid = ~np.isnat(times)
         model = self._sensor_model()
@@ -297,9 +297,7 @@ class RawProcessor:
             out[valid] = True
             return out
         if valid.any():
-            _, _, eph_bad = model.ephemeris.state(times[valid])
-            _, att_bad = model.attitude.quaternion(times[valid])
-            out[valid] = np.asarray(eph_bad) | np.asarray(att_bad)
+            out[valid] = model.degraded(cal, times[valid])
         return out
 
     def build(self, plans: dict[str, _BandPlan], sid: str, materialise: bool = False) -> dict[str, Any]:
@@ -472,6 +470,7 @@ class RawProcessor:
         model = self._sensor_model()
         if model is None or np.isnat(centre):
             return None, None
+        from rsarchive.geometry.sensor import mid_integration
         from rsarchive.radiometry.solar import earth_sun_distance, solar_angles
 
         cal = rp.cal
@@ -487,13 +486,14 @@ class RawProcessor:
         ring += [[float(edge.lon[i, 1]), float(edge.lat[i, 1])] for i in reversed(range(len(rows)))]
         ring = _counter_clockwise(ring)
         ring.append(ring[0])
-        zen, azi = solar_angles(centre, lat, lon)
+        seen = mid_integration(cal, np.array([centre]))[0]  # the centre line is seen half a period after its stamp
+        zen, azi = solar_angles(seen, lat, lon)
         geometry = {"centre_lat": lat, "centre_lon": lon, "height_m": 0.0,
                     "footprint": {"type": "Polygon", "coordinates": [ring]},
                     "note": "from the decoded ephemeris/attitude on the WGS84 ellipsoid; approximate until the "
                             "geometry stage"}
         sun = {"zenith_deg": float(zen), "azimuth_deg": float(azi),
-               "earth_sun_distance_au": float(earth_sun_distance(centre)), "at_utc": md.iso(centre),
+               "earth_sun_distance_au": float(earth_sun_distance(seen)), "at_utc": md.iso(seen),
                "note": "geometric (no refraction), at the scene centre and centre time"}
         return geometry, sun
 

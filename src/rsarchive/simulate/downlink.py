@@ -5,12 +5,16 @@
 1. **Geometry.** A sun-synchronous orbit (:mod:`.orbit`) placed so the pass is
    centred on the target point (default Hanoi / Red River delta), nadir
    attitude with bias and jitter (:mod:`.attitude`).  Line ``l`` of band ``b``
-   is taken at ``start + l × line_period_b``; its ground points come from the
-   shared sensor model (:class:`rsarchive.geometry.sensor.SensorModel`) fed
-   with the *exact* orbit and attitude at those times (not interpolated),
-   intersected with the truth DEM when there is one (every pixel), or with
-   the ellipsoid (exact every 16 detectors, linear in between: < 1 mm).
-2. **Radiometry.** Truth reflectance sampled bilinearly at the ground points,
+   is stamped ``start + l × line_period_b`` (the start of its integration,
+   spec §3) and integrates the ground swept during its period: the scene is
+   sampled at ``integration_samples`` instants spread evenly over
+   ``[stamp, stamp + period)`` and averaged.  Each instant's ground points come
+   from the direct location model at that instant
+   (:meth:`rsarchive.geometry.sensor.SensorModel.locate_at`) fed with the
+   *exact* orbit and attitude (not interpolated), intersected with the truth
+   DEM when there is one (every pixel), or with the ellipsoid (exact every 16
+   detectors, linear in between: < 1 mm).
+2. **Radiometry.** Truth reflectance sampled bilinearly at the ground points (mean over the instants),
    solar zenith (NREL SPA on a 32-pixel grid, bilinear), Earth–Sun distance,
    ``L = ρ·ESUN·cos θs/(π d²)``, focal-plane temperature, the forward model
    (:mod:`.radiometer`), optional Gaussian noise (seeded).
@@ -44,7 +48,7 @@ from rsarchive.errors import ProcessingError, UsageError
 from rsarchive.geometry.ellipsoid import ecef_to_geodetic
 from rsarchive.geometry.interpolation import seconds_since
 from rsarchive.geometry.rotation import matrix_to_quaternion, quaternion_multiply, small_angle_matrix
-from rsarchive.geometry.sensor import SensorModel
+from rsarchive.geometry.sensor import SensorModel, mid_integration
 from rsarchive.simulate.attitude import Jitter, NadirAttitude
 from rsarchive.simulate.orbit import CircularOrbit
 from rsarchive.simulate.radiometer import TemperatureProfile, forward_model, radiance_from_reflectance
@@ -96,6 +100,9 @@ class SimulationConfig:
     ancillary_margin_s: float = 3.0
     block_pixels: int = 500_000
     """Pixels of the widest band computed at once (bounds memory: ≈ 200 bytes per pixel at peak)."""
+    integration_samples: int = 3
+    """Instants a line integrates the scene over, spread evenly across its line period (1: the ground
+    at mid-integration only).  Each costs one more geometry and truth sampling of the line."""
     write_truth_radiance: bool = False
     write_truth_dn: bool = False
     config_dir: Path | None = None
@@ -109,6 +116,8 @@ class SimulationConfig:
             raise UsageError(f"attitude error must be three small angles (< 0.01 rad), got {self.attitude_error_rad}")
         if self.ancillary_margin_s < 2.0:
             raise UsageError(f"ancillary margin must be ≥ 2 s, got {self.ancillary_margin_s}")
+        if not isinstance(self.integration_samples, int) or not 1 <= self.integration_samples <= 16:
+            raise UsageError(f"integration samples per line must be 1 … 16, got {self.integration_samples}")
         if self.block_pixels < 1000:
             raise UsageError(f"block_pixels must be ≥ 1000, got {self.block_pixels}")
         for name, value in self.impairments.items():
@@ -308,29 +317,55 @@ def _simulate(config: SimulationConfig, out_path: Path, truth_dir: Path,
     delta_t = default_delta_t(plan.start)  # ΔT (TT − UT1) of the date, once
     d_start, d_end = earth_sun_distance(np.array([plan.start, plan.start + np.int64(round(end_s * 1e9)) * _NS]))
 
-    def render(band: BandCalibration, lines: np.ndarray) -> np.ndarray:
-        times = plan.line_times(band, lines)
+    n_sub = config.integration_samples
+
+    def ground_xy(band: BandCalibration, instants: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+        """Truth-grid x, y (lines × detectors) of the ground seen at ``instants``, and the ground points
+        (at the nodes without a DEM) with their detector indexes (None: every detector)."""
         n_det = band.detectors
         if dem is None and n_det > 2 * GEOMETRY_STEP:
             # exact ground points every GEOMETRY_STEP detectors, linear in between (error < 1 mm, see module doc)
             nodes = np.unique(np.concatenate([np.arange(0, n_det, GEOMETRY_STEP), [n_det - 1]]))
-            g = model.locate(band, times, nodes, height=0.0)
+            g = model.locate_at(band, instants, nodes, height=0.0)
             xn, yn = to_truth.transform(g.lon, g.lat)
             x, y = (_interp_detectors(np.asarray(v), nodes, n_det) for v in (xn, yn))
-            # sun zenith on the nodes (every 32 lines, every other node), then linear across detectors
-            zen_nodes, _ = solar_angle_grid(times, g.lat, g.lon, 0.0, step=(SOLAR_GRID_STEP, SOLAR_GRID_STEP // GEOMETRY_STEP),
-                                            delta_t=delta_t, azimuth=False)
-            zenith = _interp_detectors(zen_nodes, nodes, n_det)
-        else:
-            g = model.locate(band, times, height=dem if dem is not None else 0.0)
-            x, y = (np.asarray(v) for v in to_truth.transform(g.lon, g.lat))
-            zenith, _ = solar_angle_grid(times, g.lat, g.lon, g.h, step=SOLAR_GRID_STEP, delta_t=delta_t,
-                                         azimuth=False)
-        refl = samplers[band.name].sample_xy(x, y)[0].astype(np.float64)
-        if not np.all(np.isfinite(refl)):
-            raise ProcessingError(f"band {band.name} lines {lines[0]}–{lines[-1]}: ground points outside the "
-                                  f"truth scene {truth.reflectance}")
-        refl *= REFLECTANCE_SCALE
+            return x, y, g, nodes
+        g = model.locate_at(band, instants, height=dem if dem is not None else 0.0)
+        x, y = (np.asarray(v) for v in to_truth.transform(g.lon, g.lat))
+        return x, y, g, None
+
+    def render(band: BandCalibration, lines: np.ndarray) -> np.ndarray:
+        stamps = plan.line_times(band, lines)  # start of integration (spec §3)
+        n_det = band.detectors
+        # the line integrates the ground swept during its period: the mean of n_sub instants spread evenly
+        # over [stamp, stamp + period) (centred on mid-integration)
+        refl = np.zeros((len(lines), n_det))
+        cloud_frac = np.zeros((len(lines), n_det)) if clouds is not None else None
+        for k in range(n_sub):
+            offset = np.timedelta64(int(round((k + 0.5) / n_sub * band.line_period_s * 1e9)), "ns")
+            x, y, g, nodes = ground_xy(band, stamps + offset)
+            sample = samplers[band.name].sample_xy(x, y)[0]
+            if not np.all(np.isfinite(sample)):
+                raise ProcessingError(f"band {band.name} lines {lines[0]}–{lines[-1]}: ground points outside the "
+                                      f"truth scene {truth.reflectance}")
+            refl += sample
+            if cloud_frac is not None:
+                cloud_frac += np.nan_to_num(clouds[band.name].sample_xy(x, y)[0])
+            if k == n_sub // 2:
+                # the sun (constant over a line period to 1e-5°) at the instant nearest mid-integration
+                # (mid-integration itself for an odd count)
+                zen_times = stamps + offset
+                if nodes is not None:
+                    # sun zenith on the nodes (every 32 lines, every other node), then linear across detectors
+                    zen_nodes, _ = solar_angle_grid(zen_times, g.lat, g.lon, 0.0,
+                                                    step=(SOLAR_GRID_STEP, SOLAR_GRID_STEP // GEOMETRY_STEP),
+                                                    delta_t=delta_t, azimuth=False)
+                    zenith = _interp_detectors(zen_nodes, nodes, n_det)
+                else:
+                    zenith, _ = solar_angle_grid(zen_times, g.lat, g.lon, g.h, step=SOLAR_GRID_STEP,
+                                                 delta_t=delta_t, azimuth=False)
+            del x, y, g, sample
+        refl *= REFLECTANCE_SCALE / n_sub
         # d changes by < 1e-9 AU/s: linear over the pass is exact to ≈ 1e-13 AU
         t_rel = np.asarray(lines, dtype=np.float64) * band.line_period_s
         distance = (d_start + (d_end - d_start) * t_rel / max(end_s, 1e-9))[:, None]
@@ -340,8 +375,8 @@ def _simulate(config: SimulationConfig, out_path: Path, truth_dir: Path,
             rng = np.random.default_rng([config.seed, band.id, int(lines[0]), 0x5EED])  # deterministic per block
             noise = rng.normal(0.0, config.noise_dn, radiance.shape)
         dn = forward_model(cpf, band, radiance, config.temperature.at(t_rel), noise)
-        if clouds is not None:
-            frac = np.nan_to_num(clouds[band.name].sample_xy(x, y)[0]).mean(axis=1)
+        if cloud_frac is not None:
+            frac = cloud_frac.mean(axis=1) / n_sub
             scene_idx = lines // plan.lines_per_scene[band.name]
             cloud_sums[band.name] += np.bincount(scene_idx, weights=frac, minlength=n_scenes)[:n_scenes]
         row0 = int(lines[0])
@@ -499,8 +534,9 @@ def _truth_dict(config: SimulationConfig, plan: _Plan, truth: TruthScene, out_pa
             }
         mid_band = cpf.bands[-1]
         per = plan.lines_per_scene[mid_band.name]
-        t_mid = plan.line_times(mid_band, np.array([k * per + per // 2]))
-        centre = model.locate(mid_band, t_mid, np.array([(mid_band.detectors - 1) / 2]))
+        stamp_mid = plan.line_times(mid_band, np.array([k * per + per // 2]))
+        centre = model.locate(mid_band, stamp_mid, np.array([(mid_band.detectors - 1) / 2]))
+        t_mid = mid_integration(mid_band, stamp_mid)
         zen, azi = solar_angles(t_mid[0], centre.lat[0, 0], centre.lon[0, 0])
         entry["centre_lat"] = float(centre.lat[0, 0])
         entry["centre_lon"] = float(centre.lon[0, 0])
@@ -523,8 +559,11 @@ def _truth_dict(config: SimulationConfig, plan: _Plan, truth: TruthScene, out_pa
         "spacecraft_id": config.spacecraft_id,
         "start_utc": _iso(plan.start),
         "end_utc": _iso(plan.start + np.int64(round(plan.scene_duration_s * config.scenes * 1e9)) * _NS),
-        "line_time_convention": "line l of band b is stamped start_utc + l × line_period_s (rounded to ns); "
-                                "its ground point is located at that time (start of integration)",
+        "line_time_convention": "line l of band b is stamped start_utc + l × line_period_s (rounded to ns), the "
+                                "start of its integration; the line integrates the ground swept over its period "
+                                f"({config.integration_samples} instants spread evenly), centred on mid-integration "
+                                "(stamp + line_period_s/2)",
+        "integration_samples": config.integration_samples,
         "orbit": orbit,
         "attitude": {**plan.attitude.to_dict(), "reported_error_rad": dict(zip(("roll", "pitch", "yaw"),
                                                                               config.attitude_error_rad))},

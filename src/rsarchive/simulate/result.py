@@ -82,7 +82,7 @@ class SimulationResult:
 
     def ground_location(self, band: str | int, lines: Any, detectors: Any = None,
                         with_dem: bool = True) -> GroundPoints:
-        """True ground points (lines × detectors) of a band, from the exact model (and truth DEM)."""
+        """True ground points (lines × detectors) of a band at mid-integration, from the exact model (and truth DEM)."""
         height: Any = self._dem if with_dem and self.truth["files"].get("dem") else 0.0
         return self.sensor_model.locate(band, self.line_times(band, np.atleast_1d(lines)),
                                         None if detectors is None else np.atleast_1d(detectors), height=height)
