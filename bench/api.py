@@ -186,7 +186,8 @@ def _servers(settings: Any, workers: int) -> tuple[Server, Server]:
     ours = _start("ours", [sys.executable, "-m", "rsarchive.cli.main", "serve", "--host", "127.0.0.1",
                            "--port", str(ours_port), "--workers", str(workers)],
                   {"RSARCHIVE_INTERNAL_DSN": settings.internal_database_dsn,
-                   "RSARCHIVE_PUBLIC_DSN": settings.public_database_dsn},
+                   "RSARCHIVE_PUBLIC_DSN": settings.public_database_dsn,
+                   "RSARCHIVE_SECRETS_FILE": str(settings.secrets_path)},  # the API roles' passwords
                   f"http://127.0.0.1:{ours_port}/stac", "/")
     params = conninfo_to_dict(settings.public_database_dsn)
     try:
