@@ -254,13 +254,9 @@ class SearchBodyNormaliser:
             return
         import json
 
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        from rsarchive.api.limits import read_body, replay_body
+
+        body = await read_body(receive)  # EdgeLimits, outside, has bounded it
         try:
             data = json.loads(body) if body else None
         except ValueError:
@@ -286,8 +282,6 @@ class SearchBodyNormaliser:
                 body = json.dumps(data).encode()
                 headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
                 scope = dict(scope, headers=headers + [(b"content-length", str(len(body)).encode())])
-        from rsarchive.api.limits import replay_body
-
         await self.app(scope, replay_body(body, receive), send)
 
 

@@ -18,6 +18,7 @@ What an answer says (error hygiene):
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
@@ -35,6 +36,7 @@ SEARCH_PARAMS_KEY = "search_params"
 _CLIENT_PARAMS = ("filter", "query", "sortby", "datetime", "intersects", "bbox", "fields", "q", "offset", "token")
 
 
+@functools.cache
 def _database_client_errors() -> dict[type[Exception], tuple[str, str]]:
     """Database errors caused by what a client sent → what to tell it (Vietnamese, English)."""
     import asyncpg.exceptions as pg
@@ -124,11 +126,13 @@ def _description(request: Any, exc: Exception, status: int, timeout_ms: int | No
                 f"(request id {rid})", {"request_id": rid})
     if status >= 500:
         return generic_error(status, rid)["description"], {"request_id": rid}
-    message = str(exc)
-    for start, param, vi, en in _DATABASE_MESSAGES:
-        if isinstance(exc, tuple(_database_client_errors())) and message.startswith(start):
-            return f"{param}: {vi} — {param}: {en}", {}
-    for cls, (vi, en) in _database_client_errors().items():
+    client_errors = _database_client_errors()
+    if isinstance(exc, tuple(client_errors)):
+        message = str(exc)
+        for start, param, vi, en in _DATABASE_MESSAGES:
+            if message.startswith(start):
+                return f"{param}: {vi} — {param}: {en}", {}
+    for cls, (vi, en) in client_errors.items():
         if isinstance(exc, cls):
             named = ", ".join(_params_named(request)) or "request"
             return f"{named}: {vi} — {named}: {en}", {}

@@ -44,7 +44,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EdgeLimits", "LimitExceeded", "Limits", "check_search", "replay_body", "cql2_text_depth", "json_depth",
+__all__ = ["EdgeLimits", "LimitExceeded", "Limits", "check_search", "read_body", "replay_body", "cql2_text_depth", "json_depth",
            "tree_depth"]
 
 
@@ -248,7 +248,7 @@ def check_query_params(params: list[tuple[str, str]], limits: Limits) -> list[tu
     changed = False
     out: list[tuple[str, str]] = []
     for name, value in params:
-        if name in ("filter", "filter-expr"):
+        if name == "filter":
             checker.filter_text(value, lang)
         elif name in ("intersects", "query"):
             checker.json_text(name, value)
@@ -341,23 +341,8 @@ class EdgeLimits:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > self.limits.max_body_bytes:
-            raise _over("body", "kích thước (byte)", "size in bytes", int(declared), self.limits.max_body_bytes,
-                        "api_max_body_bytes", status=413)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limits.max_body_bytes:
-                raise _over("body", "kích thước (byte)", "size in bytes", size, self.limits.max_body_bytes,
-                            "api_max_body_bytes", status=413)
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        return b"".join(chunks)
+            raise _body_over(int(declared), self.limits.max_body_bytes)
+        return await read_body(receive, self.limits.max_body_bytes)
 
     def _check_body(self, scope: Any, body: bytes) -> tuple[bytes, Any]:
         headers = dict(scope.get("headers") or [])
@@ -385,6 +370,29 @@ class EdgeLimits:
             kept = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
             scope = dict(scope, headers=kept + [(b"content-length", str(len(body)).encode())])
         return body, scope
+
+
+def _body_over(size: int, limit: int) -> LimitExceeded:
+    return _over("body", "kích thước (byte)", "size in bytes", size, limit, "api_max_body_bytes", status=413)
+
+
+async def read_body(receive: Any, max_bytes: int | None = None) -> bytes:
+    """The whole body of an HTTP request from ASGI ``receive``; :class:`LimitExceeded` (413)
+    as soon as it passes ``max_bytes`` (None: no limit)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise _body_over(size, max_bytes)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
 
 
 def _nul(where: str) -> LimitExceeded:
