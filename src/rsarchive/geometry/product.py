@@ -55,6 +55,7 @@ from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
 from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
 from rsarchive.radiometry.toa import toa_encode_rows
 from rsarchive.raw.cog import DEFAULT_COMPRESS
+from rsarchive.resources import listing, searched
 
 __all__ = ["ProductOptions", "ProductResult", "process_product"]
 
@@ -124,11 +125,7 @@ def _load_cpf(meta: dict[str, Any], cpf: CPF | str | Path | None, config_dir: Pa
     version = meta["cpf"]["version"]
     source = Path(str(meta["cpf"].get("source", "")))
     candidates = [source] if source.suffix == ".json" and source.is_file() else []
-    if config_dir is None:
-        from rsarchive.settings import CONFIG_DIR
-
-        config_dir = CONFIG_DIR
-    candidates += sorted((Path(config_dir) / "cpf").glob("*.json"))
+    candidates += listing("cpf", "*.json", config_dir).values()
     for path in candidates:
         try:
             found = load_cpf(path)
@@ -136,7 +133,8 @@ def _load_cpf(meta: dict[str, Any], cpf: CPF | str | Path | None, config_dir: Pa
             continue
         if found.version == version:
             return found
-    raise CalibrationError(f"CPF version {version} of the raw scene not found ({source} or {config_dir}/cpf/)")
+    raise CalibrationError(f"CPF version {version} of the raw scene not found "
+                           f"({source} or {searched('cpf', config_dir)})")
 
 
 def _sensor_model(meta: dict[str, Any], cpf: CPF) -> SensorModel:

@@ -211,7 +211,7 @@ class _Run:
                 self._stage("decode")
                 proc = stack.enter_context(RawProcessor(
                     self.path, self.spec.cpf, self.work / "raw", profile=self.spec.profile, pass_id=self.pass_id,
-                    config_dir=self.settings.config_dir, overwrite=True, scheduler=self.scheduler))
+                    config_dir=self.settings.site_dir, overwrite=True, scheduler=self.scheduler))
                 strip = proc.decode(progress=decoded)
             except BaseException:
                 failure = keeping.exception()
@@ -306,7 +306,7 @@ class _Run:
         opts = self.spec.options
         made = process_product(raw_dir, self.work / "product", dem=opts.dem,
                                reference=opts.reference if opts.refine else None,
-                               config_dir=self.settings.config_dir, overwrite=True)
+                               config_dir=self.settings.site_dir, overwrite=True)
         self.ctx.progress("product", index + 1, total)
         return made.path, made.metadata
 
