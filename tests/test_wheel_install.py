@@ -84,14 +84,17 @@ def test_wheel_runs_from_an_unrelated_directory(installed: Path, tmp_path: Path)
     # The package and its data come from the venv, not from src/.
     probe = ("import json, rsarchive; from rsarchive.cpf import load_cpf; from rsarchive.jobs.pipeline import "
              "load_pipeline; from rsarchive.level0.profiles import load_profile; from rsarchive.resources import "
-             "checkout_root; print(json.dumps([rsarchive.__file__, load_cpf('vnredsat1-small').source, "
-             "load_pipeline('ingest-level0-small').cpf, load_profile('vnredsat1').name, str(checkout_root())]))")
-    package, cpf_source, pipeline_cpf, profile, checkout = json.loads(
+             "checkout_root, template_dirs; print(json.dumps([rsarchive.__file__, load_cpf('vnredsat1-small').source, "
+             "load_pipeline('ingest-level0-small').cpf, load_profile('vnredsat1').name, str(checkout_root()), "
+             "[str(d) for d in template_dirs()]]))")
+    package, cpf_source, pipeline_cpf, profile, checkout, templates = json.loads(
         _run([str(installed / "bin" / "python"), "-c", probe], elsewhere, env))
     purelib = Path(package).parents[1]
     assert purelib.is_relative_to(installed) and not Path(package).is_relative_to(SOURCE)
     assert Path(cpf_source) == purelib / "rsarchive" / "data" / "cpf" / "vnredsat1-small.json"
     assert (pipeline_cpf, profile, checkout) == ("vnredsat1-small", "vnredsat1", "None")
+    assert templates == [str(purelib / "rsarchive" / "data" / "templates")]
+    assert (purelib / "rsarchive" / "data" / "templates" / "base.html").is_file()
 
     downlink = elsewhere / "pass.cadu"
     _run([exe, "simulate", "downlink", "--cpf", "vnredsat1-small", "--out", str(downlink)], elsewhere, env)

@@ -11,6 +11,7 @@ The package ships its defaults in ``rsarchive/data/`` (installed with the wheel)
 ``pipelines/<name>.yaml``   ingest pipelines
 ``catalog/*.json``          STAC collections, ``queryables.json``
 ``catalog/licence.html``    the data licence
+``templates/*.html``        the web pages (Jinja2)
 ==========================  ==================================================
 
 A *site directory* (``$RSARCHIVE_SITE_DIR``) has the same layout; a file there
@@ -32,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = ["SITE_ENV", "checkout_root", "default_archive_root", "listing", "relative_base", "searched", "shipped",
-           "site_dir", "site_or_shipped", "stac_browser_dir", "stac_schemas_dir"]
+           "site_dir", "site_or_shipped", "stac_browser_dir", "stac_schemas_dir", "template_dirs"]
 
 SITE_ENV = "RSARCHIVE_SITE_DIR"
 
@@ -76,6 +77,11 @@ def listing(folder: str, pattern: str, site: str | os.PathLike[str] | None = Non
         if directory.is_dir():
             found.update((path.name, path) for path in directory.glob(pattern) if path.is_file())
     return dict(sorted(found.items()))
+
+
+def template_dirs(site: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Folders of the web pages' templates, first wins: the site's ``templates/``, the package's."""
+    return [base / "templates" for base in _folders(site) if (base / "templates").is_dir()]
 
 
 def searched(folder: str, site: str | os.PathLike[str] | None = None) -> str:
