@@ -88,7 +88,7 @@ def product_cmd(raw_scene: Path, out: Path, dem: Path | None, reference: Path | 
     """Make the image product (L2A) of RAW_SCENE: TOA reflectance COGs in UTM, QA, thumbnail, metadata.json."""
     from dataclasses import replace
 
-    from rsarchive.geometry.product import ProductOptions, process_product
+    from rsarchive.product.process import ProductOptions, process_product
 
     options = replace(ProductOptions(), refine=not no_refine, affine=affine)
     if threads:

@@ -37,10 +37,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from rsarchive.errors import UsageError
-from rsarchive.jsoninput import read_model
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
 from rsarchive.jobs.queue import Job, JobQueue
 from rsarchive.jobs.worker import JobContext
+from rsarchive.jsoninput import read_model
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ class _Run:
         """The product of one scene (its directory and metadata; None when the pipeline makes none)."""
         if "product" not in self._stages():
             return None, None
-        from rsarchive.geometry.product import process_product
+        from rsarchive.product.process import process_product
 
         self._stage("product")
         opts = self.spec.options
