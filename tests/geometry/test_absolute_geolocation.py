@@ -236,7 +236,7 @@ def _raw_band(raw_dir: Path, band: str) -> tuple[np.ndarray, dict[str, Any], Pat
 def _product_band(product: Any, band: str) -> tuple[np.ndarray, Any]:
     import rasterio
 
-    entry = next(b for b in product.metadata["bands"] if b["name"] == band)
+    entry = next(b for b in product.metadata.to_dict()["bands"] if b["name"] == band)
     with rasterio.open(product.path / entry["file"]) as ds:
         counts = ds.read(1)
         transform = ds.transform

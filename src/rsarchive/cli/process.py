@@ -96,11 +96,11 @@ def product_cmd(raw_scene: Path, out: Path, dem: Path | None, reference: Path | 
     result = process_product(raw_scene, out, dem=dem, reference=reference, options=options,
                              config_dir=_config_dir(), overwrite=overwrite)
     meta = result.metadata
-    for text in meta["warnings"]:
+    for text in meta.warnings:
         click.echo(f"rsarchive: warning: {text}", err=True)
-    geo = meta["accuracy"]["geolocation"]
-    accuracy = f"RMSE {geo['rmse_m']:.2f} m" if geo and geo.get("rmse_m") is not None else "accuracy not measured"
+    geo = meta.accuracy.geolocation
+    accuracy = f"RMSE {geo.rmse_m:.2f} m" if geo is not None and geo.rmse_m is not None else "accuracy not measured"
     click.echo(str(result.path))
-    click.echo(f"product {meta['product_id']}: {meta['refinement']}, {accuracy}, cloud "
-               f"{meta['eo:cloud_cover']} % (class {meta['cloud']['class']}){', DEGRADED' if meta['degraded'] else ''}",
+    click.echo(f"product {meta.product_id}: {meta.refinement}, {accuracy}, cloud "
+               f"{meta.eo_cloud_cover} % (class {meta.cloud.class_}){', DEGRADED' if meta.degraded else ''}",
                err=True)

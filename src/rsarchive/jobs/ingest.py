@@ -32,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -42,6 +42,11 @@ from rsarchive.jobs.queue import Job, JobQueue
 from rsarchive.jobs.worker import JobContext
 from rsarchive.jsoninput import read_model
 from rsarchive.settings import Settings
+
+if TYPE_CHECKING:
+    from rsarchive.level0.quality import QualityRecord
+    from rsarchive.product.metadata import ProductMetadata
+    from rsarchive.raw.metadata import RawSceneMetadata
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +189,7 @@ class _Run:
 
     # -- stages ------------------------------------------------------------------------------------
     def _run(self) -> None:
+        from rsarchive.raw.metadata import read_raw_metadata
         from rsarchive.raw.process import RawProcessor
 
         if not self.path.is_file():
@@ -223,9 +229,9 @@ class _Run:
             # meanwhile, and the wait is before the first derived file is stored (and before returning).
             # As for a decoding error, a level-0 storage error wins over a later one.
             try:
-                quality = strip.quality.to_dict()
-                self.result["level0_quality"] = {k: quality[k] for k in ("cadus_found", "sync_losses",
-                                                                        "frames_bad_fecf", "frames_lost")}
+                quality = strip.quality
+                self.result["level0_quality"] = {k: getattr(quality, k) for k in ("cadus_found", "sync_losses",
+                                                                                 "frames_bad_fecf", "frames_lost")}
                 if "split" not in stages:
                     keeping.result()
                     return
@@ -257,11 +263,11 @@ class _Run:
                     if scene.skipped or scene.path is None:
                         self.result["skipped"].append({"scene": scene.scene_id, "reason": scene.reason})
                         continue
-                    meta = scene.metadata or json.loads((scene.path / "metadata.json").read_text())
-                    if (meta.get("geometry") or {}).get("footprint"):
-                        footprints.append(meta["geometry"]["footprint"])
-                    times += [_time(meta["start_utc"]), _time(meta["end_utc"])]
-                    product_dir, product_meta = self._product(scene.path, index, len(spans))
+                    meta = scene.metadata or read_raw_metadata(scene.path)
+                    if meta.geometry is not None:
+                        footprints.append(meta.geometry.footprint)
+                    times += [_time(meta.start_utc), _time(meta.end_utc)]
+                    product_dir, product_meta = self._product(scene.path, meta, index, len(spans))
                     self._stop_clock()
                     if publishing is not None:
                         publishing.result()
@@ -296,7 +302,8 @@ class _Run:
         log.info("level-0 of job %d kept as %s (+ copy)", self.job.id, key)
         return key, record
 
-    def _product(self, raw_dir: Path, index: int, total: int) -> tuple[Path | None, dict[str, Any] | None]:
+    def _product(self, raw_dir: Path, raw_meta: RawSceneMetadata, index: int, total: int
+                 ) -> tuple[Path | None, ProductMetadata | None]:
         """The product of one scene (its directory and metadata; None when the pipeline makes none)."""
         if "product" not in self._stages():
             return None, None
@@ -306,12 +313,12 @@ class _Run:
         opts = self.spec.options
         made = process_product(raw_dir, self.work / "product", dem=opts.dem,
                                reference=opts.reference if opts.refine else None,
-                               config_dir=self.settings.site_dir, overwrite=True)
+                               config_dir=self.settings.site_dir, overwrite=True, raw_metadata=raw_meta)
         self.ctx.progress("product", index + 1, total)
         return made.path, made.metadata
 
-    def _store_scene(self, raw_dir: Path, raw_meta: dict[str, Any], product_dir: Path | None,
-                     product_meta: dict[str, Any] | None, datastrip: str, index: int, total: int) -> None:
+    def _store_scene(self, raw_dir: Path, raw_meta: RawSceneMetadata, product_dir: Path | None,
+                     product_meta: ProductMetadata | None, datastrip: str, index: int, total: int) -> None:
         """Store + catalog + publish of one scene (one storage transaction), then remove its work files.
 
         Runs in the publishing thread, on that thread's stage clock.
@@ -330,19 +337,19 @@ class _Run:
 
         release_memory()
 
-    def _commit_scene(self, raw_dir: Path, raw_meta: dict[str, Any], product_dir: Path | None,
-                      product_meta: dict[str, Any] | None, datastrip: str, index: int, total: int) -> None:
+    def _commit_scene(self, raw_dir: Path, raw_meta: RawSceneMetadata, product_dir: Path | None,
+                      product_meta: ProductMetadata | None, datastrip: str, index: int, total: int) -> None:
         from rsarchive.storage import product_key, raw_key
 
         stages = self._stages()
         self._stage("store")
-        scene_id = raw_meta["scene_id"]
-        acquired = _time(raw_meta["start_utc"])
+        scene_id = raw_meta.scene_id
+        acquired = _time(raw_meta.start_utc)
         files: list[tuple[str, Path, str]] = [
             (raw_key(self.spec.mission, acquired, scene_id, f.name), f, "raw") for f in sorted(raw_dir.iterdir())
             if f.is_file()]
         if product_dir is not None and product_meta is not None:
-            files += [(product_key(self.spec.mission, acquired, product_meta["product_id"], f.name), f, "product")
+            files += [(product_key(self.spec.mission, acquired, product_meta.product_id, f.name), f, "product")
                       for f in sorted(product_dir.iterdir()) if f.is_file()]
         txn = f"ingest-{self.sha256[:16]}-{index:03d}"
         publication = self.archive.publication(txn)
@@ -365,7 +372,7 @@ class _Run:
             self._publish(items or self._existing_items(files, raw_meta, product_meta))
 
     def _scene_items(self, conn: Any, records: list[Any], files: list[tuple[str, Path, str]],
-                     raw_meta: dict[str, Any], product_meta: dict[str, Any] | None, datastrip: str
+                     raw_meta: RawSceneMetadata, product_meta: ProductMetadata | None, datastrip: str
                      ) -> list[dict[str, Any]]:
         from rsarchive.catalog import ensure_collections, item_dict, load_items
         from rsarchive.jobs import items as mapping
@@ -373,13 +380,15 @@ class _Run:
         by_key = {r.key: r for r in records}
         reception = self._reception()
         built = []
-        for form, meta, build in (("raw", raw_meta, mapping.raw_scene), ("product", product_meta, mapping.product_scene)):
-            if meta is None:
-                continue
+        def parts(form: str) -> tuple[dict[str, Any], dict[str, str]]:
             mine = [(key, path) for key, path, f in files if f == form]
-            recs = {path.name: by_key[key] for key, path in mine}
-            hrefs = {path.name: f"{self.archive.primary.url}/{key}" for key, path in mine}
-            scene = build(meta, recs, hrefs, reception, self.security, datastrip)
+            return ({path.name: by_key[key] for key, path in mine},
+                    {path.name: f"{self.archive.primary.url}/{key}" for key, path in mine})
+
+        scenes = [mapping.raw_scene(raw_meta, *parts("raw"), reception, self.security, datastrip)]
+        if product_meta is not None:
+            scenes.append(mapping.product_scene(product_meta, *parts("product"), reception, self.security, datastrip))
+        for form, scene in zip(("raw", "product"), scenes):
             built.append(item_dict(scene))
             self.result["items"][form].append(scene.item_id)
             if self.security is None:
@@ -388,13 +397,13 @@ class _Run:
         load_items(conn, built)
         return built
 
-    def _existing_items(self, files: list[tuple[str, Path, str]], raw_meta: dict[str, Any],
-                        product_meta: dict[str, Any] | None) -> list[dict[str, Any]]:
+    def _existing_items(self, files: list[tuple[str, Path, str]], raw_meta: RawSceneMetadata,
+                        product_meta: ProductMetadata | None) -> list[dict[str, Any]]:
         """Items a previous attempt committed (to publish them on a re-run)."""
         from rsarchive.catalog.publication import fetch_items
         from rsarchive.db import connect
 
-        ids = [raw_meta["scene_id"]] + ([product_meta["product_id"]] if product_meta else [])
+        ids = [raw_meta.scene_id] + ([product_meta.product_id] if product_meta else [])
         with connect(self.settings.internal_database_dsn) as conn:
             return list(fetch_items(conn, ids, None))
 
@@ -405,7 +414,7 @@ class _Run:
         return Reception(route=r.route, station=r.station, pass_id=self.pass_id, plan_ref=r.plan_ref, aos=r.aos,
                          los=r.los)
 
-    def _catalog_level0(self, datastrip: str, key: str, record: Any, quality: dict[str, Any],
+    def _catalog_level0(self, datastrip: str, key: str, record: Any, quality: QualityRecord,
                         footprints: list[dict[str, Any]], times: list[dt.datetime]) -> None:
         from shapely.geometry import mapping, shape
         from shapely.ops import unary_union

@@ -1,71 +1,245 @@
-"""``metadata.json`` of an image product (L2A): schema ``rsarchive-product/1``.
+"""``metadata.json`` of an image product (L2A), schema ``rsarchive-product/1``: the typed model.
 
-Written by :func:`rsarchive.product.process.process_product`; everything the
-catalog needs for the product's STAC item.  Times are ISO 8601 UTC with ``Z``;
-lon/lat are WGS84 degrees::
-
-    format            "rsarchive-product/1"
-    level             "product";  processing_level "L2A"
-    product_id        "<scene_id>_L2A";  scene_id, datastrip_id, mission
-    datetime          centre time of the scene (raw centre_utc); start_utc, end_utc
-    proj:code         "EPSG:326NN" (UTM zone of the scene centre; Vietnam: 32648 or 32649)
-    grids             {ms: GRID, pan: GRID}, GRID = {proj:code, epsg, shape [rows, cols],
-                       transform [a, b, c, d, e, f] (rasterio order), resolution_m, bbox (UTM)}
-                      ms is 10 m, pan 2.5 m over the same extent (pan = ms subdivided 4 × 4)
-    footprint         GeoJSON (Multi)Polygon of the VALID pixels (not the bounding box),
-                      from the valid mask of the ms grid, simplified by one pixel, EPSG:4326
-    bbox              [west, south, east, north] of the footprint
-    bands[]           in CPF order: name, common_name, center_wavelength_um,
-                      full_width_half_max_um, esun_w_m2_um, file "<band>.tif",
-                      scale 1e-4, offset 0, nodata 0, data_type "uint16", units "1",
-                      (reflectance = count · scale + offset: the numbers in the COG),
-                      resolution_m, grid "ms" | "pan", qa {file, band},
-                      rpc (the RPC00B model used, after refinement; GDAL key names)
-    qa                {files [{file, bands[], resolution_m}], data_type, bits {position: meaning},
-                       overview_resampling "mode", terrain_occlusion {computed, percent_of_valid
-                       {band: %} | reason, method}}: bits as the raw level, plus 5 terrain
-                      occlusion (with a DEM: rsarchive.geometry.occlusion), 6 cloud; bit 0 outside the image
-    thumbnail         {file "thumbnail.png", media_type, shape, bands [red, green, blue, alpha], stretch}
-                      or null (no true-colour bands)
-    view              at the scene centre: sun_azimuth, sun_elevation (°), off_nadir,
-                      incidence_angle, azimuth (satellite seen from the ground; null at nadir),
-                      centre_lat, centre_lon, at_utc
-    sun               {earth_sun_distance_au, zenith: how the per-pixel zenith was computed}
-    cloud             {eo:cloud_cover (% of the pixels where blue, green, red and NIR all have data), class "A" | "B" | "C" (Circular 10/2015: A < 10 %,
-                       B 10–25 %, C ≥ 25 %), class_scheme, method, thresholds}
-    eo:cloud_cover    the same percentage (null when the cloud mask could not be computed)
-    geometry          {method, resampling {bands, qa}, refinement REFINEMENT, dem DEM}
-    refinement        "REFINED" | "NOT_REFINED"
-    accuracy          ACCURACY (below)
-    degraded          true when ancillary was interpolated over a gap (lines flagged QA bit 4)
-    degraded_lines    {band: lines with QA bit 4}
-    warnings[]        e.g. DEM not covering the scene, not refined (why), degraded ancillary
-    lineage           {raw_scene_id, raw_dir, cpf_version, downlink_sha256, dem, reference,
-                       software {rsarchive, gdal}}
-    created_utc
-
-    REFINEMENT = {status, correction "none" | "bias" | "affine", image_affine [[a, b, c], [d, e, f]]
-                  (line' = a·line + b·sample + c; sample' = d·line + e·sample + f, applied after the
-                  RPC of the matched band), gcps, rejected, reason}
-    DEM        = {used: false} | {used: true, file, coverage_percent, height_range_m, missing_value_m 0,
-                  warning (when coverage < 100 %)}
-    ACCURACY   = {reference {kind "orthoimage", file} | {kind "none", note},
-                  geolocation STATS | null (no reference),   (after refinement when refined)
-                  before_refinement STATS | null,
-                  band_to_band {reference_band, method, bands {name: {count, rejected, shift_px
-                                [east, north], rms_px, rms_m, ce90_px, ce90_m}}, max_rms_px},
-                  rpc_fit {band: {rms_px, max_px, check_rms_px, check_max_px, nodes, height_range_m}},
-                  bands {band: {absolute {rmse_m, ce90_m, rmse_px, ce90_px, count, rejected, pixel_m,
-                                mean_east_m, mean_north_m, method} | null (no reference orthoimage),
-                                relative {rmse_m, ce90_m, count, against | note} | null}},
-                  dem DEM, degraded, warnings[]}
-    STATS      = {count, rejected, rmse_m, rmse_px, ce90_m, ce90_px, mean_east_m, mean_north_m,
-                  max_m, pixel_m, method}  (displacement of the product from the reference;
-                  pixels of the 10 m grid; CE90 = 90th percentile of radial errors)
+:class:`ProductMetadata` is what :func:`rsarchive.product.process.process_product` returns
+and what the catalog reads: everything the product's STAC item needs.  Times are ISO 8601
+UTC with ``Z``; lon/lat are WGS84 degrees; reflectance = count · scale + offset (the
+numbers in the COGs).  Accuracy statistics are displacements of the product from a
+reference, in metres and in pixels of the 10 m grid (CE90 = 90th percentile of radial
+errors).
 """
 
 from __future__ import annotations
 
-__all__ = ["PRODUCT_FORMAT"]
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from rsarchive.metadata_file import MetadataFile, Record, absent
+from rsarchive.raw.metadata import BandFile, QaRef, QaSection, RpcFitStats
+
+__all__ = ["PRODUCT_FORMAT", "Accuracy", "AccuracyReference", "BandAccuracy", "BandShift", "BandToBand",
+           "CloudRecord", "DemRecord", "DisplacementStats", "GeometryRecord", "GridRecord", "Lineage",
+           "ProductBand", "ProductMetadata", "RefinementRecord", "Thumbnail", "ViewRecord"]
 
 PRODUCT_FORMAT = "rsarchive-product/1"
+
+
+class GridRecord(Record):
+    """A north-up UTM grid: ``transform`` in rasterio order, ``bbox`` in the grid's CRS."""
+
+    proj_code: str = Field(alias="proj:code")
+    epsg: int
+    shape: list[int] = Field(description="[rows, cols]")
+    transform: list[float]
+    resolution_m: float
+    bbox: list[float]
+
+
+class ProductBand(BandFile):
+    """One band's COG (uint16 TOA reflectance) and the RPC00B model used, after refinement."""
+
+    quantity: str
+    resolution_m: float
+    grid: Literal["ms", "pan"]
+    qa: QaRef
+    rpc: dict[str, Any] = Field(description="GDAL key names, lower case (rsarchive.geometry.rpc.RPCModel.to_dict)")
+
+
+class Thumbnail(Record):
+    file: str
+    media_type: str
+    shape: list[int]
+    bands: list[str]
+    stretch: str
+
+
+class ViewRecord(Record):
+    """At the scene centre: the sun and the satellite seen from the ground (degrees)."""
+
+    sun_azimuth: float
+    sun_elevation: float
+    off_nadir: float
+    incidence_angle: float
+    azimuth: float | None = Field(description="None at nadir")
+    centre_lat: float
+    centre_lon: float
+    at_utc: str | None
+
+
+class SunRecord(Record):
+    earth_sun_distance_au: float
+    zenith: str = Field(description="how the per-pixel zenith was computed")
+
+
+class CloudRecord(Record):
+    """Cloud cover (% of the pixels where blue, green, red and NIR all have data) and its class
+    (Circular 10/2015: A < 10 %, B 10–25 %, C ≥ 25 %)."""
+
+    eo_cloud_cover: float | None = Field(alias="eo:cloud_cover")
+    class_: str | None = Field(alias="class")
+    class_scheme: str | None = absent()
+    method: str
+    thresholds: dict[str, Any] | None = absent()
+
+
+class DemRecord(Record):
+    used: bool
+    file: str | None = absent()
+    coverage_percent: float | None = absent()
+    height_range_m: list[float] | None = absent()
+    missing_value_m: float | None = absent()
+    warning: str | None = absent()
+
+
+class RefinementRecord(Record):
+    """``image_affine``: line' = a·line + b·sample + c; sample' = d·line + e·sample + f, applied after the RPC."""
+
+    status: str
+    correction: str
+    image_affine: list[list[float]] | None
+    gcps: int
+    rejected: int
+    reason: str
+
+
+class GeometryRecord(Record):
+    method: str
+    resampling: dict[str, str]
+    refinement: RefinementRecord
+    dem: DemRecord
+
+
+class AccuracyReference(Record):
+    kind: Literal["orthoimage", "none"]
+    file: str | None = absent()
+    note: str
+
+
+class DisplacementStats(Record):
+    """Displacements of the product from the reference orthoimage."""
+
+    count: int
+    rmse_m: float | None
+    rmse_px: float | None
+    ce90_m: float | None
+    ce90_px: float | None
+    mean_east_m: float | None
+    mean_north_m: float | None
+    max_m: float | None
+    pixel_m: float | None = absent()
+    rejected: int | None = absent()
+    method: str | None = absent()
+
+
+class BandShift(Record):
+    """One band registered against the reference band: mean shift (east, north) in pixels, RMS, CE90."""
+
+    count: int
+    rejected: int | None = absent()
+    shift_px: list[float] | None
+    rms_px: float | None
+    rms_m: float | None = absent()
+    ce90_m: float | None = absent()
+    ce90_px: float | None = absent()
+
+
+class BandToBand(Record):
+    reference_band: str
+    method: str
+    bands: dict[str, BandShift]
+    max_rms_px: float
+
+
+class AbsoluteAccuracy(Record):
+    rmse_m: float | None
+    ce90_m: float | None
+    rmse_px: float | None
+    ce90_px: float | None
+    count: int | None
+    rejected: int | None
+    pixel_m: float | None
+    mean_east_m: float | None
+    mean_north_m: float | None
+    method: str | None
+
+
+class RelativeAccuracy(Record):
+    rmse_m: float | None
+    ce90_m: float | None
+    count: int | None
+    against: str | None = absent()
+    note: str | None = absent()
+
+
+class BandAccuracy(Record):
+    absolute: AbsoluteAccuracy | None = Field(description="None without a reference orthoimage")
+    relative: RelativeAccuracy | None
+
+
+class Accuracy(Record):
+    """Absolute (against a reference orthoimage, after refinement when refined) and relative accuracy."""
+
+    reference: AccuracyReference
+    geolocation: DisplacementStats | None
+    before_refinement: DisplacementStats | None
+    band_to_band: BandToBand | None
+    rpc_fit: dict[str, RpcFitStats]
+    dem: DemRecord
+    degraded: bool
+    warnings: list[str]
+    bands: dict[str, BandAccuracy] = Field(default_factory=dict)
+
+
+class Lineage(Record):
+    raw_scene_id: str
+    raw_dir: str
+    cpf_version: str
+    downlink_sha256: str | None
+    dem: str | None
+    reference: str | None
+    software: dict[str, str]
+
+
+class ProductMetadata(MetadataFile):
+    """``metadata.json`` of an image product (:data:`PRODUCT_FORMAT`)."""
+
+    format: Literal["rsarchive-product/1"] = PRODUCT_FORMAT
+    level: Literal["product"] = "product"
+    processing_level: Literal["L2A"] = "L2A"
+    product_id: str = Field(description="<scene_id>_L2A")
+    scene_id: str
+    datastrip_id: str | None
+    mission: str | None
+    datetime: str | None = Field(description="centre time of the scene (the raw scene's centre_utc)")
+    start_utc: str | None
+    end_utc: str | None
+    proj_code: str = Field(alias="proj:code", description="EPSG:326NN, the UTM zone of the scene centre")
+    grids: dict[str, GridRecord] = Field(description="ms (10 m) and pan (2.5 m, the same extent)")
+    footprint: dict[str, Any] | None = Field(description="GeoJSON (Multi)Polygon of the valid pixels, EPSG:4326")
+    bbox: list[float] | None
+    bands: list[ProductBand] = Field(description="in CPF order")
+    qa: QaSection
+    thumbnail: Thumbnail | None = Field(description="None without true-colour bands")
+    view: ViewRecord
+    sun: SunRecord
+    cloud: CloudRecord
+    eo_cloud_cover: float | None = Field(alias="eo:cloud_cover")
+    geometry: GeometryRecord
+    refinement: str = Field(description="REFINED | NOT_REFINED")
+    accuracy: Accuracy
+    degraded: bool = Field(description="ancillary interpolated over a gap (lines flagged QA bit 4)")
+    degraded_lines: dict[str, int]
+    warnings: list[str]
+    lineage: Lineage
+    created_utc: str
+
+    @field_validator("footprint", mode="before")
+    @classmethod
+    def _geojson_lists(cls, value: Any) -> Any:
+        """GeoJSON as JSON has it: coordinates in lists (shapely's ``mapping`` gives tuples)."""
+        def lists(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: lists(x) for k, x in v.items()}
+            return [lists(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+        return lists(value)

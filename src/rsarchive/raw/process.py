@@ -62,7 +62,7 @@ class SceneResult:
     path: Path | None = None
     skipped: bool = False
     reason: str = ""
-    metadata: dict[str, Any] | None = None
+    metadata: md.RawSceneMetadata | None = None
 
 
 @dataclass
@@ -324,7 +324,7 @@ class RawProcessor:
         return graph
 
     def _write_scene(self, span: SceneSpan, sid: str, plans: dict[str, _BandPlan], work: Path,
-                     strip: Datastrip) -> dict[str, Any]:
+                     strip: Datastrip) -> md.RawSceneMetadata:
         import dask
         import dask.array as da
 
@@ -398,16 +398,14 @@ class RawProcessor:
                   time.perf_counter() - computed)
         band_stats = {n: md.statistics_from_chunks(s, plans[n].encoding.scale, plans[n].encoding.offset)
                       for n, s in zip(names, stats)}
-        meta = self._metadata(span, sid, plans, groups, band_stats, strip)
-        for entry in meta["bands"]:
-            fit = rpc_fits.get(entry["name"])
-            entry["rpc"] = None if fit is None else {"in_file": True, **fit.to_dict()}
-        md.write_metadata(work / "metadata.json", meta)
+        meta = self._metadata(span, sid, plans, groups, band_stats, rpc_fits, strip)
+        meta.write(work / "metadata.json")
         return meta
 
     # -- metadata ----------------------------------------------------------------------
     def _metadata(self, span: SceneSpan, sid: str, plans: dict[str, _BandPlan], groups: dict[str, list[str]],
-                  band_stats: dict[str, dict[str, Any]], strip: Datastrip) -> dict[str, Any]:
+                  band_stats: dict[str, md.BandStatistics], rpc_fits: dict[str, Any],
+                  strip: Datastrip) -> md.RawSceneMetadata:
         ref = reference_band(self.cpf)
         rp = plans[ref.name]
         start, end = rp.times[0], rp.times[-1]
@@ -419,53 +417,46 @@ class RawProcessor:
             cal = p.cal
             if not p.valid_lines:
                 notes.append(f"band {name} has no valid line in this scene (all nodata)")
-            bands.append({
-                "name": name, "id": cal.id, "common_name": cal.common_name,
-                "center_wavelength_um": cal.center_um, "full_width_half_max_um": cal.fwhm_um,
-                "esun_w_m2_um": cal.esun, "file": f"{name}.tif", **p.encoding.to_dict(),
-                "lines": {"first": p.first, "last": p.stop - 1, "count": p.lines},
-                "detectors": cal.detectors, "line_period_s": cal.line_period_s,
-                "start_utc": md.iso(p.times[0]), "end_utc": md.iso(p.times[-1]),
-                "dead_detectors": list(cal.dead),
-                "level0": {"lines": p.lines, "lines_valid": p.valid_lines,
-                           "lines_missing": int(np.count_nonzero(p.flags == FLAG_MISSING)),
-                           "lines_unreadable": int(np.count_nonzero((p.flags != FLAG_OK)
-                                                                    & (p.flags != FLAG_MISSING)))},
-                "statistics": band_stats[name],
-                "qa": {"file": qa_of[name][0], "band": qa_of[name][1]},
-            })
+            fit = rpc_fits.get(name)
+            bands.append(md.RawBand(
+                name=name, id=cal.id, common_name=cal.common_name, center_wavelength_um=cal.center_um,
+                full_width_half_max_um=cal.fwhm_um, esun_w_m2_um=cal.esun, file=f"{name}.tif",
+                **p.encoding.to_dict(), lines=md.LineRange(first=p.first, last=p.stop - 1, count=p.lines),
+                detectors=cal.detectors, line_period_s=cal.line_period_s, start_utc=md.iso(p.times[0]),
+                end_utc=md.iso(p.times[-1]), dead_detectors=list(cal.dead),
+                level0=md.Level0Lines(
+                    lines=p.lines, lines_valid=p.valid_lines,
+                    lines_missing=int(np.count_nonzero(p.flags == FLAG_MISSING)),
+                    lines_unreadable=int(np.count_nonzero((p.flags != FLAG_OK) & (p.flags != FLAG_MISSING)))),
+                statistics=band_stats[name], qa=md.QaRef(file=qa_of[name][0], band=qa_of[name][1]),
+                rpc=None if fit is None else md.RpcFitRecord(in_file=True, **fit.to_dict())))
         anc = strip.ancillary
         if anc.housekeeping_times.size == 0:
             notes.append("no housekeeping: dark not temperature-corrected (T_ref used), QA bit 4 set")
         temps = np.concatenate([p.temperature for p in plans.values()])
         finite = temps[np.isfinite(temps)]
-        window = md.ancillary_window(anc, start, end, self.ancillary_margin_s)
-        window["degraded_lines"] = {n: int(np.count_nonzero(p.degraded)) for n, p in plans.items()}
+        window = md.ancillary_window(anc, start, end, self.ancillary_margin_s,
+                                     {n: int(np.count_nonzero(p.degraded)) for n, p in plans.items()})
         geometry, sun = self._geometry(rp, centre)
         if geometry is None:
             notes.append("ephemeris/attitude insufficient to locate the scene: no geometry or sun angles")
-        return {
-            "format": md.METADATA_FORMAT, "level": "raw", "scene_id": sid, "datastrip_id": self.datastrip_id,
-            "scene_index": span.index, "mission": self.cpf.mission, "pass_id": self.pass_token,
-            "partial": span.partial, "start_utc": md.iso(start), "end_utc": md.iso(end),
-            "centre_utc": md.iso(centre), "reference_band": ref.name,
-            "downlink": {"path": strip.source, "sha256": strip.sha256, "bytes": strip.size, "profile": strip.profile},
-            "cpf": {"version": self.cpf.version, "mission": self.cpf.mission, "source": self.cpf.source},
-            "software": {"name": "rsarchive", "version": rsarchive.__version__},
-            "created_utc": md.now_utc(),
-            "bands": bands,
-            "qa": md.qa_section([{"file": f"{g}.tif", "bands": members} for g, members in groups.items()]),
-            "level0_quality": strip.quality.to_dict(),
-            "temperature": {"t_ref_c": self.cpf.t_ref_c,
-                            "min_c": float(finite.min()) if finite.size else None,
-                            "max_c": float(finite.max()) if finite.size else None},
-            "ancillary": window,
-            "geometry": geometry,
-            "sun": sun,
-            "notes": notes,
-        }
+        return md.RawSceneMetadata(
+            scene_id=sid, datastrip_id=self.datastrip_id, scene_index=span.index, mission=self.cpf.mission,
+            pass_id=self.pass_token, partial=span.partial, start_utc=md.iso(start), end_utc=md.iso(end),
+            centre_utc=md.iso(centre), reference_band=ref.name,
+            downlink=md.DownlinkRef(path=strip.source, sha256=strip.sha256, bytes=strip.size, profile=strip.profile),
+            cpf=md.CpfRef(version=self.cpf.version, mission=self.cpf.mission, source=self.cpf.source),
+            software=md.Software(name="rsarchive", version=rsarchive.__version__),
+            created_utc=md.now_utc(), bands=bands,
+            qa=md.qa_section([md.QaFile(file=f"{g}.tif", bands=members) for g, members in groups.items()]),
+            level0_quality=strip.quality,
+            temperature=md.Temperature(t_ref_c=self.cpf.t_ref_c,
+                                       min_c=float(finite.min()) if finite.size else None,
+                                       max_c=float(finite.max()) if finite.size else None),
+            ancillary=window, geometry=geometry, sun=sun, notes=notes)
 
-    def _geometry(self, rp: _BandPlan, centre: np.datetime64) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _geometry(self, rp: _BandPlan, centre: np.datetime64) -> tuple[md.SceneGeometry | None,
+                                                                       md.SunAtCentre | None]:
         """Scene centre, footprint and sun angles from the decoded ancillary (ellipsoid, h = 0)."""
         model = self._sensor_model()
         if model is None or np.isnat(centre):
@@ -488,13 +479,12 @@ class RawProcessor:
         ring.append(ring[0])
         seen = mid_integration(cal, np.array([centre]))[0]  # the centre line is seen half a period after its stamp
         zen, azi = solar_angles(seen, lat, lon)
-        geometry = {"centre_lat": lat, "centre_lon": lon, "height_m": 0.0,
-                    "footprint": {"type": "Polygon", "coordinates": [ring]},
-                    "note": "from the decoded ephemeris/attitude on the WGS84 ellipsoid; approximate until the "
-                            "geometry stage"}
-        sun = {"zenith_deg": float(zen), "azimuth_deg": float(azi),
-               "earth_sun_distance_au": float(earth_sun_distance(seen)), "at_utc": md.iso(seen),
-               "note": "geometric (no refraction), at the scene centre and centre time"}
+        geometry = md.SceneGeometry(
+            centre_lat=lat, centre_lon=lon, height_m=0.0, footprint={"type": "Polygon", "coordinates": [ring]},
+            note="from the decoded ephemeris/attitude on the WGS84 ellipsoid; approximate until the geometry stage")
+        sun = md.SunAtCentre(zenith_deg=float(zen), azimuth_deg=float(azi),
+                             earth_sun_distance_au=float(earth_sun_distance(seen)), at_utc=md.iso(seen),
+                             note="geometric (no refraction), at the scene centre and centre time")
         return geometry, sun
 
 
