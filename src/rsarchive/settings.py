@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     copy_bucket: str = "rsarchive-copy"
 
     dask_scheduler: str = Field(default="", description="tcp://host:port of a distributed scheduler; empty = local")
+    threads: int = Field(default=0, ge=0, le=512, description="CPU threads one job may keep busy (computing, GDAL "
+                         "encoding, COG overviews); 0 = every core of the machine")
+    io_threads: int = Field(default=4, ge=1, le=64, description="transfers one job runs at once (object store parts, "
+                            "catalog export files)")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_statement_timeout_ms: int = Field(default=5000, ge=1, description="PostgreSQL statement_timeout of the API's "

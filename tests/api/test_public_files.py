@@ -252,7 +252,7 @@ def test_the_thumbnail_loads_over_http_as_a_png(published: Published) -> None:
     for path in (f"vnredsat1-level0/{level0}/level0", f"foreign-original/{published.run.delivery_id}/data",
                  f"foreign-original/{published.run.delivery_id}/file1",
                  f"vnredsat1-product/{published.product['id']}/no-such-asset",
-                 f"vnredsat1-product/NO_SUCH_ITEM/thumbnail"):
+                 "vnredsat1-product/NO_SUCH_ITEM/thumbnail"):
         answer = httpx.get(f"{published.base}/assets/{path}")
         assert answer.status_code == 404, (path, answer.text)
 

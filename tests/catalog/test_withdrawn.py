@@ -3,7 +3,6 @@ publication (a re-ingest loads a new version and publishes it) until it is reins
 
 from __future__ import annotations
 
-import pytest
 
 from rsarchive import identity
 from rsarchive.api.auth import transaction

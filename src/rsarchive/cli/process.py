@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rsarchive.threads import ThreadBudget
 
 command = click.Group("process", help="Make processing levels (raw = L1A, product = L2A) from level-0 downlinks and raw scenes.")
 
@@ -19,6 +23,13 @@ def _config_dir() -> Path | None:
     from rsarchive.cli.options import get_settings
 
     return get_settings().site_dir
+
+
+def _budget() -> ThreadBudget:
+    from rsarchive.cli.options import get_settings
+    from rsarchive.threads import ThreadBudget
+
+    return ThreadBudget.from_settings(get_settings())
 
 
 def _progress_enabled() -> bool:
@@ -53,7 +64,7 @@ def raw_cmd(downlink: Path, cpf_name: str, out: Path, profile_name: str, pass_id
     show = _progress_enabled()
     written = skipped = 0
     with RawProcessor(downlink, cpf, out, profile=profile, pass_id=pass_id, config_dir=config_dir,
-                      overwrite=overwrite) as proc:
+                      overwrite=overwrite, threads=_budget()) as proc:
         size = downlink.stat().st_size if downlink.is_file() else None
         with tqdm(total=size, unit="B", unit_scale=True, desc="decode", disable=not show, file=sys.stderr) as bar:
             proc.decode(progress=bar.update)
@@ -81,18 +92,16 @@ def raw_cmd(downlink: Path, cpf_name: str, out: Path, profile_name: str, pass_id
               help="Reference orthoimage GeoTIFF: GCP refinement and the measured accuracy.")
 @click.option("--no-refine", is_flag=True, help="Measure against --reference but do not correct the model.")
 @click.option("--affine", is_flag=True, help="Affine image-space correction (default: bias) when GCPs allow.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="GDAL warp threads (default: all cores).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads (default: the setting `threads`; 0 there = all cores).")
 @click.option("--overwrite", is_flag=True, help="Replace the product directory if it exists.")
 def product_cmd(raw_scene: Path, out: Path, dem: Path | None, reference: Path | None, no_refine: bool,
                 affine: bool, threads: int | None, overwrite: bool) -> None:
     """Make the image product (L2A) of RAW_SCENE: TOA reflectance COGs in UTM, QA, thumbnail, metadata.json."""
-    from dataclasses import replace
 
     from rsarchive.product.process import ProductOptions, process_product
 
-    options = replace(ProductOptions(), refine=not no_refine, affine=affine)
-    if threads:
-        options = replace(options, threads=threads)
+    options = ProductOptions(refine=not no_refine, affine=affine, threads=threads or _budget().cpu)
     result = process_product(raw_scene, out, dem=dem, reference=reference, options=options,
                              config_dir=_config_dir(), overwrite=overwrite)
     meta = result.metadata

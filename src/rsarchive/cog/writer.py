@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ import numpy as np
 
 from rsarchive.cog.capi import ArrayDataset
 from rsarchive.errors import ProcessingError
+from rsarchive.threads import ThreadBudget
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,6 @@ def create_tiled(
     Without ``crs`` and ``transform`` the dataset is in sensor geometry (no georeference).
     """
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
 
     if tile % 16:
         raise ProcessingError(f"tile size must be a multiple of 16, got {tile}")
@@ -118,10 +117,8 @@ def create_tiled(
     georef = {k: v for k, v in (("crs", crs), ("transform", transform)) if v is not None}
     target, options = str(path), {"driver": "GTiff", "tiled": True, "blockxsize": tile, "blockysize": tile,
                                   "BIGTIFF": "IF_SAFER", "SPARSE_OK": "TRUE"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        ds = rasterio.open(target, "w", width=width, height=height, count=len(bands), dtype=dtype, nodata=nodata,
-                           **georef, **options)
+    ds = rasterio.open(target, "w", width=width, height=height, count=len(bands), dtype=dtype, nodata=nodata,
+                       **georef, **options)
     try:
         _describe(ds, bands, tags)
     except Exception:
@@ -170,21 +167,23 @@ def finish_cog(
     tile: int = DEFAULT_TILE,
     compress: str = DEFAULT_COMPRESS,
     level: int | None = None,
+    threads: int | None = None,
 ) -> None:
     """Write the COG of a dataset filled through :func:`create_tiled`.
 
     ``source``: the open in-memory dataset (its overviews are built here; the caller closes it) or
     the path of the closed temporary GeoTIFF (deleted afterwards).  ``resampling`` is the overview
     resampling (``average``, ``mode``, ``nearest`` …); ``level`` the compression level (None:
-    :data:`DEFAULT_LEVELS`, else GDAL's default).
+    :data:`DEFAULT_LEVELS`, else GDAL's default); ``threads`` GDAL's encoding threads (the caller's
+    :class:`~rsarchive.threads.ThreadBudget`; None: every core).
     """
     import rasterio
     import rasterio.shutil
     from rasterio.enums import Resampling
-    from rasterio.errors import NotGeoreferencedWarning
 
     options = {"COMPRESS": compress.upper(), "BLOCKSIZE": str(tile), "OVERVIEW_RESAMPLING": resampling.upper(),
-               "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+               "BIGTIFF": "IF_SAFER",
+               "NUM_THREADS": str(threads or ThreadBudget.of_machine().cpu)}
     if compress.upper() in ("DEFLATE", "ZSTD", "LZW"):
         options["PREDICTOR"] = "YES"
     if level is None:
@@ -192,8 +191,7 @@ def finish_cog(
     if level is not None:
         options["LEVEL"] = str(level)
     in_memory = not isinstance(source, (str, Path))
-    with warnings.catch_warnings(), rasterio.Env(GDAL_PAM_ENABLED="NO"):
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"):
         if in_memory:
             if resampling.lower() not in Resampling.__members__:
                 raise ProcessingError(f"unknown overview resampling {resampling!r}")
@@ -209,7 +207,8 @@ def write_cog(path: str | Path, bands: list[np.ndarray], *, crs: Any, transform:
               overview_resampling: str, descriptions: list[str] | None = None,
               scale: float | None = None, offset: float | None = None, units: str | None = None,
               tags: dict[str, Any] | None = None, band_tags: list[dict[str, Any]] | None = None,
-              tile: int = 512, compress: str | None = None, release: bool = False) -> None:
+              tile: int = 512, compress: str | None = None, release: bool = False, threads: int | None = None
+              ) -> None:
     """Write georeferenced arrays (``crs``, affine ``transform``) as a COG: an in-memory dataset with its
     overviews, then GDAL's COG driver.
 
@@ -238,4 +237,5 @@ def write_cog(path: str | Path, bands: list[np.ndarray], *, crs: Any, transform:
                 ds.adopt(bands.pop(0), k)
             else:
                 ds.write(bands[k - 1], k)
-        finish_cog(ds, Path(path), resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS)
+        finish_cog(ds, Path(path), resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS,
+                   threads=threads)

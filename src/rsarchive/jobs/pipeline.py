@@ -8,6 +8,7 @@ stages the code knows, so a typo fails at submission, not in the middle of a pas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,26 @@ from rsarchive.resources import listing, site_or_shipped
 
 INGEST_STAGES = ("store_level0", "decode", "split", "raw", "product", "store", "catalog", "publish")
 """Every stage an ingest pipeline may use, in the only order that makes sense."""
+
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """Which stages a pipeline runs: one flag per stage of :data:`INGEST_STAGES`."""
+
+    store_level0: bool
+    decode: bool
+    split: bool
+    raw: bool
+    product: bool
+    store: bool
+    catalog: bool
+    publish: bool
+
+    @classmethod
+    def of(cls, stages: list[str]) -> StagePlan:
+        return cls(**{name: name in stages for name in INGEST_STAGES})
+
 
 CLASSIFICATIONS = ("unclassified", "confidential", "secret", "top-secret")
 """The catalog's words (``rsarchive.catalog.inputs.SECURITY_LEVELS``): any other is refused when the
@@ -65,6 +86,11 @@ class PipelineSpec(BaseModel):
         if not stages or stages[0] != "store_level0":
             raise ValueError("an ingest pipeline starts with store_level0 (the law keeps level-0 first)")
         return stages
+
+    @property
+    def plan(self) -> StagePlan:
+        """The stages as flags (what the runner asks)."""
+        return StagePlan.of(self.stages)
 
 
 def available(site: Path | None = None) -> list[str]:

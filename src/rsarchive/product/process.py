@@ -25,9 +25,7 @@ record.  The directory is written as ``.<id>.partial`` and renamed when complete
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -63,6 +61,7 @@ from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAI
 from rsarchive.radiometry.toa import toa_encode_rows
 from rsarchive.raw.metadata import QaFile, QaRef, RawBand, RawSceneMetadata, now_utc, qa_section, read_raw_metadata
 from rsarchive.resources import listing, searched
+from rsarchive.threads import ThreadBudget
 
 __all__ = ["ProductOptions", "ProductResult", "process_product"]
 
@@ -81,7 +80,8 @@ class ProductOptions:
     ms_resolution_m: float = 10.0
     pan_resolution_m: float = 2.5
     resampling: str = "cubic"
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int = field(default_factory=lambda: ThreadBudget.of_machine().cpu)
+    """The CPU threads of the caller's :class:`~rsarchive.threads.ThreadBudget` (default: every core)."""
     refine: bool = True
     affine: bool = False
     match_band: str = "red"
@@ -193,12 +193,10 @@ def process_product(
     work.mkdir(parents=True)
     try:
         import rasterio
-        from rasterio.errors import NotGeoreferencedWarning
 
         # GDAL's block cache defaults to 5 % of the machine's RAM (> 1 GB here) and fills with the
         # raw band read by the warper and the COG written: bounded, it costs no measurable time
-        with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             metadata = _Product(raw_dir, meta, work, _load_cpf(meta, cpf, config_dir), opts,
                                 Path(dem) if dem else None, Path(reference) if reference else None).run()
         metadata.write(work / "metadata.json")
@@ -547,7 +545,7 @@ class _Product:
         common = {"SCENE_ID": self.meta.scene_id, "LEVEL": "product (L2A)", "CPF_VERSION": self.cpf.version,
                   "SOFTWARE": f"rsarchive {rsarchive.__version__}"}
         # each array is handed over (popped, not copied) and freed once its COG is written
-        opts = dict(tile=self.opts.tile, compress=self.opts.compress, release=True)
+        opts = dict(tile=self.opts.tile, compress=self.opts.compress, release=True, threads=self.opts.threads)
         writes: list[tuple[int, Any]] = []  # (pixels, write)
         for name, band in bands.items():
             grid = pan_grid if band.is_pan else ms_grid
@@ -575,7 +573,7 @@ class _Product:
         # so the PAN band's are built while its QA's are instead of one after the other (≈ 10 % of the
         # writing time)
         writes.sort(key=lambda w: -w[0])
-        with ThreadPoolExecutor(max_workers=max(1, min(2, self.opts.threads)), thread_name_prefix="cog") as pool:
+        with ThreadPoolExecutor(max_workers=ThreadBudget(self.opts.threads).share(2), thread_name_prefix="cog") as pool:
             futures = [pool.submit(write) for _, write in writes]
             thumb = self._thumbnail(by_common, valid)  # meanwhile (GDAL writes without the GIL)
             for future in futures:
@@ -595,9 +593,7 @@ class _Product:
         for band in rgb:
             assert band is not None
             blocks = band[:hh * step, :ww * step].reshape(hh, step, ww, step)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                layers.append(np.nanmean(blocks, axis=(1, 3)))
+            layers.append(_nanmean_blocks(blocks))
         stack = np.stack(layers)
         ok = np.all(np.isfinite(stack), axis=0)
         out = np.zeros((4, hh, ww), dtype=np.uint8)
@@ -715,6 +711,16 @@ class _Product:
                 software={"rsarchive": rsarchive.__version__, "gdal": _gdal_version()}),
             created_utc=now_utc(),
         )
+
+
+def _nanmean_blocks(blocks: np.ndarray) -> np.ndarray:
+    """``np.nanmean(blocks, axis=(1, 3))`` (the same arithmetic, so the same values) without its warning for
+    blocks with no data: NaN there.  ``np.errstate`` is per thread; warning filters are per process."""
+    missing = np.isnan(blocks)
+    total = np.sum(np.where(missing, 0, blocks), axis=(1, 3))
+    count = np.sum(~missing, axis=(1, 3), dtype=np.intp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.true_divide(total, count, out=total, casting="unsafe")
 
 
 def _per_band(names: list[str], reference_band: str, band_to_band: dict[str, Any] | None,

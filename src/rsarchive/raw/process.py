@@ -43,6 +43,7 @@ from rsarchive.radiometry.qa import QA_FILLED, QA_NODATA, QA_SATURATED
 from rsarchive.raw import metadata as md
 from rsarchive.raw.datastrip import BandStrip, Datastrip, read_datastrip
 from rsarchive.raw.scenes import SceneSpan, datastrip_id, reference_band, scene_id, split_scenes
+from rsarchive.threads import ThreadBudget
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ class RawProcessor:
         overwrite: bool = False,
         ancillary_margin_s: float = 5.0,
         scheduler: Any = None,
+        threads: ThreadBudget | None = None,
     ) -> None:
         self.downlink = Path(downlink)
         self.cpf = cpf if isinstance(cpf, CPF) else load_cpf(cpf, config_dir)
@@ -146,6 +148,11 @@ class RawProcessor:
         self.overwrite = overwrite
         self.ancillary_margin_s = ancillary_margin_s
         self.scheduler = scheduler
+        self.threads = threads or ThreadBudget.of_machine()
+        # Dask's local scheduler (or the one set in dask.config) gets the budget's threads; a distributed
+        # cluster sizes its own workers
+        self._compute: dict[str, Any] = ({"scheduler": scheduler} if scheduler is not None else
+                                         {"num_workers": self.threads.cpu})
         self.strip: Datastrip | None = None
         self._spool: tempfile.TemporaryDirectory[str] | None = None
         self._model: Any = None
@@ -368,14 +375,13 @@ class RawProcessor:
             started = time.perf_counter()
             if distributed:
                 # Workers compute; this process (which holds the files) writes what comes back.
-                computed_arrays = dask.compute(*sources, *(graph[n]["stats"] for n in names),
-                                               scheduler=self.scheduler)
+                computed_arrays = dask.compute(*sources, *(graph[n]["stats"] for n in names), **self._compute)
                 for target, array in zip(targets, computed_arrays[:len(sources)], strict=True):
                     target[(slice(0, array.shape[0]), slice(0, array.shape[1]))] = array
                 stats = list(computed_arrays[len(sources):])
             else:
                 store = da.store(sources, targets, lock=False, compute=False)
-                _, *stats = dask.compute(store, *(graph[n]["stats"] for n in names), scheduler=self.scheduler)
+                _, *stats = dask.compute(store, *(graph[n]["stats"] for n in names), **self._compute)
             computed = time.perf_counter()
             import rasterio
 
@@ -383,12 +389,13 @@ class RawProcessor:
             # stages and scenes: peak RSS grew with the pass); each in-memory band set is freed once written
             def write(file: tuple[Any, Path, str]) -> None:
                 ds, dst, resampling = file
-                finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress)
+                finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress,
+                           threads=self.threads.cpu)
                 ds.close()
 
             # two files at a time: GDAL's overviews are single-threaded and run without the GIL
             with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
-                    ThreadPoolExecutor(max_workers=2, thread_name_prefix="raw-cog") as pool:
+                    ThreadPoolExecutor(max_workers=self.threads.share(2), thread_name_prefix="raw-cog") as pool:
                 for _ in pool.map(write, files):
                     pass
         finally:

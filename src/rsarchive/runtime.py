@@ -1,0 +1,37 @@
+"""What a process that runs rsarchive sets once, at its start: warning filters and the heap.
+
+Library code does not change the whole process.  The command line (``rsarchive …``,
+which includes the worker and the API server), the test session and the benchmarks call
+:func:`configure_process` first; a program that uses the library may call it too.
+
+- Warning filters are process-wide and ``warnings.catch_warnings`` is not thread-safe, so
+  the warnings that our files cause by design are filtered here, once: raw scenes, QA
+  files and thumbnails have no georeference (rasterio's ``NotGeoreferencedWarning``), and
+  Zarr 3 warns that consolidated metadata (which the cubes write for xarray) is not in its
+  specification yet.
+- glibc's heap is tuned for long-running workers (:func:`rsarchive.jobs.memory.tune_malloc`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+__all__ = ["configure_process"]
+
+log = logging.getLogger(__name__)
+_configured = False
+
+
+def configure_process() -> None:
+    """Install the warning filters and tune the heap (idempotent)."""
+    global _configured
+    if _configured:
+        return
+    from rsarchive.jobs.memory import tune_malloc
+
+    # by message, not by class: importing rasterio here would slow every command's start
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
+    warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+    tune_malloc()
+    _configured = True
