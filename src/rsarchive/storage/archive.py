@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from rsarchive.db import connect
 from rsarchive.errors import IntegrityError, NotFoundError, StorageError, UsageError
 from rsarchive.storage import records
-from rsarchive.storage.base import ObjectInfo, ObjectStore, Source, open_store
+from rsarchive.storage.base import ObjectInfo, ObjectStore, Source
+from rsarchive.storage.factory import open_store
 from rsarchive.storage.keys import COPIED_FORMS, Form, form_of
 from rsarchive.storage.records import ObjectRecord
 
