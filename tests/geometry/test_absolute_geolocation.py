@@ -194,7 +194,7 @@ def _marker_scene(path: Path) -> list[tuple[float, float]]:
 
 @pytest.fixture(scope="module")
 def markers_pass(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from rsarchive.geometry import ProductOptions, process_product
+    from rsarchive.product import ProductOptions, process_product
     from rsarchive.raw import process_raw
 
     tmp = tmp_path_factory.mktemp("markers")
@@ -248,10 +248,9 @@ def _product_band(product: Any, band: str) -> tuple[np.ndarray, Any]:
 def measure(sim: Any, raw_dir: Path, product: Any, markers: list[tuple[float, float]]) -> dict[str, Any]:
     """Per band and marker: offsets (px) of the raw centroid from the spec model, of the product's
     centroid from the true place, and of GDAL's RPC localisation from the spec model and the true place."""
-    from rasterio.transform import RPCTransformer
-    from pyproj import Geod
-
     import rasterio
+    from pyproj import Geod
+    from rasterio.transform import RPCTransformer
 
     model = SpecModel(sim)
     _, _, to_lonlat = _utm()

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rsarchive.geometry import NOT_REFINED, REFINED, ProductOptions, process_product
 from rsarchive.geometry.cloud import cloud_class
+from rsarchive.product import NOT_REFINED, REFINED, ProductOptions, process_product
 from rsarchive.radiometry import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
-from rsarchive.raw.cog import validate_cog
+from rsarchive.testing.gdal_reference import validate_cog
 from tests.geometry.conftest import geolocation_px, read_reflectance, truth_cloud_mask, truth_on_grid
 
 NO_REFINE = replace(ProductOptions(), refine=False)

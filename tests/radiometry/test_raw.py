@@ -11,7 +11,7 @@ import pytest
 
 from rsarchive.errors import CalibrationError
 from rsarchive.radiometry import QA_FILLED, QA_LOST, QA_NODATA
-from rsarchive.raw.cog import validate_cog
+from rsarchive.testing.gdal_reference import validate_cog
 from tests.radiometry.conftest import raw_of, read_band
 
 BANDS = ("B1", "B2", "B3", "B4", "PAN")

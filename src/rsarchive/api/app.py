@@ -286,9 +286,9 @@ class SearchBodyNormaliser:
 
 
 def _browser_dir(settings: Settings) -> Path:
-    from rsarchive.settings import PROJECT_ROOT
+    from rsarchive.resources import stac_browser_dir
 
-    return PROJECT_ROOT / "build" / "stac-browser"
+    return stac_browser_dir(settings.site_dir)
 
 
 def create_app(settings: Settings) -> Any:
@@ -297,7 +297,7 @@ def create_app(settings: Settings) -> Any:
 
     import rsarchive
     from rsarchive.api.browser import mount_browser
-    from rsarchive.catalog.collections import catalog_dir
+    from rsarchive.catalog.collections import catalog_file
     from rsarchive.identities import api_public_dsn, for_process
 
     public = stac_api(
@@ -370,7 +370,7 @@ def create_app(settings: Settings) -> Any:
             ],
         }
 
-    licence = (catalog_dir() / "licence.html").read_text(encoding="utf-8")
+    licence = catalog_file("licence.html", settings.site_dir).read_text(encoding="utf-8")
 
     @app.get("/licence", response_class=HTMLResponse, summary="Terms of use (Decision 81/2010, Art. 9)")
     def licence_page() -> str:

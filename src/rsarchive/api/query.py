@@ -61,9 +61,9 @@ def _array_properties() -> frozenset[str]:
     """Queryables declared as arrays in ``catalog/queryables.json`` (``in`` means overlap there)."""
     import json
 
-    from rsarchive.catalog.collections import catalog_dir
+    from rsarchive.catalog.collections import catalog_file
 
-    path = catalog_dir() / "queryables.json"
+    path = catalog_file("queryables.json")
     if not path.is_file():
         return frozenset()
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ def command() -> None:
 
 @command.command("init")
 def init() -> None:
-    """Create or update the collections of catalog/*.json in both databases."""
+    """Create or update the collections of catalog/*.json (package and site directory) in both databases."""
     from rsarchive.catalog import init_catalogs
 
     ids = init_catalogs(get_settings())

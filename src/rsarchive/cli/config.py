@@ -14,7 +14,7 @@ def _secret(name: str) -> bool:
 
 @click.group("config")
 def command() -> None:
-    """Inspect the settings in force (config/rsarchive.toml + RSARCHIVE_* environment)."""
+    """Inspect the settings in force (shipped rsarchive.toml, site directory, RSARCHIVE_* environment)."""
 
 
 @command.command("show")

@@ -12,7 +12,7 @@ from rsarchive.identities import for_process
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--reception", help="Reception record: a JSON file or a JSON object (station, pass_id, aos, "
                                   "los, route, plan_ref, classification).")
-@click.option("--pipeline", default="ingest-level0", show_default=True, help="Pipeline name (pipelines/*.yaml).")
+@click.option("--pipeline", default="ingest-level0", show_default=True, help="Pipeline name (pipelines/<name>.yaml of the site directory or the package).")
 @click.option("--wait", is_flag=True, help="Run the job here in the foreground (or wait for a worker) and "
                                            "show its progress.")
 @click.option("--scheduler", help="With --wait: a Dask distributed scheduler (tcp://host:8786).")

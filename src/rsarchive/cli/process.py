@@ -15,10 +15,10 @@ import click
 command = click.Group("process", help="Make processing levels (raw = L1A, product = L2A) from level-0 downlinks and raw scenes.")
 
 
-def _config_dir() -> Path:
+def _config_dir() -> Path | None:
     from rsarchive.cli.options import get_settings
 
-    return get_settings().config_dir
+    return get_settings().site_dir
 
 
 def _progress_enabled() -> bool:
@@ -30,11 +30,11 @@ def _progress_enabled() -> bool:
 @command.command("raw")
 @click.argument("downlink", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--cpf", "cpf_name", required=True,
-              help="Calibration parameter file: a name in config/cpf/ (e.g. vnredsat1) or a path to a CPF JSON.")
+              help="Calibration parameter file: a name in cpf/ of the site directory or the package (e.g. vnredsat1) or a path to a CPF JSON.")
 @click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output directory: one sub-directory per scene (<scene-id>/).")
 @click.option("--profile", "profile_name", default="vnredsat1", show_default=True,
-              help="Mission profile name (config/missions/<name>.yaml) or path.")
+              help="Mission profile name (missions/<name>.yaml) or path.")
 @click.option("--pass-id", default=None,
               help="Station pass id used in scene ids (default: h + 8 hex digits of the downlink's SHA-256).")
 @click.option("--overwrite", is_flag=True, help="Replace scene directories that exist already.")
@@ -88,7 +88,7 @@ def product_cmd(raw_scene: Path, out: Path, dem: Path | None, reference: Path | 
     """Make the image product (L2A) of RAW_SCENE: TOA reflectance COGs in UTM, QA, thumbnail, metadata.json."""
     from dataclasses import replace
 
-    from rsarchive.geometry.product import ProductOptions, process_product
+    from rsarchive.product.process import ProductOptions, process_product
 
     options = replace(ProductOptions(), refine=not no_refine, affine=affine)
     if threads:

@@ -37,10 +37,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from rsarchive.errors import UsageError
-from rsarchive.jsoninput import read_model
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
 from rsarchive.jobs.queue import Job, JobQueue
 from rsarchive.jobs.worker import JobContext
+from rsarchive.jsoninput import read_model
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class _Run:
                 self._stage("decode")
                 proc = stack.enter_context(RawProcessor(
                     self.path, self.spec.cpf, self.work / "raw", profile=self.spec.profile, pass_id=self.pass_id,
-                    config_dir=self.settings.config_dir, overwrite=True, scheduler=self.scheduler))
+                    config_dir=self.settings.site_dir, overwrite=True, scheduler=self.scheduler))
                 strip = proc.decode(progress=decoded)
             except BaseException:
                 failure = keeping.exception()
@@ -300,13 +300,13 @@ class _Run:
         """The product of one scene (its directory and metadata; None when the pipeline makes none)."""
         if "product" not in self._stages():
             return None, None
-        from rsarchive.geometry.product import process_product
+        from rsarchive.product.process import process_product
 
         self._stage("product")
         opts = self.spec.options
         made = process_product(raw_dir, self.work / "product", dem=opts.dem,
                                reference=opts.reference if opts.refine else None,
-                               config_dir=self.settings.config_dir, overwrite=True)
+                               config_dir=self.settings.site_dir, overwrite=True)
         self.ctx.progress("product", index + 1, total)
         return made.path, made.metadata
 

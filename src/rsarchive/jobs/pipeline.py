@@ -1,4 +1,5 @@
-"""Pipelines declared as data: ``pipelines/<name>.yaml`` is read, validated and run.
+"""Pipelines declared as data: ``pipelines/<name>.yaml`` (site directory, else the package
+data; see :mod:`rsarchive.resources`) is read, validated and run.
 
 A pipeline names its stages (in order), the mission profile, the CPF and
 options such as a DEM or GCP refinement.  Stage names are checked against the
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rsarchive.errors import ConfigError, UsageError
+from rsarchive.resources import listing, site_or_shipped
 
 INGEST_STAGES = ("store_level0", "decode", "split", "raw", "product", "store", "catalog", "publish")
 """Every stage an ingest pipeline may use, in the only order that makes sense."""
@@ -65,27 +67,21 @@ class PipelineSpec(BaseModel):
         return stages
 
 
-def pipelines_dir() -> Path:
-    from rsarchive.settings import PROJECT_ROOT
-
-    return PROJECT_ROOT / "pipelines"
-
-
-def available(folder: Path | None = None) -> list[str]:
-    folder = folder or pipelines_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+def available(site: Path | None = None) -> list[str]:
+    """Names of the pipelines of the package and of ``site`` (else the site directory)."""
+    return [Path(name).stem for name in listing("pipelines", "*.yaml", site)]
 
 
-def load_pipeline(name_or_path: str, folder: Path | None = None) -> PipelineSpec:
-    """Read and validate a pipeline by name (``pipelines/<name>.yaml``) or path."""
+def load_pipeline(name_or_path: str, site: Path | None = None) -> PipelineSpec:
+    """Read and validate a pipeline by path or by name: ``pipelines/<name>.yaml`` of ``site``
+    (else the site directory) or of the package."""
     import yaml
 
-    folder = folder or pipelines_dir()
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
-        path = folder / f"{name_or_path}.yaml"
+        path = site_or_shipped(f"pipelines/{name_or_path}.yaml", site)
     if not path.is_file():
-        raise UsageError(f"unknown pipeline {name_or_path!r}; available: {', '.join(available(folder)) or 'none'}")
+        raise UsageError(f"unknown pipeline {name_or_path!r}; available: {', '.join(available(site)) or 'none'}")
     try:
         data: Any = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

@@ -11,7 +11,7 @@
 or simply :func:`process_raw`.  Per scene the whole chain is a lazy Dask graph
 over blocks of lines — read DNs from the spool, equalise, QA, encode to uint16,
 chunk statistics — stored into tiled GeoTIFFs with **one** ``dask.compute``;
-then GDAL turns each file into a COG (:mod:`rsarchive.raw.cog`) and
+then GDAL turns each file into a COG (:mod:`rsarchive.cog.writer`) and
 ``metadata.json`` is written (:mod:`rsarchive.raw.metadata`).  A scene is
 written into ``DIR/.<scene-id>.partial/`` and renamed when complete, so a scene
 directory is never half written.  A scene in which no band has a valid line is
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 import rsarchive
+from rsarchive.cog.writer import DEFAULT_COMPRESS, DEFAULT_TILE, create_tiled, finish_cog
 from rsarchive.cpf import CPF, BandCalibration, load_cpf
 from rsarchive.errors import ConflictError, ProcessingError
 from rsarchive.level0 import FLAG_MISSING, FLAG_OK, MissionProfile
@@ -40,7 +41,6 @@ from rsarchive.radiometry.encoding import Encoding, radiance_encoding
 from rsarchive.radiometry.equalise import BandEqualiser, equalise_dask, line_temperatures
 from rsarchive.radiometry.qa import QA_FILLED, QA_NODATA, QA_SATURATED
 from rsarchive.raw import metadata as md
-from rsarchive.raw.cog import DEFAULT_COMPRESS, DEFAULT_TILE, create_tiled, finish_cog
 from rsarchive.raw.datastrip import BandStrip, Datastrip, read_datastrip
 from rsarchive.raw.scenes import SceneSpan, datastrip_id, reference_band, scene_id, split_scenes
 

@@ -107,7 +107,7 @@ def fulfil(conn: Any, settings: Settings, principal: Principal, request_id: int)
             "geometry": item.get("geometry"),
             "assets": _assets(item, list(record.form.get("bands") or [])),
         })
-    schedule = load_schedule(settings.config_dir)
+    schedule = load_schedule(settings.site_dir)
     fee = schedule.statement(record.purpose, entries)
     manifest = {
         "request_id": request_id, "organisation": record.organisation, "purpose": record.purpose,

@@ -5,7 +5,7 @@ first in the file), so writing is two steps:
 
 1. :func:`create_tiled` opens a dataset to fill: in memory (``path=None``, the
    default in the pipeline: NumPy arrays and their metadata,
-   :class:`~rsarchive.raw.cog_capi.ArrayDataset`) or an uncompressed tiled
+   :class:`~rsarchive.cog.capi.ArrayDataset`) or an uncompressed tiled
    GeoTIFF.  :class:`WindowTarget` s are the targets of
    ``dask.array.store(..., compute=False)``, so the caller computes every band
    of a scene in one pass;
@@ -15,10 +15,10 @@ first in the file), so writing is two steps:
    predictor).
 
 In memory, the arrays are wrapped in a GDAL in-memory dataset through GDAL's C
-API (:mod:`rsarchive.raw.cog_capi`: the GIL is released, where rasterio's
+API (:mod:`rsarchive.cog.capi`: the GIL is released, where rasterio's
 ``build_overviews`` held it), the overviews are made in it (GDAL's cells:
 ``average`` every level from the full-resolution image, ``mode`` each from the
-level before, sizes rounded up; computed by :mod:`rsarchive.raw.overviews`) and
+level before, sizes rounded up; computed by :mod:`rsarchive.cog.overviews`) and
 the COG driver uses them (``OVERVIEWS=FORCE_USE_EXISTING``) at the
 levels it would have chosen by itself (:func:`overview_factors`).  From a file,
 the COG driver builds them through a temporary overview file, each level from
@@ -52,12 +52,12 @@ from typing import Any
 
 import numpy as np
 
+from rsarchive.cog.capi import ArrayDataset
 from rsarchive.errors import ProcessingError
-from rsarchive.raw.cog_capi import ArrayDataset
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WindowTarget", "create_tiled", "finish_cog", "overview_factors", "validate_cog"]
+__all__ = ["WindowTarget", "create_tiled", "finish_cog", "overview_factors", "write_cog"]
 
 DEFAULT_TILE = 512
 DEFAULT_COMPRESS = "ZSTD"
@@ -205,11 +205,37 @@ def finish_cog(
             Path(source).unlink()
 
 
-def validate_cog(path: str | Path, strict: bool = False) -> tuple[bool, list[str], list[str]]:
-    """``rio_cogeo.cogeo.cog_validate``: (valid, errors, warnings).  ``strict`` turns warnings into errors."""
-    from rio_cogeo.cogeo import cog_validate
+def write_cog(path: str | Path, bands: list[np.ndarray], *, crs: Any, transform: Any, nodata: float | None,
+              overview_resampling: str, descriptions: list[str] | None = None,
+              scale: float | None = None, offset: float | None = None, units: str | None = None,
+              tags: dict[str, Any] | None = None, band_tags: list[dict[str, Any]] | None = None,
+              tile: int = 512, compress: str | None = None, release: bool = False) -> None:
+    """Write georeferenced arrays (``crs``, affine ``transform``) as a COG: an in-memory dataset with its
+    overviews, then GDAL's COG driver.
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        valid, errors, warns = cog_validate(str(path), strict=strict)
-    return bool(valid), list(errors), list(warns)
+    ``release``: the arrays are handed over (taken out of ``bands``, not copied) and freed once the COG
+    is written (the product's peak memory).
+    """
+    specs: list[dict[str, Any]] = []
+    for k in range(len(bands)):
+        spec: dict[str, Any] = {}
+        if descriptions:
+            spec["description"] = descriptions[k]
+        if band_tags:
+            spec["tags"] = band_tags[k]
+        if scale is not None:
+            spec.update(scale=scale, offset=offset or 0.0)
+        if units:
+            spec["units"] = units
+        specs.append(spec)
+    count, dtype = len(bands), str(bands[0].dtype)
+    height, width = bands[0].shape
+    ds, _ = create_tiled(None, width, height, dtype, specs, nodata=nodata, tile=tile, tags=tags, crs=crs,
+                         transform=transform)
+    with ds:
+        for k in range(1, count + 1):
+            if release:  # handed over: no copy
+                ds.adopt(bands.pop(0), k)
+            else:
+                ds.write(bands[k - 1], k)
+        finish_cog(ds, Path(path), resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS)

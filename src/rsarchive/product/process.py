@@ -8,7 +8,7 @@ writes ``DIR/<scene-id>/``::
     QA.tif          quality bitfield of the multispectral bands (one band each, 10 m)
     QA_<pan>.tif    quality bitfield of the panchromatic band (2.5 m); nearest resampling
     thumbnail.png   true colour (red, green, blue), ≤ 512 px, 2–98 % stretch, alpha = no data
-    metadata.json   schema ``rsarchive-product/1`` (:mod:`rsarchive.geometry.metadata`)
+    metadata.json   schema ``rsarchive-product/1`` (:mod:`rsarchive.product.metadata`)
 
 Chain: sensor model from the scene's ancillary (Hermite/SLERP; lines in a
 gap flagged QA bit 4 and the product marked degraded) → RPC per band fitted
@@ -38,23 +38,31 @@ from typing import Any
 import numpy as np
 
 import rsarchive
+from rsarchive.cog.writer import DEFAULT_COMPRESS, write_cog
 from rsarchive.cpf import CPF, BandCalibration, load_cpf
 from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, UsageError
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
 from rsarchive.geometry.image_coordinates import ImageCoordinates, node_step
-from rsarchive.geometry.metadata import PRODUCT_FORMAT
 from rsarchive.geometry.occlusion import dem_on_grid, terrain_occlusion
-from rsarchive.geometry.ortho import SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, write_cog
-from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimate_correction, match_chips,
-                                      prepare_reference, robust_inliers)
+from rsarchive.geometry.ortho import SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes
+from rsarchive.geometry.refine import (
+    NOT_REFINED,
+    REFINED,
+    Refinement,
+    estimate_correction,
+    match_chips,
+    prepare_reference,
+    robust_inliers,
+)
 from rsarchive.geometry.resample import resample
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
 from rsarchive.geometry.sensor import SensorModel, mid_integration
+from rsarchive.product.metadata import PRODUCT_FORMAT
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
 from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
 from rsarchive.radiometry.toa import toa_encode_rows
-from rsarchive.raw.cog import DEFAULT_COMPRESS
+from rsarchive.resources import listing, searched
 
 __all__ = ["ProductOptions", "ProductResult", "process_product"]
 
@@ -124,11 +132,7 @@ def _load_cpf(meta: dict[str, Any], cpf: CPF | str | Path | None, config_dir: Pa
     version = meta["cpf"]["version"]
     source = Path(str(meta["cpf"].get("source", "")))
     candidates = [source] if source.suffix == ".json" and source.is_file() else []
-    if config_dir is None:
-        from rsarchive.settings import CONFIG_DIR
-
-        config_dir = CONFIG_DIR
-    candidates += sorted((Path(config_dir) / "cpf").glob("*.json"))
+    candidates += listing("cpf", "*.json", config_dir).values()
     for path in candidates:
         try:
             found = load_cpf(path)
@@ -136,7 +140,8 @@ def _load_cpf(meta: dict[str, Any], cpf: CPF | str | Path | None, config_dir: Pa
             continue
         if found.version == version:
             return found
-    raise CalibrationError(f"CPF version {version} of the raw scene not found ({source} or {config_dir}/cpf/)")
+    raise CalibrationError(f"CPF version {version} of the raw scene not found "
+                           f"({source} or {searched('cpf', config_dir)})")
 
 
 def _sensor_model(meta: dict[str, Any], cpf: CPF) -> SensorModel:
@@ -554,7 +559,8 @@ class _Product:
             grid = pan_grid if band.is_pan else ms_grid
             assert grid is not None
             writes.append((grid.width * grid.height, partial(
-                write_cog, self.work / f"{name}.tif", [counts.pop(name)], grid, nodata=enc.nodata,
+                write_cog, self.work / f"{name}.tif", [counts.pop(name)], crs=grid.crs, transform=grid.transform,
+                nodata=enc.nodata,
                 overview_resampling="average", descriptions=[f"{name} TOA reflectance ({band.cal.common_name})"],
                 scale=enc.scale, offset=enc.offset, tags={**common, "BAND": name},
                 band_tags=[{"BAND": name, "COMMON_NAME": band.cal.common_name,
@@ -566,7 +572,8 @@ class _Product:
             if not members or grid is None:
                 continue
             writes.append((grid.width * grid.height * len(members), partial(
-                write_cog, self.work / f"{file_key}.tif", [qa.pop(m) for m in members], grid, nodata=None,
+                write_cog, self.work / f"{file_key}.tif", [qa.pop(m) for m in members], crs=grid.crs,
+                transform=grid.transform, nodata=None,
                 overview_resampling="mode", descriptions=[f"{m} quality bitfield" for m in members],
                 tags={**common, "QA_BANDS": ",".join(members)}, **opts)))
             qa_files.append({"file": f"{file_key}.tif", "bands": members, "resolution_m": grid.resolution_m})

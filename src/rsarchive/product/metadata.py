@@ -1,6 +1,6 @@
 """``metadata.json`` of an image product (L2A): schema ``rsarchive-product/1``.
 
-Written by :func:`rsarchive.geometry.product.process_product`; everything the
+Written by :func:`rsarchive.product.process.process_product`; everything the
 catalog needs for the product's STAC item.  Times are ISO 8601 UTC with ``Z``;
 lon/lat are WGS84 degrees::
 
