@@ -28,12 +28,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from rsarchive import identity, originals
-from rsarchive.api.auth import transaction
+from rsarchive import originals
 from rsarchive.catalog import export_catalog, open_sink
 from rsarchive.catalog.publication import fetch_items
 from rsarchive.cli.main import cli
-from rsarchive.db import connect, with_database
+from rsarchive.db import connect, transaction, with_database
 from rsarchive.jobs import JobQueue, Worker
 from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
 from rsarchive.requests import delivery, lifecycle
@@ -42,8 +41,9 @@ from rsarchive.resources import SITE_ENV, shipped
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive
 from rsarchive.testing import stack
-from rsarchive.testing.web import log_in
 from rsarchive.testing.server import free_port, serve
+from rsarchive.testing.web import log_in
+from rsarchive.users import identity
 
 pytestmark = pytest.mark.services
 

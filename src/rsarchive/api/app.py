@@ -189,7 +189,7 @@ class TokenAuth:
             return
         from starlette.responses import JSONResponse
 
-        from rsarchive.api.tokens import lookup_token_async, refusal_async
+        from rsarchive.users.tokens import lookup_token_async, refusal_async
 
         headers = dict(scope.get("headers") or [])
         auth = headers.get(b"authorization", b"").decode("latin-1")

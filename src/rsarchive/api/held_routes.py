@@ -15,12 +15,13 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
-from rsarchive import identity
-from rsarchive.api.auth import ErrorTranslatingRoute, require_role, session_user, transaction
+from rsarchive.api.auth import ErrorTranslatingRoute, require_role, session_user
 from rsarchive.catalog.classification import classify, held_items
+from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError
-from rsarchive.identity import Principal
 from rsarchive.resources import template_dirs
+from rsarchive.users import identity
+from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings

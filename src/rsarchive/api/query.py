@@ -237,7 +237,7 @@ def visible_to(clearance: str | None) -> tuple[str, ...] | None:
     """The classification spellings an item may carry to be visible at a caller's
     clearance; None for the highest clearance (it sees everything).  No or an unknown
     clearance counts as ``unclassified`` (fail closed)."""
-    from rsarchive.identity import CLEARANCES, visible_classifications
+    from rsarchive.users.identity import CLEARANCES, visible_classifications
 
     return visible_classifications(clearance if clearance in CLEARANCES else CLEARANCES[0])
 
@@ -247,7 +247,7 @@ def clearance_filter(clearance: str | None) -> dict[str, Any] | None:
     of the spellings that clearance covers (missing or unknown values never match); None
     for the highest clearance (it sees everything).  No or an unknown clearance counts as
     ``unclassified`` (fail closed)."""
-    from rsarchive.identity import CLASSIFICATION_PROPERTY
+    from rsarchive.users.identity import CLASSIFICATION_PROPERTY
 
     allowed = visible_to(clearance)
     if allowed is None:

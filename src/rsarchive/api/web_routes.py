@@ -21,12 +21,11 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rsarchive import identity
 from rsarchive.api import csrf, logins, sessions
-from rsarchive.api.auth import session_user, transaction
+from rsarchive.api.auth import session_user
 from rsarchive.api.sessions import SESSION_COOKIE
+from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError, TokenExpiredError
-from rsarchive.identity import Principal
 from rsarchive.requests import calendar, delivery, lifecycle, reports
 from rsarchive.requests.models import (
     LEVELS,
@@ -37,6 +36,8 @@ from rsarchive.requests.models import (
     Triage,
 )
 from rsarchive.resources import template_dirs
+from rsarchive.users import identity
+from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings

@@ -10,7 +10,7 @@
 * :mod:`~rsarchive.requests.reports` — error reports and their triage;
 * :mod:`~rsarchive.requests.coverage` — the coverage check before a foreign purchase.
 
-Identity (users, roles, clearance, tokens) is :mod:`rsarchive.identity`.
+Identity (users, roles, clearance, tokens) is :mod:`rsarchive.users.identity`.
 """
 
 from __future__ import annotations

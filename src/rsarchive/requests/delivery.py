@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from psycopg.types.json import Jsonb
 
 from rsarchive.errors import ConflictError, NotFoundError, PermissionDeniedError
-from rsarchive.identity import Principal, require
 from rsarchive.requests import downloads, lifecycle
 from rsarchive.requests.fees import load_schedule
 from rsarchive.requests.geometry import area_from_form, area_km2
 from rsarchive.requests.search import Criteria, classification_of, find_items, item_level
+from rsarchive.users.identity import Principal, require
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from rsarchive.db import connect
 from rsarchive.errors import ConflictError, NotFoundError, PermissionDeniedError
-from rsarchive.identity import Principal, require
 from rsarchive.requests import lifecycle
 from rsarchive.requests.delivery import stored_delivery
 from rsarchive.requests.models import ErrorReportForm, Reinstatement, Triage, TriageAction
+from rsarchive.users.identity import Principal, require
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
