@@ -227,3 +227,37 @@ def test_bad_input_names_the_problem_and_stores_nothing(settings: Settings, tmp_
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert json.dumps(run.stderr) and ("truncated" in run.stderr or "recognised" in run.stderr.lower()
                                        or "MTL" in run.stderr)
+
+
+def test_cube_of_a_landsat_band_equals_the_delivered_file(settings: Settings) -> None:
+    import numpy as np
+    import rasterio
+    from pyproj import Transformer
+
+    from rsarchive import identity
+    from rsarchive.api import create_app
+    from rsarchive.api.auth import transaction
+    from rsarchive.cube import load
+    from rsarchive.testing.server import serve
+
+    _register(settings, LC08)
+    with transaction(settings) as conn:
+        token = identity.add_user(conn, "analyst", "officer", "Cục Viễn thám quốc gia", "unclassified")
+    red = next(LC08.glob("*_SR_B4.TIF"))
+    with rasterio.open(red) as src:
+        delivered, transform, crs = src.read(1), src.transform, src.crs
+    # a box well inside the delivered raster, in lon/lat
+    x0, y0 = transform @ (100, 100)
+    x1, y1 = transform @ (300, 260)
+    to_ll = Transformer.from_crs(crs, 4326, always_xy=True)
+    lons, lats = zip(*(to_ll.transform(x, y) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))), strict=True)
+    bbox = (max(lons[0], lons[2]), max(lats[2], lats[3]), min(lons[1], lons[3]), min(lats[0], lats[1]))
+    with serve(create_app(settings)) as base:
+        cube = load(bbox, bands=["red"], resolution=30, crs=crs.to_string(), collection="landsat-c2-l2",
+                    api_url=f"{base}/internal/stac", token=token, scale=False, mask_qa=False,
+                    settings=settings.derive(api_port=int(base.rsplit(":", 1)[1])))
+        values = cube["red"].isel(time=0).values
+    xs, ys = np.meshgrid(cube.x.values, cube.y.values)
+    rows, cols = rasterio.transform.rowcol(transform, xs.ravel(), ys.ravel())
+    expected = delivered[np.asarray(rows), np.asarray(cols)].reshape(values.shape)
+    assert values.size > 1000 and (values == expected).all()
