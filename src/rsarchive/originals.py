@@ -218,11 +218,21 @@ def _register_product(settings: Settings, delivered: Delivered, product: Foreign
     first (a bad product stores nothing), then originals, COGs, delivery, item."""
     import tempfile
 
-    from rsarchive.catalog import ensure_collections, load_items, publish_items, validate_item
+    from rsarchive.catalog import (
+        ensure_collections,
+        load_items,
+        publish_items,
+        validate_item,
+    )
     from rsarchive.catalog.validation import default_store
     from rsarchive.errors import CatalogError
     from rsarchive.foreign.cogs import write_band_cog
-    from rsarchive.foreign.item import ArchiveFields, StoredCog, StoredOriginal, archive_item
+    from rsarchive.foreign.item import (
+        ArchiveFields,
+        StoredCog,
+        StoredOriginal,
+        archive_item,
+    )
     from rsarchive.storage import Archive, original_key, product_key
 
     store = default_store()
@@ -236,7 +246,7 @@ def _register_product(settings: Settings, delivered: Delivered, product: Foreign
 
     delivery_id = _delivery_id(provider, received, delivered.stored)
     archive = Archive.from_settings(settings)
-    acquired = dt.datetime.fromisoformat(str(product.item["properties"]["datetime"]).replace("Z", "+00:00"))
+    acquired = dt.datetime.fromisoformat(str(product.item["properties"]["datetime"]))
     fields = ArchiveFields(delivery_id=delivery_id, provider=provider, route=route, received=received,
                            metadata_due=metadata_due(received), registered=dt.date.today(),
                            classification=overrides.classification,
@@ -295,8 +305,16 @@ def _summary(product: ForeignProduct, overrides: MetadataOverrides) -> dict[str,
 def add_metadata(settings: Settings, delivery_id: str, metadata: OriginalMetadata) -> Delivery:
     """Catalogue a registered delivery with its metadata (and publish it when it is unclassified;
     without a classification it is held)."""
-    from rsarchive.catalog import AssetInput, ProcessingInfo, Reception, SceneMetadata, ensure_collections
-    from rsarchive.catalog import item_dict, load_items, publish_items
+    from rsarchive.catalog import (
+        AssetInput,
+        ProcessingInfo,
+        Reception,
+        SceneMetadata,
+        ensure_collections,
+        item_dict,
+        load_items,
+        publish_items,
+    )
     from rsarchive.storage import Archive
 
     delivery = get(settings, delivery_id)
@@ -308,8 +326,8 @@ def add_metadata(settings: Settings, delivery_id: str, metadata: OriginalMetadat
                                  href=f"{archive.primary.url}/{key}", media_type="application/octet-stream",
                                  roles=("data", "original"), title=key.rsplit("/", 1)[-1],
                                  checksum=record.checksum, size=record.size))
-    received = dt.datetime.combine(delivery.received, dt.time(0), dt.timezone.utc)
-    when = metadata.datetime if metadata.datetime.tzinfo else metadata.datetime.replace(tzinfo=dt.timezone.utc)
+    received = dt.datetime.combine(delivery.received, dt.time(0), dt.UTC)
+    when = metadata.datetime if metadata.datetime.tzinfo else metadata.datetime.replace(tzinfo=dt.UTC)
     extra = {k: v for k, v in (metadata.model_extra or {}).items()}
     scene = SceneMetadata(
         item_id=delivery_id, collection="foreign-original", form="original", datetime=when,

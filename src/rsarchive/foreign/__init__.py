@@ -10,7 +10,12 @@ Registration (storage, catalog) is :func:`rsarchive.originals.register`.  No web
 """
 
 from rsarchive.foreign.model import FORMATS, DeliveredFile, ForeignProduct
-from rsarchive.foreign.recognise import Delivered, open_delivery, recognise, unrecognised_message
+from rsarchive.foreign.recognise import (
+           Delivered,
+           open_delivery,
+           recognise,
+           unrecognised_message,
+)
 
 __all__ = ["FORMATS", "Delivered", "DeliveredFile", "ForeignProduct", "open_delivery", "recognise",
            "unrecognised_message"]

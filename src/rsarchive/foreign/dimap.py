@@ -139,10 +139,10 @@ def read_dimap(document: Path, files: Sequence[DeliveredFile]) -> ForeignProduct
         when_text = (f"{_text(source, 'IMAGING_DATE', 'imaging date', document)}T"
                      f"{_text(source, 'IMAGING_TIME', 'imaging time', document)}")
     try:
-        when = dt.datetime.fromisoformat(when_text.strip().replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(when_text.strip())
     except ValueError:
         raise UsageError(f"DIMAP V2 document {document.name}: acquisition time {when_text!r} is not ISO 8601") from None
-    when = when.replace(tzinfo=when.tzinfo or dt.timezone.utc).astimezone(dt.timezone.utc)
+    when = when.replace(tzinfo=when.tzinfo or dt.UTC).astimezone(dt.UTC)
     ring = [[float(_text(v, "LON", "vertex LON", document)), float(_text(v, "LAT", "vertex LAT", document))]
             for v in root.iterfind("Dataset_Content/Dataset_Extent/Vertex")]
     if len(ring) < 3:

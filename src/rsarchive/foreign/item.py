@@ -36,7 +36,7 @@ from rsarchive.foreign.model import ForeignProduct
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ArchiveFields", "StoredCog", "StoredOriginal", "archive_item", "OVERRIDABLE"]
+__all__ = ["OVERRIDABLE", "ArchiveFields", "StoredCog", "StoredOriginal", "archive_item"]
 
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 OVERRIDABLE = ("datetime", "platform", "instruments", "gsd", "cloud_cover", "title", "licence", "product_level")
@@ -155,7 +155,7 @@ def archive_item(product: ForeignProduct, originals: Sequence[StoredOriginal], c
         props["rsarchive:product_quality"] = dict(product.quality)
     if fields.classification is not None:  # none stated: held until an officer classifies it
         props["rsarchive:security_classification"] = fields.classification
-    now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
     props.setdefault("created", now)
     props["updated"] = now
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DeliveredFile", "ForeignProduct", "FORMATS"]
+__all__ = ["FORMATS", "DeliveredFile", "ForeignProduct"]
 
 FORMATS: dict[str, str] = {
     "landsat-c2": "USGS Landsat Collection 2 (Level-1 or Level-2), recognised by its *_MTL.xml",

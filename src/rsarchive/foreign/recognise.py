@@ -29,7 +29,7 @@ from rsarchive.foreign.sentinel2 import PRODUCT_METADATA, is_safe, read_sentinel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Delivered", "ARCHIVE_SUFFIXES", "formats_text", "open_delivery", "recognise", "unrecognised_message"]
+__all__ = ["ARCHIVE_SUFFIXES", "Delivered", "formats_text", "open_delivery", "recognise", "unrecognised_message"]
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 
