@@ -278,8 +278,7 @@ def _register_product(settings: Settings, delivered: Delivered, product: Foreign
     keys = [o.href[len(archive.primary.url) + 1:] for o in originals]
     _record_delivery(settings, delivery_id, provider, route, received, keys)
     with connect(settings.internal_database_dsn) as internal, connect(settings.public_database_dsn) as public:
-        ensure_collections(internal, [product.collection])
-        ensure_collections(public, [product.collection])
+        ensure_collections(internal, [product.collection])  # publish_items does the public one
         load_items(internal, [item])
         internal.execute(
             "UPDATE rsarchive.originals SET metadata = %s, item_id = %s, classification = %s, "

@@ -5,6 +5,7 @@ check counts them; bad input stores nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -104,6 +105,11 @@ def test_landsat_product_directory_registers_from_its_mtl(settings: Settings, fo
             "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS/REFLECTANCE_ADD_BAND_4"))
         assert red["eo:bands"][0]["common_name"] == "red" and red["href"].split("/")[-7] == "product"
         assert props["rsarchive:product_quality"]["image_quality_oli"] == 9
+        with connect(settings.public_database_dsn) as conn:
+            public = conn.execute("SELECT pgstac.get_item(id, collection) FROM pgstac.items").fetchone()[0]
+        assert public["id"] == item["id"] and public["assets"] == {}, "an original item offers no file"
+        assert len(public["properties"]["rsarchive:files"]) == len(item["assets"])
+        assert "file://" not in json.dumps(public) and "s3://" not in json.dumps(public)
 
 
 @pytest.mark.parametrize("safe", SAFES, ids=[s.name[:10] for s in SAFES])
@@ -256,7 +262,12 @@ def test_cube_of_a_landsat_band_equals_the_delivered_file(settings: Settings) ->
                     api_url=f"{base}/internal/stac", token=token, scale=False, mask_qa=False,
                     settings=settings.derive(api_port=int(base.rsplit(":", 1)[1])))
         values = cube["red"].isel(time=0).values
+        scaled = load(bbox, bands=["red"], resolution=30, crs=crs.to_string(), collection="landsat-c2-l2",
+                      api_url=f"{base}/internal/stac", token=token, scale=True, mask_qa=False,
+                      settings=settings.derive(api_port=int(base.rsplit(":", 1)[1])))["red"].isel(time=0).values
     xs, ys = np.meshgrid(cube.x.values, cube.y.values)
     rows, cols = rasterio.transform.rowcol(transform, xs.ravel(), ys.ravel())
     expected = delivered[np.asarray(rows), np.asarray(cols)].reshape(values.shape)
     assert values.size > 1000 and (values == expected).all()
+    reflectance = np.where(expected == 0, np.nan, expected * 2.75e-05 - 0.2)  # the MTL's SR scale and offset
+    np.testing.assert_allclose(scaled, reflectance, rtol=1e-6, atol=1e-6)
