@@ -271,3 +271,37 @@ def test_cube_of_a_landsat_band_equals_the_delivered_file(settings: Settings) ->
     assert values.size > 1000 and (values == expected).all()
     reflectance = np.where(expected == 0, np.nan, expected * 2.75e-05 - 0.2)  # the MTL's SR scale and offset
     np.testing.assert_allclose(scaled, reflectance, rtol=1e-6, atol=1e-6)
+
+
+def test_sentinel2_band_delivered_in_the_safe_gets_a_cog(settings: Settings, tmp_path: Path) -> None:
+    """The shared SAFE products hold no images: one 10 m band is added where the SAFE keeps it
+    (JPEG 2000, lossless, on the tile's grid from MTD_TL.xml)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from rio_cogeo.cogeo import cog_validate
+
+    safe = tmp_path / SAFES[0].name
+    shutil.copytree(SAFES[0], safe, copy_function=shutil.copyfile)
+    granule = next((safe / "GRANULE").iterdir())
+    (granule / "IMG_DATA").mkdir()
+    jp2 = granule / "IMG_DATA" / f"{granule.name.split('_')[1]}_{safe.name.split('_')[2]}_B04.jp2"
+    values = (np.indices((256, 256)).sum(axis=0) % 4000 + 1).astype("uint16")
+    with rasterio.open(jp2, "w", driver="JP2OpenJPEG", width=256, height=256, count=1, dtype="uint16",
+                       crs="EPSG:32646", transform=from_origin(499980, 3100020, 10, 10), nodata=0,
+                       QUALITY=100, REVERSIBLE="YES") as dst:
+        dst.write(values, 1)
+    delivery = originals.register(settings, [safe], provider="esa", route="exchange", received=RECEIVED,
+                                  metadata=CLASSIFIED)
+    item = _item(settings, delivery.item_id or "")
+    validate_item(item)
+    red = item["assets"]["red"]
+    assert red["raster:bands"][0]["scale"] == 0.0001 and red["eo:bands"][0]["name"] == "B04"
+    assert red["proj:shape"] == [256, 256] and red["proj:code"] == "EPSG:32646"
+    local = tmp_path / "red.tif"
+    archive = Archive.from_settings(settings)
+    archive.get(red["href"][len(archive.primary.url) + 1:], local)
+    assert cog_validate(str(local))[0]
+    with rasterio.open(local) as cog:
+        assert (cog.read(1) == values).all()
+    assert f"original:{safe.name}/{jp2.relative_to(safe).as_posix()}" in item["assets"]

@@ -1,10 +1,12 @@
 """The analysis-ready form of a foreign product's bands: one Cloud-Optimised GeoTIFF per
 delivered band, pixel for pixel the delivered values (the original stays untouched).
 
-Written with rio-cogeo's ``cog_translate`` (window by window: bounded memory; one band of
-a band-composite image through ``indexes``), ZSTD with the predictor, 512-pixel tiles,
-overviews averaged for physical bands (those with a scale) and ``nearest`` for
-quality/classification bands, which must never be averaged.
+The band is copied strip by strip (bounded memory; one band of a band-composite image)
+into a tiled GeoTIFF, which the project's COG writer (:func:`rsarchive.raw.cog.finish_cog`,
+GDAL's COG driver: ZSTD with the predictor, 512-pixel tiles) turns into the COG, overviews
+averaged for physical bands (those with a scale) and ``nearest`` for quality and
+classification bands, which must never be averaged.  (rio-cogeo's ``cog_translate`` was
+tried first: it fails on JPEG 2000 sources with "Cannot invert geotransform".)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rsarchive.errors import UsageError
+from rsarchive.raw.cog import finish_cog
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +45,33 @@ def write_band_cog(source: Path, index: int, dest: Path, *, physical: bool) -> B
     is not on a map grid (sensor geometry has no analysis-ready form)."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
+    from rasterio.windows import Window
 
+    tiled = dest.with_name(dest.stem + ".tiled.tif")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            warnings.filterwarnings("ignore", "Non-standard compression schema")  # ZSTD: GDAL ≥ 2.3 reads it
             with rasterio.open(source) as src:
                 if src.crs is None or src.transform.is_identity:
                     log.info("%s is not on a map grid; no COG", source.name)
                     return None
                 if not 1 <= index <= src.count:
                     raise UsageError(f"{source.name} has {src.count} band(s); band {index} was described")
-                profile = cog_profiles.get("zstd")
-                profile.update(blockxsize=TILE, blockysize=TILE, predictor=2)
-                cog_translate(src, str(dest), profile, indexes=[index], nodata=src.nodata,
-                              overview_resampling="average" if physical else "nearest",
-                              in_memory=False, quiet=True, use_cog_driver=False)
-                code = src.crs.to_string() if src.crs.to_epsg() else src.crs.to_wkt()
+                dtype = src.dtypes[index - 1]
+                with rasterio.open(tiled, "w", driver="GTiff", width=src.width, height=src.height, count=1,
+                                   dtype=dtype, crs=src.crs, transform=src.transform, nodata=src.nodata,
+                                   tiled=True, blockxsize=TILE, blockysize=TILE) as dst:
+                    for row in range(0, src.height, TILE):  # one strip of tiles at a time: bounded memory
+                        window = Window(0, row, src.width, min(TILE, src.height - row))
+                        dst.write(src.read(index, window=window), 1, window=window)
                 epsg = src.crs.to_epsg()
-                return BandGrid(code=f"EPSG:{epsg}" if epsg else code, shape=(src.height, src.width),
+                grid = BandGrid(code=f"EPSG:{epsg}" if epsg else src.crs.to_wkt(), shape=(src.height, src.width),
                                 transform=tuple(src.transform)[:6],  # type: ignore[arg-type]
-                                data_type=src.dtypes[index - 1])
+                                data_type=dtype)
+        finish_cog(tiled, dest, resampling="average" if physical else "nearest", tile=TILE)
+        return grid
     except RasterioIOError as exc:
         raise UsageError(f"delivered raster {source.name} cannot be read ({exc}); "
                          "the file is truncated or corrupt") from None
+    finally:
+        tiled.unlink(missing_ok=True)
