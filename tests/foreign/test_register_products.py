@@ -180,6 +180,8 @@ def test_archive_as_delivered_is_kept_whole(settings: Settings, tmp_path: Path) 
     local = tmp_path / "back.tar.gz"
     Archive.from_settings(settings).get(delivery.keys[0], local)
     assert local.read_bytes() == tarball.read_bytes()
+    again = _register(settings, tarball)
+    assert again.delivery_id == delivery.delivery_id and len(originals.list_deliveries(settings)) == 1
 
 
 def test_unclassified_is_held_and_coverage_counts_the_product(settings: Settings) -> None:
@@ -202,7 +204,7 @@ def test_unclassified_is_held_and_coverage_counts_the_product(settings: Settings
     assert [i["id"] for i in result.items] == [item["id"]] and result.fraction == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("case", ["truncated", "missing-metadata", "unknown"])
+@pytest.mark.parametrize("case", ["truncated", "missing-metadata", "safe-without-mtd", "unknown"])
 def test_bad_input_names_the_problem_and_stores_nothing(settings: Settings, tmp_path: Path, case: str) -> None:
     if case == "truncated":
         path = tmp_path / "LC08.tar.gz"
@@ -215,6 +217,11 @@ def test_bad_input_names_the_problem_and_stores_nothing(settings: Settings, tmp_
         shutil.copytree(LC08, path)
         next(path.glob("*_MTL.xml")).unlink()
         expected = "Landsat product but its \\*_MTL.xml is missing"
+    elif case == "safe-without-mtd":
+        path = tmp_path / SAFES[0].name
+        shutil.copytree(SAFES[0], path, copy_function=shutil.copyfile)
+        next(path.glob("MTD_MSIL*.xml")).unlink()
+        expected = "manifest.safe is there but MTD_MSIL1C.xml / MTD_MSIL2A.xml is missing"
     else:
         path = tmp_path / "product"
         path.mkdir()
