@@ -8,7 +8,8 @@ which includes the worker and the API server), the test session and the benchmar
   the warnings that our files cause by design are filtered here, once: raw scenes, QA
   files and thumbnails have no georeference (rasterio's ``NotGeoreferencedWarning``), and
   Zarr 3 warns that consolidated metadata (which the cubes write for xarray) is not in its
-  specification yet.
+  specification yet, and the ``antimeridian`` package (under stactools) that it reverses the
+  winding of footprints wound clockwise, which foreign metadata often are.
 - glibc's heap is tuned for long-running workers (:func:`rsarchive.jobs.memory.tune_malloc`).
 """
 
@@ -33,5 +34,6 @@ def configure_process() -> None:
     # by message, not by class: importing rasterio here would slow every command's start
     warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+    warnings.filterwarnings("ignore", message="The exterior ring of this shape is wound clockwise")
     tune_malloc()
     _configured = True
