@@ -10,7 +10,7 @@ which includes the worker and the API server), the test session and the benchmar
   Zarr 3 warns that consolidated metadata (which the cubes write for xarray) is not in its
   specification yet, and the ``antimeridian`` package (under stactools) that it reverses the
   winding of footprints wound clockwise, which foreign metadata often are.
-- glibc's heap is tuned for long-running workers (:func:`rsarchive.jobs.memory.tune_malloc`).
+- glibc's heap is tuned for long-running workers (:func:`rsarchive.memory.tune_malloc`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def configure_process() -> None:
     global _configured
     if _configured:
         return
-    from rsarchive.jobs.memory import tune_malloc
+    from rsarchive.memory import tune_malloc
 
     # by message, not by class: importing rasterio here would slow every command's start
     warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")

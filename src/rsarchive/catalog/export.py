@@ -191,7 +191,7 @@ class _Writer:
 
 
 def export_catalog(public_dsn: str, sink: CatalogSink | str, *, settings: Settings | None = None,
-                   title: str = DEFAULT_TITLE, workers: int = 8) -> ExportReport:
+                   title: str = DEFAULT_TITLE, workers: int = 4) -> ExportReport:
     """Write the static catalog of everything in the public database to ``sink`` (a
     :class:`CatalogSink`, or a target URL opened with ``settings``), update an earlier
     export in place and remove what is no longer published.  See the module docstring

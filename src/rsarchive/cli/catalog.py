@@ -144,6 +144,6 @@ def export(target: str) -> None:
 
     settings = get_settings()
     sink = open_sink(target, settings)
-    report = export_catalog(settings.public_database_dsn, sink)
+    report = export_catalog(settings.public_database_dsn, sink, workers=settings.io_threads)
     click.echo(f"exported {report.collections} collections, {report.items} items to {report.target} "
                f"({report.written} files written, {report.unchanged} unchanged, {report.removed} removed)")

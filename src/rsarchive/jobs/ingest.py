@@ -314,7 +314,7 @@ class _Run:
                 shutil.rmtree(done, ignore_errors=True)  # stored: the work copies are not needed any more
         # the scene's arrays are gone: give their memory back (glibc keeps freed heap otherwise, and the
         # RSS grew with the length of the pass); here, beside the next product, not between two products
-        from rsarchive.jobs.memory import release_memory
+        from rsarchive.memory import release_memory
 
         release_memory()
 

@@ -34,5 +34,6 @@ def open_store(url: str, settings: Settings | None = None, *, role: str = "prima
             endpoint = settings.copy_s3_endpoint_url
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         return S3Store(bucket, prefix=prefix, endpoint_url=endpoint or None, region=settings.s3_region,
-                       access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None)
+                       access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None,
+                       concurrency=settings.io_threads)  # the io share of the thread budget
     raise ConfigError(f"store URL {url!r} must start with file:// or s3://")
