@@ -30,7 +30,7 @@ from click.testing import CliRunner
 
 from rsarchive import originals
 from rsarchive.catalog import export_catalog, open_sink
-from rsarchive.catalog.publication import fetch_items
+from rsarchive.catalog.loader import fetch_items
 from rsarchive.cli.main import cli
 from rsarchive.db import connect, transaction, with_database
 from rsarchive.jobs import JobQueue, Worker

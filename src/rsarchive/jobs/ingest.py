@@ -381,7 +381,7 @@ class _Run:
     def _existing_items(self, files: list[tuple[str, Path, str]], raw_meta: RawSceneMetadata,
                         product_meta: ProductMetadata | None) -> list[dict[str, Any]]:
         """Items a previous attempt committed (to publish them on a re-run)."""
-        from rsarchive.catalog.publication import fetch_items
+        from rsarchive.catalog.loader import fetch_items
         from rsarchive.db import connect
 
         ids = [raw_meta.scene_id] + ([product_meta.product_id] if product_meta else [])
