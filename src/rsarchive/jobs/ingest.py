@@ -149,7 +149,6 @@ class _Run:
         self._clocks: dict[int, tuple[str, float]] = {}  # per thread: its stage and when it began
         self._lock = threading.Lock()
 
-
     def _stage(self, name: str) -> None:
         """Enter a stage (the job's record) and account the wall time of the one this thread left."""
         self._stop_clock()
