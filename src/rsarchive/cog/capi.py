@@ -1,18 +1,15 @@
 """A COG from NumPy arrays through GDAL's C API (ctypes), so that Python threads keep running meanwhile.
 
-rasterio's ``build_overviews`` holds Python's GIL for as long as GDAL computes the
-overviews (measured: a pure-Python thread ran at 1 % of its speed during it).  In
-the ingest a band's overviews take 0.2–0.9 s, and py-spy over a 10-scene pass
-found the GIL held in them for about 30 s of 110: every Python thread of the
-worker (band registration, the next scene's raw level, storing the last one)
-stood still.  ctypes releases the GIL for the length of each foreign call.
+rasterio's ``build_overviews`` holds Python's GIL while GDAL computes the overviews;
+ctypes releases it for the length of each foreign call, so other Python threads of the
+process run while a COG is made here.
+(why: docs/DECISIONS.md, COG overviews through GDAL's C API: Python threads keep running)
 
 The arrays are wrapped, not copied, in a GDAL ``MEM`` dataset (``DATAPOINTER``),
 its overviews are made in place and the COG driver copies it.  The overviews
 (``average`` of bands with no-data, ``mode``, of 8- and 16-bit bands) are
-computed by :mod:`rsarchive.cog.overviews` (GDAL's cells, in a third to a sixth
-of its time) and written into the overview bands GDAL creates; any other kind
-by ``GDALBuildOverviews``.  The files are those rasterio's in-memory dataset
+computed by :mod:`rsarchive.cog.overviews` (GDAL's cells) and written into the
+overview bands GDAL creates; any other kind by ``GDALBuildOverviews``.  The files are those rasterio's in-memory dataset
 with GDAL's overviews gave (tested, byte for byte).  The library is the very libgdal
 rasterio loaded (found in the process's memory map), so drivers and
 configuration (``rasterio.Env``) are shared.

@@ -24,21 +24,17 @@ levels it would have chosen by itself (:func:`overview_factors`).  From a file,
 the COG driver builds them through a temporary overview file, each level from
 the one before, sizes rounded down.  Full resolution and the first overview are
 the same; coarser levels differ by rounding (at most 1 count where both have
-data, tested) and by a row or column where a size is odd.  On a reference PAN
-product band (8440 × 8844 uint16) the COG took 3.8–4.2 s of CPU from a file
-and 2.1–2.4 s from memory.  The memory path holds the bands once more while
-they are written (≈ 150 MB for a PAN band); the product hands its arrays over.
+data, tested) and by a row or column where a size is odd.  The memory path holds the
+bands once more while they are written; :func:`write_cog` with ``release=True`` takes
+the caller's arrays instead of copying them.
 
-Both pass ``rio_cogeo.cogeo.cog_validate``.  ``rio_cogeo.cog_translate``
-was measured as no faster than GDAL's COG driver, which is used: one library
-fewer at run time, and GDAL's own overview code.
-
-Compression: ZSTD level 1 with the horizontal predictor is the default.  On the
-same PAN scene it encoded in 0.9–1.3 s against 2.3–4.5 s for DEFLATE level 6 (the
-previous default), and the file was ≈ 8 % smaller (39.9 vs 43.3 MB).  ZSTD in
-GeoTIFF is read by GDAL ≥ 2.3 and by the rasterio / GDAL Python wheels;
-``compress="DEFLATE"`` (GDAL's level 6 unless ``level`` is given) remains
-available for readers without ZSTD.
+Both pass ``rio_cogeo.cogeo.cog_validate``.  Compression: ZSTD level 1 with the
+horizontal predictor is the default (:data:`DEFAULT_COMPRESS`, :data:`DEFAULT_LEVELS`);
+ZSTD in GeoTIFF is read by GDAL ≥ 2.3 and by the rasterio / GDAL Python wheels, and
+``compress="DEFLATE"`` (GDAL's level 6 unless ``level`` is given) remains available for
+readers without ZSTD.  The :class:`WindowTarget` s of one dataset share a lock, so
+``dask.array.store`` may write them from several threads.
+(why: docs/DECISIONS.md, COG writing: overviews made in memory, GDAL's COG driver, ZSTD level 1)
 """
 
 from __future__ import annotations

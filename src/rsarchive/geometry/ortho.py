@@ -7,13 +7,14 @@ cubic convolution, band and QA in one pass) onto an :class:`OrthoGrid` chosen by
 
 **TOA after warping** (spec §4): ρ = π·L·d²/(ESUN·cos θs) is linear in L with a
 factor that is smooth over the scene, so warping L and then multiplying by the factor
-on the output grid equals warping ρ (see docs/DECISIONS.md) — and the factor is
+on the output grid equals warping ρ — and the factor is
 computed once on the output grid (one grid for all bands of a resolution) instead of
 once per sensor-geometry band.  θs is NREL SPA (:func:`rsarchive.radiometry.solar_angles`)
 on a coarse grid of output nodes (every :data:`SUN_GRID_STEP` pixels) at the
 acquisition time of each node (its RPC line × line period), interpolated bilinearly;
 a finer grid of the same extent (PAN) shares the multispectral grid's nodes
 (:meth:`SunGrid.finer`).
+(why: docs/DECISIONS.md, Orthorectification: GDAL's warper as the reference, not the product's warper)
 """
 
 from __future__ import annotations
@@ -126,9 +127,11 @@ def scene_grid(images: list[tuple[RPCModel, int, int]], resolution_m: float, hei
 class SunGrid:
     """Solar zenith (°) on a coarse grid of output nodes, interpolated row strip by row strip.
 
-    The full-resolution field (a float64 grid the size of the band: ≈ 560 MB for a PAN
-    scene) is never held: callers ask for the rows they are working on.  Interpolation is
-    ``np.interp`` along the rows then along the columns (bilinear), as before.
+    The full-resolution field (a float64 grid the size of the band) is never held: callers
+    ask for the rows they are working on.  Interpolation is ``np.interp`` along the rows
+    then along the columns (bilinear).  Read-only once made: its methods may be called from
+    several threads (the cached column tables are the same whichever thread makes them).
+    (why: docs/DECISIONS.md, Memory over a long ingest pass)
     """
 
     rows: np.ndarray

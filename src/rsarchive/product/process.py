@@ -194,8 +194,8 @@ def process_product(
     try:
         import rasterio
 
-        # GDAL's block cache defaults to 5 % of the machine's RAM (> 1 GB here) and fills with the
-        # raw band read by the warper and the COG written: bounded, it costs no measurable time
+        # GDAL's block cache bounded (its default is 5 % of RAM; why: docs/DECISIONS.md, Memory over a
+        # long ingest pass)
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             metadata = _Product(raw_dir, meta, work, _load_cpf(meta, cpf, config_dir), opts,
                                 Path(dem) if dem else None, Path(reference) if reference else None).run()
@@ -448,7 +448,7 @@ class _Product:
                     reflectance[name] = radiance
                 register(name, block_mean if block_mean is not None else radiance)
                 # the dicts hold what is kept (_write frees each array after its COG): a PAN band's float
-                # radiance (≈ 300 MB) is freed here
+                # radiance is freed here
                 del radiance, q, out, strip, block_mean
         finally:
             self._heights.clear()
@@ -466,7 +466,7 @@ class _Product:
                 qa[n][cloud] |= np.uint16(QA_CLOUD)
             if pan_grid is not None:
                 # each cloudy multispectral cell flags its pan_factor² PAN cells that have data: the
-                # cloudy blocks alone are touched (a 70 Mpx repeat of the mask cost ~0.16 s a scene)
+                # cloudy blocks alone are touched, the mask is not repeated up to the PAN grid
                 rows, cols = np.nonzero(cloud)
                 for n in pan_names:
                     blocks = qa[n].reshape(ms_grid.height, pan_factor, ms_grid.width, pan_factor)
@@ -570,8 +570,7 @@ class _Product:
                 tags={**common, "QA_BANDS": ",".join(members)}, **opts)))
             qa_files.append(QaFile(file=f"{file_key}.tif", bands=members, resolution_m=grid.resolution_m))
         # two COGs at a time, the largest first: GDAL builds a COG's overviews on one core (MEM driver),
-        # so the PAN band's are built while its QA's are instead of one after the other (≈ 10 % of the
-        # writing time)
+        # so the PAN band's are built while its QA's are instead of one after the other
         writes.sort(key=lambda w: -w[0])
         with ThreadPoolExecutor(max_workers=ThreadBudget(self.opts.threads).share(2), thread_name_prefix="cog") as pool:
             futures = [pool.submit(write) for _, write in writes]
@@ -750,9 +749,10 @@ def _per_band(names: list[str], reference_band: str, band_to_band: dict[str, Any
 def _toa_strip(radiance: np.ndarray, qa: np.ndarray, out: np.ndarray, factor: np.float32, sun: SunGrid,
                rows: int, block_mean: np.ndarray | None, fine: int, r0: int) -> None:
     """TOA reflectance, masks and encoding of rows ``r0 … r0 + rows`` (in place in ``radiance``, ``qa`` and
-    ``out``): strips bound the cos θs temporaries (the float64 sun-zenith field of a PAN band alone was
-    ≈ 560 MB).  ``block_mean``: also the mean reflectance of each ``fine × fine`` block (NaN where a
-    pixel has no data), rows ``r0 / fine …`` of it (``rows`` and the height are multiples of ``fine``)."""
+    ``out``): strips bound the cos θs temporaries (no full-band field is made).  ``block_mean``: also
+    the mean reflectance of each ``fine × fine`` block (NaN where a pixel has no data), rows
+    ``r0 / fine …`` of it (``rows`` and the height are multiples of ``fine``).  Strips are disjoint, so
+    several may run at once on threads."""
     r1 = min(r0 + rows, radiance.shape[0])
     means = block_mean[r0 // fine:r1 // fine] if block_mean is not None else None
     toa_encode_rows(radiance[r0:r1], qa[r0:r1], sun.cos_parts(r0, r1), float(factor), out[r0:r1],

@@ -385,8 +385,8 @@ class RawProcessor:
             computed = time.perf_counter()
             import rasterio
 
-            # a bounded GDAL block cache (its default, 5 % of RAM, kept the scene's tiles cached across
-            # stages and scenes: peak RSS grew with the pass); each in-memory band set is freed once written
+            # a bounded GDAL block cache (why: docs/DECISIONS.md, Memory over a long ingest pass); each
+            # in-memory band set is freed once written
             def write(file: tuple[Any, Path, str]) -> None:
                 ds, dst, resampling = file
                 finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress,

@@ -8,8 +8,9 @@ kernels of :mod:`rsarchive.cog.overviews` with GDAL's ``BuildOverviews``
 
 The warps use the plain 4 × 4 cubic convolution (:data:`KERNEL_OPTIONS`: GDAL's
 ``XSCALE = YSCALE = 1``); left to itself GDAL widens the kernel where a source pixel is a
-little smaller than an output pixel (why: docs/DECISIONS.md).  ``bench/ortho``'s
-``gdalwarp`` runs with the same options.
+little smaller than an output pixel.  ``bench/ortho``'s ``gdalwarp`` runs with the same
+options.  (why: docs/DECISIONS.md, Orthorectification: GDAL's warper as the reference, not the
+product's warper)
 """
 
 from __future__ import annotations
