@@ -16,7 +16,7 @@ from rsarchive.testing import stack
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    configure_process()  # as every rsarchive process does at its start (warning filters, heap)
+    configure_process()  # as every rsarchive process does at its start (warning filters)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

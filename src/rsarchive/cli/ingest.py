@@ -25,6 +25,9 @@ def command(file: str, reception: str | None, pipeline: str, wait: bool, schedul
     job, created = submit(settings, file, load_reception(reception), pipeline)
     click.echo(f"job {job.id} {'queued' if created else 'already exists'} ({job.state}): {job.identity}")
     if wait:
+        from rsarchive.runtime import configure_process
+
+        configure_process(worker=True)  # this process works the job
         final = follow(settings, job.id, run_here=True, scheduler=scheduler or settings.dask_scheduler,
                        progress=show_progress())
         click.echo(f"job {final.id} {final.state}"

@@ -18,5 +18,8 @@ from rsarchive.identities import for_process
 def command(concurrency: int, scheduler: str | None, lease: float, once: bool) -> None:
     """Run ingest jobs until interrupted (Ctrl-C finishes the running jobs' current stage and stops)."""
     from rsarchive.jobs.progress import run_workers
+    from rsarchive.runtime import configure_process
+
+    configure_process(worker=True)
 
     run_workers(for_process(get_settings(), "worker"), concurrency=concurrency, scheduler=scheduler, lease_seconds=lease, once=once)
