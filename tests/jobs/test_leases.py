@@ -128,7 +128,7 @@ def test_any_heartbeat_failure_ends_the_run_cleanly(queue: JobQueue) -> None:
     final = worker.run_once()
     assert final is not None and final.state == "queued"  # given back at once, not left to expire
     assert final.error is not None and "heartbeat failed" in final.error and "test fault" in final.error
-    assert time.monotonic() - refused_at[0] < 2.0 and time.monotonic() - started < 10
+    assert time.monotonic() - refused_at[0] < 5.0 and time.monotonic() - started < 15
     with connect(queue.dsn) as conn:
         steps = [r[0] for r in conn.execute("SELECT n FROM public.steps ORDER BY n")]
     assert steps == committed and 4 <= len(steps) < 200
