@@ -86,9 +86,9 @@ def test_bit_flips_in_counters_keep_every_line(profile: MissionProfile, truth: S
 
 def test_lost_lines_the_time_confirms_are_still_fill(profile: MissionProfile, truth: Scene) -> None:
     """Lines 40-49 of B2 never arrived (counters and times agree): ten fill lines, flagged missing; the
-    first line after the gap also has a damaged time (bit 20 of its seconds): the counters decide."""
+    first line after the gap also has a damaged time (2**20 s later): the counters decide."""
     def lost(band: int, line: int) -> int | None:
-        return None if band == 1 and 40 <= line < 50 else line
+        return None if (band == 1 and 40 <= line < 50) or (band == 4 and 400 <= line < 900) else line
 
     def damaged(band: int, line: int, t: dt.datetime) -> dt.datetime:
         return t + dt.timedelta(seconds=2 ** 20) if band == 1 and line == 50 else t
@@ -101,6 +101,11 @@ def test_lost_lines_the_time_confirms_are_still_fill(profile: MissionProfile, tr
                                   np.delete(truth.dns[1], range(40, 50), axis=0))
     q = data.quality.bands["B2"]
     assert q.lines_missing == 10 and q.lines_counter_repaired == 0 and q.lines_out_of_sequence == 0
+    # 500 PAN lines (1.25 s) lost: the time steps are quantised by the CUC ticks, the gap is still exact
+    pan = data.bands["PAN"]
+    assert len(pan.flags) == PAN * LINES and (pan.flags[400:900] == FLAG_MISSING).all()
+    assert data.quality.bands["PAN"].lines_missing == 500 and data.quality.bands["PAN"].lines_counter_repaired == 0
+    np.testing.assert_array_equal(pan.dns[900:], truth.dns[4][900:])
 
 
 def test_a_repeated_line_is_still_dropped(profile: MissionProfile, truth: Scene) -> None:

@@ -226,15 +226,17 @@ class LineAssembler:
         q.last_time = _iso(times[-1])
 
     def _measure_period(self, counters: np.ndarray, times_ns: np.ndarray, ok: np.ndarray) -> None:
-        """The line period: the median time step of consecutive lines (once, from the first block that
-        has enough of them; a few corrupt lines do not move a median)."""
+        """The line period from the time steps of consecutive lines (once, from the first block that has
+        enough of them; steps far from their median — corrupt lines — do not count)."""
         if self._period_ns is not None or len(counters) < 2:
             return
         pairs = ok[1:] & ok[:-1] & (np.diff(counters) == 1)
         steps = np.diff(times_ns)[pairs]
         steps = steps[steps > 0]
         if steps.size >= _PERIOD_PAIRS:
-            self._period_ns = float(np.median(steps))
+            median = float(np.median(steps))
+            # the mean of the steps near the median: CUC ticks (15 µs) quantise each step, the mean does not
+            self._period_ns = float(steps[np.abs(steps - median) <= median / 2].mean())
 
     def _position(self, i: int, last: int, last_ns: int | None, counters: np.ndarray, times_ns: np.ndarray | None,
                   ok: np.ndarray) -> int | None:
