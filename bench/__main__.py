@@ -35,5 +35,8 @@ def run(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from rsarchive.runtime import configure_process
+
+    configure_process()  # as every rsarchive process does at its start (warning filters)
     args = [a for arg in sys.argv[1:] for a in arg.split()]
     sys.exit(run(args))

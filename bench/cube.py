@@ -131,8 +131,11 @@ def main() -> None:
     from rsarchive.cube import DEFAULT_QA_MASK, load
     from rsarchive.cube.access import gdal_options
     from rsarchive.cube.loader import search_items
+    from rsarchive.runtime import configure_process
     from rsarchive.testing.server import serve
     from rsarchive.testing.stack import service_stack
+
+    configure_process(worker=True)  # this process works ingest jobs, as a worker does
 
     cpf = os.environ.get("RSARCHIVE_BENCH_CUBE_CPF", "vnredsat1")
     scenes = int(os.environ.get("RSARCHIVE_BENCH_CUBE_SCENES", "2"))

@@ -62,7 +62,10 @@ def _machine_busy_seconds() -> float:
 def main() -> None:
     from rsarchive.jobs import JobQueue, Worker
     from rsarchive.jobs.ingest import IngestRunner, submit
+    from rsarchive.runtime import configure_process
     from rsarchive.testing.stack import service_stack
+
+    configure_process(worker=True)  # this process works ingest jobs, as a worker does
 
     scenes = int(os.environ.get("RSARCHIVE_BENCH_INGEST_SCENES", "10"))
     downlink, truth = _pass(scenes)

@@ -11,8 +11,8 @@ same UTM grid (2.5 m PAN / 10 m MS, extent from the RPC) by:
   (DEFLATE + predictor, 512-px blocks, average overviews);
 - ``ortho_warp``: the product's resampling, :func:`rsarchive.geometry.resample.resample`
   (same RPC, cubic, N threads, float32; the band read from its raw COG and the image
-  coordinates computed included) and the COG written with :func:`~rsarchive.geometry.ortho.write_cog`;
-- ``ortho_warp_gdal``: the same with rasterio's GDAL warper (:func:`~rsarchive.geometry.ortho.warp_band`)
+  coordinates computed included) and the COG written with :func:`~rsarchive.cog.writer.write_cog`;
+- ``ortho_warp_gdal``: the same with rasterio's GDAL warper (:func:`~rsarchive.testing.gdal_reference.warp_band`)
   in place of ours, the products' route until 2026-11;
 - ``ortho_band``: the same plus what the product does per band — TOA reflectance with the
   per-pixel sun zenith grid, uint16 encoding (the product's per-band cost).
@@ -52,11 +52,13 @@ def _raw_scene(cache: Path) -> Path:
 def main() -> None:
     import rasterio
 
+    from rsarchive.cog.writer import write_cog
     from rsarchive.geometry.image_coordinates import ImageCoordinates, node_step
-    from rsarchive.geometry.ortho import KERNEL_OPTIONS, scene_grid, sun_zenith_on_grid, warp_band, write_cog
+    from rsarchive.geometry.ortho import scene_grid, sun_zenith_on_grid
     from rsarchive.geometry.resample import resample
     from rsarchive.geometry.rpc import RPCModel
     from rsarchive.radiometry import REFLECTANCE_ENCODING, earth_sun_distance
+    from rsarchive.testing.gdal_reference import KERNEL_OPTIONS, warp_band
 
     cache = Path(os.environ.get("RSARCHIVE_BENCH_DIR", "/tmp/rsarchive-bench-ortho"))
     band = os.environ.get("RSARCHIVE_BENCH_ORTHO_BAND", "PAN")
@@ -109,7 +111,8 @@ def main() -> None:
                 with measure() as m:
                     counts = warp()
                     out = np.where(np.isfinite(counts), np.clip(np.rint(counts), 1, 65535), 0).astype(np.uint16)
-                    write_cog(work / f"{name}.tif", [out], grid, nodata=0, overview_resampling="average")
+                    write_cog(work / f"{name}.tif", [out], crs=grid.crs, transform=grid.transform, nodata=0,
+                              overview_resampling="average")
                 times[name].append(m.seconds)
                 rss[name] = max(rss.get(name, 0.0), m.peak_rss_mb)
                 del counts, out
@@ -122,8 +125,8 @@ def main() -> None:
                 radiance *= np.float32(np.pi * d * d / entry["esun_w_m2_um"])
                 radiance /= np.cos(np.radians(zenith)).astype(np.float32)
                 counts16 = enc.encode(radiance, inplace=True)
-                write_cog(work / "ours_band.tif", [counts16], grid, nodata=0, scale=enc.scale, offset=enc.offset,
-                          overview_resampling="average")
+                write_cog(work / "ours_band.tif", [counts16], crs=grid.crs, transform=grid.transform, nodata=0,
+                          scale=enc.scale, offset=enc.offset, overview_resampling="average")
             times["ortho_band"].append(m.seconds)
             rss["ortho_band"] = max(rss.get("ortho_band", 0.0), m.peak_rss_mb)
             del radiance, zenith, counts16

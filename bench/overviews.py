@@ -1,4 +1,4 @@
-"""COG overview levels: ``rsarchive.raw.overviews`` vs GDAL's ``BuildOverviews`` on the same band.
+"""COG overview levels: ``rsarchive.cog.overviews`` vs GDAL's ``BuildOverviews`` on the same band.
 
 A product-sized PAN band (8440 × 8844 uint16, a tilted footprint in no-data,
 texture and noise) and its QA bitfield (no-data border, cloud blocks) get the
@@ -38,9 +38,9 @@ def _bands(height: int = 8844, width: int = 8440) -> tuple[np.ndarray, np.ndarra
 
 
 def main() -> None:
-    from rsarchive.raw.cog import overview_factors
-    from rsarchive.raw.cog_capi import gdal_overviews
-    from rsarchive.raw.overviews import average_overviews, mode_overviews
+    from rsarchive.cog.overviews import average_overviews, mode_overviews
+    from rsarchive.cog.writer import overview_factors
+    from rsarchive.testing.gdal_reference import gdal_overviews
 
     band, qa = _bands()
     factors = overview_factors(band.shape[1], band.shape[0])

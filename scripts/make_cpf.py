@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the archive's reference CPFs deterministically (seeded).
 
-    .venv/bin/python scripts/make_cpf.py            # writes config/cpf/vnredsat1.json and -small.json
+    .venv/bin/python scripts/make_cpf.py            # writes src/rsarchive/data/cpf/vnredsat1.json and -small.json
     .venv/bin/python scripts/make_cpf.py --check    # fails if the committed files differ
 
 Optics: f = 1.3 m, multispectral pitch chosen for a 10 m GSD from 680 km
@@ -73,7 +73,7 @@ def render(data: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "config" / "cpf")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "src" / "rsarchive" / "data" / "cpf")
     parser.add_argument("--check", action="store_true", help="compare with the files instead of writing")
     args = parser.parse_args(argv)
     outputs = {

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from rsarchive.runtime import configure_process
 from rsarchive.settings import Settings
 from rsarchive.testing import stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_process()  # as every rsarchive process does at its start (warning filters)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

@@ -6,13 +6,19 @@ import pytest
 
 from rsarchive.cli.main import main
 from rsarchive.errors import ConfigError
-from rsarchive.settings import PROJECT_ROOT, load_settings
+from rsarchive.resources import SITE_ENV, checkout_root
+from rsarchive.settings import load_settings
+
+PROJECT_ROOT = checkout_root()
 
 
-def test_defaults_come_from_the_project_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_come_from_the_shipped_toml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RSARCHIVE_CONFIG", raising=False)
+    monkeypatch.delenv(SITE_ENV, raising=False)
     settings = load_settings()
-    assert settings.archive_root == PROJECT_ROOT / "var"
+    assert PROJECT_ROOT is not None  # the tests run from the source checkout
+    assert settings.archive_root == PROJECT_ROOT / "var"  # a checkout keeps its data in var/
+    assert settings.site_dir is None
     assert settings.pg_port == 5439
     assert settings.primary_store == (PROJECT_ROOT / "var" / "objects" / "primary").as_uri()
     # the owner's password comes from the local credentials file once `services up` has made one
@@ -85,3 +91,43 @@ def test_cli_reports_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch, c
     assert exit_info.value.code == ConfigError.exit_code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rsarchive: error: invalid settings") and "api_port" in err[0]
+
+
+def test_site_directory_overrides_shipped_files_and_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from rsarchive.cpf import load_cpf
+    from rsarchive.jobs.pipeline import available, load_pipeline
+    from rsarchive.resources import shipped
+
+    site = tmp_path / "site"
+    (site / "cpf").mkdir(parents=True)
+    (site / "rsarchive.toml").write_text("api_port = 9200\npg_port = 6000\n")
+    custom = shipped("cpf/vnredsat1-small.json").read_text().replace('"VNR1-SMALL-2026.1"', '"SITE-1"')
+    assert custom != shipped("cpf/vnredsat1-small.json").read_text()
+    (site / "cpf" / "vnredsat1-small.json").write_text(custom)
+    (site / "pipelines").mkdir()
+    (site / "pipelines" / "site-only.yaml").write_text(
+        shipped("pipelines/ingest-level0-small.yaml").read_text().replace("name: ingest-level0-small", "name: site-only"))
+    later = tmp_path / "later.toml"
+    later.write_text("pg_port = 6100\n")
+    monkeypatch.setenv(SITE_ENV, str(site))
+    monkeypatch.setenv("RSARCHIVE_CONFIG", str(later))
+    settings = load_settings()
+    assert settings.site_dir == site
+    assert (settings.api_port, settings.pg_port) == (9200, 6100)  # site file over shipped, RSARCHIVE_CONFIG over site
+    assert settings.token_lifetime_days == 90  # neither file: the shipped default
+    assert load_cpf("vnredsat1-small").version == "SITE-1"  # the site's file replaces the shipped one
+    assert load_cpf("vnredsat1").source == str(shipped("cpf/vnredsat1.json"))  # the rest stay shipped
+    assert {"site-only", "ingest-level0", "ingest-level0-small"} <= set(available())
+    assert load_pipeline("site-only").name == "site-only"
+
+
+def test_site_directory_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(SITE_ENV, str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match="site directory .*absent.*RSARCHIVE_SITE_DIR.* does not exist"):
+        load_settings()
+    config = tmp_path / "site.toml"
+    config.write_text(f'site_dir = "{tmp_path}"\n')
+    monkeypatch.setenv(SITE_ENV, str(tmp_path))
+    monkeypatch.setenv("RSARCHIVE_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="site_dir cannot be set in a settings file"):
+        load_settings()

@@ -1,6 +1,6 @@
 """The Calibration Parameter File (CPF): what the instrument is, as data.
 
-The CPF (``config/cpf/<name>.json``, format in ``specs/level0-downlink.md`` §4)
+The CPF (``cpf/<name>.json`` of the site directory or the package data, format in ``specs/level0-downlink.md`` §4)
 holds per band the detector layout, optics, line period, solar irradiance
 and the radiometric coefficients of the forward model
 
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from rsarchive.errors import CalibrationError
+from rsarchive.resources import listing, searched, site_or_shipped
 
 __all__ = ["BandCalibration", "CPF", "load_cpf", "parse_cpf", "cpf_path"]
 
@@ -144,27 +145,29 @@ class CPF:
 
 # -- loading and validation ----------------------------------------------------
 
-def cpf_path(path_or_name: str | Path, config_dir: str | Path | None = None) -> Path:
-    """Resolve a CPF name (``vnredsat1`` → ``<config_dir>/cpf/vnredsat1.json``) or a path."""
-    text = str(path_or_name)
-    candidate = Path(text).expanduser()
-    if candidate.suffix.lower() == ".json" or "/" in text or candidate.is_file():
-        return candidate
-    if config_dir is None:
-        from rsarchive.settings import CONFIG_DIR
+def _names_a_file(text: str) -> bool:
+    """Whether a CPF argument is a path (``x.json``, ``dir/x``, an existing file) rather than a name."""
+    return text.lower().endswith(".json") or "/" in text or Path(text).expanduser().is_file()
 
-        config_dir = CONFIG_DIR
-    return Path(config_dir) / "cpf" / f"{text}.json"
+
+def cpf_path(path_or_name: str | Path, config_dir: str | Path | None = None) -> Path:
+    """Resolve a CPF name (``vnredsat1`` → ``cpf/vnredsat1.json`` of ``config_dir`` or else the
+    site directory, then of the package data) or a path."""
+    text = str(path_or_name)
+    if _names_a_file(text):
+        return Path(text).expanduser()
+    return site_or_shipped(f"cpf/{text}.json", config_dir)
 
 
 def load_cpf(path_or_name: str | Path, config_dir: str | Path | None = None) -> CPF:
-    """Load and validate a CPF by file path or by name in ``config/cpf/``."""
+    """Load and validate a CPF by file path or by name (see :func:`cpf_path`)."""
     path = cpf_path(path_or_name, config_dir)
     if not path.is_file():
-        available = ""
-        if path.parent.is_dir():
-            available = "; available: " + ", ".join(sorted(p.stem for p in path.parent.glob("*.json")))
-        raise CalibrationError(f"CPF {str(path_or_name)!r} not found (looked for {path}){available}")
+        if _names_a_file(str(path_or_name)):
+            raise CalibrationError(f"CPF {str(path_or_name)!r} not found (no file {path})")
+        names = ", ".join(Path(name).stem for name in listing("cpf", "*.json", config_dir)) or "none"
+        raise CalibrationError(f"CPF {str(path_or_name)!r} not found (looked in {searched('cpf', config_dir)}); "
+                               f"available: {names}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -4,9 +4,14 @@ failures into :class:`~rsarchive.errors.ServiceError` without leaking secrets.""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from rsarchive.errors import ServiceError
+
+if TYPE_CHECKING:
+    from rsarchive.settings import Settings
 
 
 def redact(dsn: str) -> str:
@@ -25,6 +30,21 @@ def connect(dsn: str, *, autocommit: bool = False, connect_timeout: int = 5, **k
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         reason = lines[0] if lines else type(exc).__name__
         raise ServiceError(f"cannot connect to PostgreSQL at {redact(dsn)}: {reason}") from None
+
+
+@contextmanager
+def transaction(settings: Settings) -> Iterator[Any]:
+    """A connection to the internal database, committed when the block succeeds (rolled back
+    when it raises); its statements run under the query budget of a request
+    (``api_statement_timeout_ms``), for the API and the CLI commands that do the same work."""
+    with connect(settings.internal_database_dsn,
+                 options=f"-c statement_timeout={int(settings.api_statement_timeout_ms)}") as conn:
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
 
 def with_database(dsn: str, database: str) -> str:

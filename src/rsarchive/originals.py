@@ -2,7 +2,8 @@
 
 ``register`` keeps the delivered files byte-exact as ``original`` objects with a
 verified ``copy``, records the delivery, and catalogues it when its metadata is
-given; the metadata of data bought abroad is due within three months of receipt,
+given or the product's own metadata is recognised (:mod:`rsarchive.foreign`: Landsat C2,
+Sentinel-2 SAFE, DIMAP V2 -- then its bands also get COGs in the product layout); the metadata of data bought abroad is due within three months of receipt,
 so deliveries registered without it are listed by ``overdue`` once that passes.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from pydantic import BaseModel, ConfigDict
 
 from rsarchive.db import connect
 from rsarchive.errors import NotFoundError, UsageError
+from rsarchive.foreign.model import DeliveredFile, ForeignProduct
+from rsarchive.foreign.recognise import ARCHIVE_SUFFIXES, Delivered
 from rsarchive.jsoninput import read_model
 from rsarchive.settings import Settings
 
@@ -91,50 +95,111 @@ def metadata_due(received: dt.date) -> dt.date:
     return received + relativedelta(months=METADATA_MONTHS)
 
 
-def parse_metadata(value: str | None) -> OriginalMetadata | None:
+class MetadataOverrides(BaseModel):
+    """``--metadata`` for a recognised product: any field of :class:`OriginalMetadata`, each
+    overriding what the product's own metadata says (``classification`` among them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    datetime: dt.datetime | None = None
+    geometry: dict[str, Any] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    platform: str | None = None
+    instruments: list[str] | None = None
+    product_level: str | None = None
+    gsd: float | None = None
+    cloud_cover: float | None = None
+    title: str | None = None
+    licence: str | None = None
+    classification: Literal["unclassified", "confidential", "secret", "top-secret"] | None = None
+
+    def complete(self) -> OriginalMetadata:
+        """The metadata of a product whose format is not recognised: these fields must say it all."""
+        from pydantic import ValidationError
+
+        try:
+            return OriginalMetadata.model_validate(self.model_dump(exclude_none=True))
+        except ValidationError as exc:
+            missing = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
+            raise UsageError("the product's format is not recognised, so --metadata must give "
+                             f"datetime, platform and a geometry or bbox (missing or invalid: {', '.join(missing)})") from None
+
+
+def parse_metadata(value: str | None) -> MetadataOverrides | None:
     """``--metadata``: a JSON file or a JSON object; None when not given."""
     if value is None:
         return None
-    return read_model(value, OriginalMetadata, "metadata")
+    return read_model(value, MetadataOverrides, "metadata")
 
 
-def _delivery_id(provider: str, received: dt.date, files: Sequence[Path]) -> str:
+def _delivery_id(provider: str, received: dt.date, files: Sequence[DeliveredFile]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.name):
-        digest.update(path.name.encode() + b"\0")
-        with open(path, "rb") as handle:
+    for file in sorted(files, key=lambda f: f.name):
+        digest.update(file.name.encode() + b"\0")
+        with open(file.path, "rb") as handle:
             while chunk := handle.read(8 << 20):
                 digest.update(chunk)
     return f"{provider.lower()}-{received:%Y%m%d}-{digest.hexdigest()[:12]}"
 
 
-def register(settings: Settings, files: Sequence[str | Path], *, provider: str, route: Route,
-             received: dt.date, metadata: OriginalMetadata | None = None) -> Delivery:
-    """Store ``files`` as originals (+ verified copies), record the delivery, catalogue it
-    when ``metadata`` is given.  Registering the same files again returns the same delivery."""
-    from rsarchive.storage import Archive, original_key
-
-    paths = [Path(f) for f in files]
-    if not paths:
-        raise UsageError("give at least one file to register")
-    for path in paths:
-        if not path.is_file():
-            raise UsageError(f"cannot register {path}: no such file")
-    if len({p.name for p in paths}) != len(paths):
-        raise UsageError("two files of one delivery have the same name")
+def _check_delivery(route: str, received: dt.date) -> None:
     if route not in ("purchase", "exchange", "aid"):
         raise UsageError(f"route {route!r} is not one of purchase, exchange, aid")
     if received > dt.date.today():
         raise UsageError(f"received date {received} is in the future")
-    if metadata is not None:
-        metadata.footprint()  # validate before storing anything
-    delivery_id = _delivery_id(provider, received, paths)
+
+
+def register(settings: Settings, files: Sequence[str | Path], *, provider: str, route: Route,
+             received: dt.date, metadata: OriginalMetadata | MetadataOverrides | None = None) -> Delivery:
+    """Store the delivery ``files`` (files, product directories, SAFE folders, ``.tar``/``.tar.gz``/
+    ``.zip`` archives) as originals (+ verified copies) and record it.
+
+    A product whose own metadata is recognised (:data:`rsarchive.foreign.FORMATS`) is catalogued
+    from it, ``metadata`` overriding fields, and its bands get COGs; otherwise ``metadata`` must
+    say everything (:class:`OriginalMetadata`), or, for loose files only, is reported later
+    (three months).  A directory or archive that is not recognised, without metadata, is an
+    error naming the formats recognised.  Nothing is stored when the input is bad.
+    Registering the same files again returns the same delivery."""
+    from rsarchive.foreign import open_delivery, recognise, unrecognised_message
+
+    _check_delivery(route, received)
+    with open_delivery(files) as delivered:
+        product = recognise(delivered.readable)
+        if product is not None:
+            overrides = metadata if isinstance(metadata, MetadataOverrides) else (
+                MetadataOverrides.model_validate(metadata.model_dump()) if metadata is not None else MetadataOverrides())
+            return _register_product(settings, delivered, product, provider=provider, route=route,
+                                     received=received, overrides=overrides)
+        packaged = any(Path(f).is_dir() or Path(f).name.lower().endswith(ARCHIVE_SUFFIXES) for f in files)
+        if metadata is None and packaged:
+            raise UsageError(unrecognised_message(delivered.readable))
+        full = metadata.complete() if isinstance(metadata, MetadataOverrides) else metadata
+        if full is not None:
+            full.footprint()  # validate before storing anything
+        delivery_id = _delivery_id(provider, received, delivered.stored)
+        keys = _store_originals(settings, delivered.stored, provider, received, delivery_id)
+    _record_delivery(settings, delivery_id, provider, route, received, keys)
+    log.info("registered delivery %s (%d file(s)) from %s", delivery_id, len(keys), provider)
+    if full is not None:
+        return add_metadata(settings, delivery_id, full)
+    return get(settings, delivery_id)
+
+
+def _store_originals(settings: Settings, files: Sequence[DeliveredFile], provider: str, received: dt.date,
+                     delivery_id: str) -> list[str]:
+    from rsarchive.storage import Archive, original_key
+
     archive = Archive.from_settings(settings)
     keys = []
-    for path in paths:
-        key = original_key(provider, received, delivery_id, path.name)
-        archive.store(key, path)
+    for file in files:
+        key = original_key(provider, received, delivery_id, file.name)
+        archive.store(key, file.path)
         keys.append(key)
+    return keys
+
+
+def _record_delivery(settings: Settings, delivery_id: str, provider: str, route: str, received: dt.date,
+                     keys: list[str]) -> None:
     with connect(settings.internal_database_dsn) as conn:
         conn.execute(
             "INSERT INTO rsarchive.originals (delivery_id, provider, route, received, metadata_due, keys) "
@@ -142,17 +207,113 @@ def register(settings: Settings, files: Sequence[str | Path], *, provider: str, 
             (delivery_id, provider, route, received, metadata_due(received), keys),
         )
         conn.commit()
-    log.info("registered delivery %s (%d file(s)) from %s", delivery_id, len(keys), provider)
-    if metadata is not None:
-        return add_metadata(settings, delivery_id, metadata)
+
+
+_PLACEHOLDER = "1220" + "0" * 64
+
+
+def _register_product(settings: Settings, delivered: Delivered, product: ForeignProduct, *, provider: str,
+                      route: str, received: dt.date, overrides: MetadataOverrides) -> Delivery:
+    """Catalogue a recognised product: COGs of its bands written and the item built and validated
+    first (a bad product stores nothing), then originals, COGs, delivery, item."""
+    import tempfile
+
+    from rsarchive.catalog import (
+        ensure_collections,
+        load_items,
+        publish_items,
+        validate_item,
+    )
+    from rsarchive.catalog.validation import default_store
+    from rsarchive.errors import CatalogError
+    from rsarchive.foreign.cogs import write_band_cog
+    from rsarchive.foreign.item import (
+        ArchiveFields,
+        StoredCog,
+        StoredOriginal,
+        archive_item,
+    )
+    from rsarchive.storage import Archive, original_key, product_key
+
+    store = default_store()
+
+    def known(url: str) -> bool:
+        try:
+            store.contents(url)
+            return True
+        except CatalogError:
+            return False
+
+    delivery_id = _delivery_id(provider, received, delivered.stored)
+    archive = Archive.from_settings(settings)
+    acquired = dt.datetime.fromisoformat(str(product.item["properties"]["datetime"]))
+    fields = ArchiveFields(delivery_id=delivery_id, provider=provider, route=route, received=received,
+                           metadata_due=metadata_due(received), registered=dt.date.today(),
+                           classification=overrides.classification,
+                           overrides=overrides.model_dump(exclude_none=True))
+    originals = [StoredOriginal(f.name, f.path, f"{archive.primary.url}/{original_key(provider, received, delivery_id, f.name)}",
+                                _PLACEHOLDER, f.path.stat().st_size) for f in delivered.stored]
+    with tempfile.TemporaryDirectory(prefix="rsarchive-cogs-") as tmp:
+        cogs: list[tuple[StoredCog, Path]] = []
+        for key, (path, index) in product.bands.items():
+            raster = ((product.item["assets"].get(key) or {}).get("raster:bands") or [{}])[0]
+            dest = Path(tmp) / f"{key}.tif"
+            grid = write_band_cog(path, index, dest, physical="scale" in raster)
+            if grid is None:
+                continue
+            cog_key = product_key(product.mission, acquired, product.item_id, f"{key}.tif")
+            cogs.append((StoredCog(key, f"{archive.primary.url}/{cog_key}", _PLACEHOLDER, dest.stat().st_size, grid),
+                         dest))
+        item = archive_item(product, originals, [c for c, _ in cogs], fields, known)
+        validate_item(item, store)  # before anything is stored
+        checksums: dict[str, tuple[str, int]] = {}
+        for original in originals:
+            record = archive.store(original.href[len(archive.primary.url) + 1:], original.path)
+            checksums[original.href] = (record.checksum, record.size)
+        for cog, path in cogs:
+            record = archive.store(cog.href[len(archive.primary.url) + 1:], path)
+            checksums[cog.href] = (record.checksum, record.size)
+    for asset in item["assets"].values():
+        asset["file:checksum"], asset["file:size"] = checksums[asset["href"]]
+    keys = [o.href[len(archive.primary.url) + 1:] for o in originals]
+    _record_delivery(settings, delivery_id, provider, route, received, keys)
+    with connect(settings.internal_database_dsn) as internal, connect(settings.public_database_dsn) as public:
+        ensure_collections(internal, [product.collection])  # publish_items does the public one
+        load_items(internal, [item])
+        internal.execute(
+            "UPDATE rsarchive.originals SET metadata = %s, item_id = %s, classification = %s, "
+            "metadata_reported_at = coalesce(metadata_reported_at, now()) WHERE delivery_id = %s",
+            (json.dumps(_summary(product, overrides)), product.item_id, overrides.classification, delivery_id),
+        )
+        publish_items(internal, public, [item], public_url=settings.public_url)
+        public.commit()
+        internal.commit()
+    log.info("registered %s product %s (delivery %s: %d file(s), %d COG(s)) from %s", product.format,
+             product.item_id, delivery_id, len(keys), len(cogs), provider)
     return get(settings, delivery_id)
+
+
+def _summary(product: ForeignProduct, overrides: MetadataOverrides) -> dict[str, Any]:
+    """What ``rsarchive.originals.metadata`` keeps of a recognised product."""
+    props = product.item["properties"]
+    return {"format": product.format, "metadata_file": product.metadata_file.name, "collection": product.collection,
+            "datetime": props.get("datetime"), "platform": props.get("platform"),
+            "overrides": json.loads(overrides.model_dump_json(exclude_none=True))}
 
 
 def add_metadata(settings: Settings, delivery_id: str, metadata: OriginalMetadata) -> Delivery:
     """Catalogue a registered delivery with its metadata (and publish it when it is unclassified;
     without a classification it is held)."""
-    from rsarchive.catalog import AssetInput, ProcessingInfo, Reception, SceneMetadata, ensure_collections
-    from rsarchive.catalog import item_dict, load_items, publish_items
+    from rsarchive.catalog import (
+        AssetInput,
+        ProcessingInfo,
+        Reception,
+        SceneMetadata,
+        ensure_collections,
+        item_dict,
+        load_items,
+        publish_items,
+    )
     from rsarchive.storage import Archive
 
     delivery = get(settings, delivery_id)
@@ -164,8 +325,8 @@ def add_metadata(settings: Settings, delivery_id: str, metadata: OriginalMetadat
                                  href=f"{archive.primary.url}/{key}", media_type="application/octet-stream",
                                  roles=("data", "original"), title=key.rsplit("/", 1)[-1],
                                  checksum=record.checksum, size=record.size))
-    received = dt.datetime.combine(delivery.received, dt.time(0), dt.timezone.utc)
-    when = metadata.datetime if metadata.datetime.tzinfo else metadata.datetime.replace(tzinfo=dt.timezone.utc)
+    received = dt.datetime.combine(delivery.received, dt.time(0), dt.UTC)
+    when = metadata.datetime if metadata.datetime.tzinfo else metadata.datetime.replace(tzinfo=dt.UTC)
     extra = {k: v for k, v in (metadata.model_extra or {}).items()}
     scene = SceneMetadata(
         item_id=delivery_id, collection="foreign-original", form="original", datetime=when,
@@ -219,5 +380,5 @@ def _select(settings: Settings, where: str, params: tuple[Any, ...]) -> list[Del
     return [Delivery(*row) for row in rows]
 
 
-__all__ = ["Delivery", "OriginalMetadata", "add_metadata", "get", "list_deliveries", "metadata_due", "overdue",
+__all__ = ["Delivery", "MetadataOverrides", "OriginalMetadata", "add_metadata", "get", "list_deliveries", "metadata_due", "overdue",
            "parse_metadata", "register"]

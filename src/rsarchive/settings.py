@@ -1,11 +1,13 @@
-"""Deployment settings: typed, one env prefix (``RSARCHIVE_``), defaults in
-``config/rsarchive.toml``.
+"""Deployment settings: typed, one env prefix (``RSARCHIVE_``), defaults shipped in the
+package (``rsarchive/data/rsarchive.toml``).
 
 Precedence, highest first: keyword arguments, environment variables
 (``RSARCHIVE_ARCHIVE_ROOT``, ``RSARCHIVE_STORE_URL`` …, plus the standard
-``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_REGION``), the TOML file
-named by ``RSARCHIVE_CONFIG`` (default: the project's ``config/rsarchive.toml``),
-then the defaults below.  Relative paths are resolved against the project root.
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_REGION``), the TOML file named by
+``RSARCHIVE_CONFIG``, the site directory's ``rsarchive.toml`` (``$RSARCHIVE_SITE_DIR``,
+see :mod:`rsarchive.resources`), the shipped ``rsarchive.toml``, then the defaults below.
+Relative paths are resolved against the source checkout when running from one, else
+against the current directory.
 """
 
 from __future__ import annotations
@@ -27,21 +29,39 @@ from pydantic_settings import (
 
 from rsarchive.credentials import LocalCredentials, load
 from rsarchive.errors import ConfigError
+from rsarchive.resources import SITE_ENV, default_archive_root, relative_base, shipped, site_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The source checkout (``src/rsarchive/settings.py`` → two levels up)."""
 
-CONFIG_DIR = PROJECT_ROOT / "config"
+def config_files() -> list[Path]:
+    """The settings files read, later over earlier: the shipped defaults, the site's
+    ``rsarchive.toml`` (when it has one), the file named by ``$RSARCHIVE_CONFIG``."""
+    files = [shipped("rsarchive.toml")]
+    site = site_dir()
+    if site is not None and (site / "rsarchive.toml").is_file():
+        files.append(site / "rsarchive.toml")
+    named = os.environ.get("RSARCHIVE_CONFIG")
+    if named:
+        files.append(Path(named))
+    return files
 
 
 def config_file() -> Path:
-    """The settings file in force: ``$RSARCHIVE_CONFIG`` or ``config/rsarchive.toml``."""
-    named = os.environ.get("RSARCHIVE_CONFIG")
-    return Path(named) if named else CONFIG_DIR / "rsarchive.toml"
+    """The most specific settings file in force (the last of :func:`config_files`)."""
+    return config_files()[-1]
+
+
+class _SettingsFiles(TomlConfigSettingsSource):
+    """The TOML files; ``site_dir`` is refused there (the site directory holds the file)."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        if "site_dir" in data:
+            raise ValueError(f"site_dir cannot be set in a settings file; set the environment variable {SITE_ENV}")
+        return data
 
 
 class Settings(BaseSettings):
-    """Everything a deployment may change.  See ``config/rsarchive.toml``."""
+    """Everything a deployment may change.  See the shipped ``rsarchive/data/rsarchive.toml``."""
 
     model_config = SettingsConfigDict(
         env_prefix="RSARCHIVE_",
@@ -50,8 +70,12 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    archive_root: Path = Field(default=Path("var"), description="where local data, logs and the embedded services live")
-    config_dir: Path = Field(default=CONFIG_DIR, description="mission profiles, CPFs, leap seconds, fees")
+    archive_root: Path = Field(default_factory=default_archive_root,
+                               description="where local data, logs and the embedded services live (default: var/ "
+                                           "of a source checkout, else $XDG_DATA_HOME/rsarchive)")
+    site_dir: Path | None = Field(default_factory=site_dir,
+                                  description="site directory whose cpf/, missions/, pipelines/, catalog/ … files "
+                                              f"override the shipped ones (environment only: {SITE_ENV})")
 
     store_url: str = Field(default="", description="primary store: file:///dir or s3://bucket (empty: <archive_root>/objects/primary)")
     copy_store_url: str = Field(default="", description="copy store: second directory or bucket (empty: <archive_root>/objects/copy)")
@@ -97,6 +121,10 @@ class Settings(BaseSettings):
     copy_bucket: str = "rsarchive-copy"
 
     dask_scheduler: str = Field(default="", description="tcp://host:port of a distributed scheduler; empty = local")
+    threads: int = Field(default=0, ge=0, le=512, description="CPU threads one job may keep busy (computing, GDAL "
+                         "encoding, COG overviews); 0 = every core of the machine")
+    io_threads: int = Field(default=4, ge=1, le=64, description="transfers one job runs at once (object store parts, "
+                            "catalog export files)")
     job_lease_seconds: float = Field(default=60.0, ge=1, le=3600, description="lease of a claimed job (renewed by "
                                      "heartbeats); a dead worker's job is taken over after it (worker, ingest --wait)")
     api_host: str = "127.0.0.1"
@@ -143,7 +171,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        toml = _SettingsFiles(settings_cls, toml_file=config_files())
         return (init_settings, env_settings, toml)
 
     @field_validator("public_base_url")
@@ -153,11 +181,18 @@ class Settings(BaseSettings):
             raise ValueError(f"public base URL {value!r} must start with https:// or http://")
         return value.rstrip("/")
 
-    @field_validator("archive_root", "config_dir")
+    @field_validator("site_dir", mode="before")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
+    def _unset_if_empty(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("archive_root", "site_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
         value = value.expanduser()
-        return value if value.is_absolute() else (PROJECT_ROOT / value).resolve()
+        return value if value.is_absolute() else (relative_base() / value).resolve()
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -237,6 +272,9 @@ def load_settings(**overrides: Any) -> Settings:
     path = config_file()
     if os.environ.get("RSARCHIVE_CONFIG") and not path.is_file():
         raise ConfigError(f"settings file {path} (RSARCHIVE_CONFIG) does not exist")
+    site = site_dir()
+    if site is not None and not site.is_dir():
+        raise ConfigError(f"site directory {site} ({SITE_ENV}) does not exist")
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -54,9 +54,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import checks as stchecks
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
+from rsarchive.db import transaction
 from rsarchive.testing.hygiene import library_text, sent_strings
+from rsarchive.users import identity
 
 from .conftest import LoadedCatalog
 

@@ -316,8 +316,8 @@ def test_nul_characters_are_refused_at_the_edge(server) -> None:
 def test_requests_api_runs_under_the_same_query_budget(loaded, tmp_path) -> None:
     """The requests API's connections (psycopg) carry the statement timeout too: a listing
     held up by a lock is a generic 503 with Retry-After, and the next one answers."""
-    from rsarchive import identity
-    from rsarchive.api.auth import transaction
+    from rsarchive.db import transaction
+    from rsarchive.users import identity
 
     with transaction(loaded.settings) as conn:
         token = identity.add_user(conn, "budget-requester", "requester", "Sở Tài nguyên Hà Nội")

@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
-from rsarchive.api.tokens import create_token
 from rsarchive.cli.main import cli
-from rsarchive.db import connect
+from rsarchive.db import connect, transaction
+from rsarchive.users import identity
+from rsarchive.users.tokens import create_token
 
 from .conftest import SECRET_BOX, LoadedCatalog
 

@@ -85,8 +85,8 @@ def test_nothing_classified_in_public_responses(loaded) -> None:
 
 
 def test_internal_api_has_them(loaded) -> None:
-    from rsarchive import identity
-    from rsarchive.api.auth import transaction
+    from rsarchive.db import transaction
+    from rsarchive.users import identity
 
     with transaction(loaded.settings) as conn:  # the internal API shows them to a cleared officer only
         token = identity.add_user(conn, "leak-test", "officer", "Trung tâm Viễn thám Quốc gia", "secret")

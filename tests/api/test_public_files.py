@@ -28,22 +28,22 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from rsarchive import identity, originals
-from rsarchive.api.auth import transaction
+from rsarchive import originals
 from rsarchive.catalog import export_catalog, open_sink
-from rsarchive.catalog.publication import fetch_items
+from rsarchive.catalog.loader import fetch_items
 from rsarchive.cli.main import cli
-from rsarchive.db import connect, with_database
+from rsarchive.db import connect, transaction, with_database
 from rsarchive.jobs import JobQueue, Worker
-from rsarchive.jobs import pipeline as pipelines
 from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
 from rsarchive.requests import delivery, lifecycle
 from rsarchive.requests.models import Approval, RequestForm
+from rsarchive.resources import SITE_ENV, shipped
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive
 from rsarchive.testing import stack
-from rsarchive.testing.web import log_in
 from rsarchive.testing.server import free_port, serve
+from rsarchive.testing.web import log_in
+from rsarchive.users import identity
 
 pytestmark = pytest.mark.services
 
@@ -83,18 +83,18 @@ def run(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
     port = free_port()
     settings = stack.fresh_buckets(stack.clone_databases(service_settings)).derive(
         archive_root=root, public_base_url=f"http://127.0.0.1:{port}", api_port=port)
-    # A pipeline that states no classification (a copy of the shipped small one without it).
-    folder = tmp_path_factory.mktemp("pipelines")
-    spec = yaml.safe_load((pipelines.pipelines_dir() / "ingest-level0-small.yaml").read_text())
+    # A pipeline that states no classification (a copy of the shipped small one without it),
+    # added by a site directory.
+    site = tmp_path_factory.mktemp("site")
+    spec = yaml.safe_load(shipped("pipelines/ingest-level0-small.yaml").read_text())
     spec["name"] = UNMARKED
     del spec["options"]["classification"]
-    (folder / f"{UNMARKED}.yaml").write_text(yaml.safe_dump(spec))
-    for shipped in pipelines.pipelines_dir().glob("*.yaml"):
-        (folder / shipped.name).write_text(shipped.read_text())
+    (site / "pipelines").mkdir()
+    (site / "pipelines" / f"{UNMARKED}.yaml").write_text(yaml.safe_dump(spec))
     downlink = small_downlink(tmp_path_factory.mktemp("downlink"), scenes=1, write_truth_dn=False,
                               write_truth_radiance=False).downlink
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipelines, "pipelines_dir", lambda: folder)
+        patch.setenv(SITE_ENV, str(site))
         submit(settings, downlink, ReceptionRecord(station="VNSC-HN", pass_id="p0026", plan_ref="PLAN-26"), UNMARKED)
         job = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
     assert job is not None and job.state == "succeeded", job and job.error
@@ -252,7 +252,7 @@ def test_the_thumbnail_loads_over_http_as_a_png(published: Published) -> None:
     for path in (f"vnredsat1-level0/{level0}/level0", f"foreign-original/{published.run.delivery_id}/data",
                  f"foreign-original/{published.run.delivery_id}/file1",
                  f"vnredsat1-product/{published.product['id']}/no-such-asset",
-                 f"vnredsat1-product/NO_SUCH_ITEM/thumbnail"):
+                 "vnredsat1-product/NO_SUCH_ITEM/thumbnail"):
         answer = httpx.get(f"{published.base}/assets/{path}")
         assert answer.status_code == 404, (path, answer.text)
 

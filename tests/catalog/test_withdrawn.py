@@ -3,16 +3,14 @@ publication (a re-ingest loads a new version and publishes it) until it is reins
 
 from __future__ import annotations
 
-import pytest
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
 from rsarchive.catalog import load_items, publish_items
 from rsarchive.catalog.publication import withdraw, withdrawn_items
-from rsarchive.db import connect
+from rsarchive.db import connect, transaction
 from rsarchive.requests import reports
 from rsarchive.requests.models import Reinstatement
 from rsarchive.testing.items import synthetic_item
+from rsarchive.users import identity
 
 
 def ingest(settings, items):

@@ -63,8 +63,8 @@ def _stack(service_settings: Settings, root: Path, downlink: Path, **changes: ob
     if changes:
         settings = settings.derive(**{k: (v(settings) if callable(v) else v) for k, v in changes.items()})
     _ingest(settings, downlink)
-    from rsarchive import identity
-    from rsarchive.api.auth import transaction
+    from rsarchive.db import transaction
+    from rsarchive.users import identity
 
     with transaction(settings) as conn:
         token = identity.add_user(conn, "analyst", "officer", "Cục Viễn thám quốc gia", "unclassified")

@@ -41,7 +41,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
 @pytest.fixture(scope="package")
 def clean_product(clean: tuple[Any, Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Product of ``clean`` refined against the truth reference."""
-    from rsarchive.geometry import process_product
+    from rsarchive.product import process_product
 
     sim, raw = clean
     return process_product(raw, tmp_path_factory.mktemp("clean-product"), reference=sim.path("reflectance"))

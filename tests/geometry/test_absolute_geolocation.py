@@ -194,7 +194,7 @@ def _marker_scene(path: Path) -> list[tuple[float, float]]:
 
 @pytest.fixture(scope="module")
 def markers_pass(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from rsarchive.geometry import ProductOptions, process_product
+    from rsarchive.product import ProductOptions, process_product
     from rsarchive.raw import process_raw
 
     tmp = tmp_path_factory.mktemp("markers")
@@ -236,7 +236,7 @@ def _raw_band(raw_dir: Path, band: str) -> tuple[np.ndarray, dict[str, Any], Pat
 def _product_band(product: Any, band: str) -> tuple[np.ndarray, Any]:
     import rasterio
 
-    entry = next(b for b in product.metadata["bands"] if b["name"] == band)
+    entry = next(b for b in product.metadata.to_dict()["bands"] if b["name"] == band)
     with rasterio.open(product.path / entry["file"]) as ds:
         counts = ds.read(1)
         transform = ds.transform
@@ -248,10 +248,9 @@ def _product_band(product: Any, band: str) -> tuple[np.ndarray, Any]:
 def measure(sim: Any, raw_dir: Path, product: Any, markers: list[tuple[float, float]]) -> dict[str, Any]:
     """Per band and marker: offsets (px) of the raw centroid from the spec model, of the product's
     centroid from the true place, and of GDAL's RPC localisation from the spec model and the true place."""
-    from rasterio.transform import RPCTransformer
-    from pyproj import Geod
-
     import rasterio
+    from pyproj import Geod
+    from rasterio.transform import RPCTransformer
 
     model = SpecModel(sim)
     _, _, to_lonlat = _utm()

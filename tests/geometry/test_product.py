@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rsarchive.geometry import NOT_REFINED, REFINED, ProductOptions, process_product
 from rsarchive.geometry.cloud import cloud_class
+from rsarchive.product import NOT_REFINED, REFINED, ProductOptions, process_product
 from rsarchive.radiometry import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
-from rsarchive.raw.cog import validate_cog
+from rsarchive.testing.gdal_reference import validate_cog
 from tests.geometry.conftest import geolocation_px, read_reflectance, truth_cloud_mask, truth_on_grid
 
 NO_REFINE = replace(ProductOptions(), refine=False)
@@ -25,7 +25,7 @@ NO_REFINE = replace(ProductOptions(), refine=False)
 
 def test_exact_ancillary_geolocation_and_band_to_band(clean: Any, clean_product: Any) -> None:
     sim, _ = clean
-    meta = clean_product.metadata
+    meta = clean_product.metadata.to_dict()
     rmse, chips = geolocation_px(clean_product.path, meta, sim, "B3")
     assert chips >= 20 and rmse <= 0.3, f"{rmse:.3f} px over {chips} chips"
     # every band against its own truth: the bands agree with each other within 0.2 px
@@ -68,7 +68,7 @@ def biased_products(biased: tuple[Any, Path], tmp_path_factory: pytest.TempPathF
 def test_attitude_bias_is_shown_when_not_refined(biased: tuple[Any, Path], biased_products: dict[str, Any]) -> None:
     sim, _ = biased
     product = biased_products["not"]
-    meta = product.metadata
+    meta = product.metadata.to_dict()
     assert meta["refinement"] == NOT_REFINED and not product.refined
     geo = meta["accuracy"]["geolocation"]
     assert 40.0 <= geo["rmse_m"] <= 65.0, geo            # ≈ 50 m of roll + ≈ 14 m of pitch
@@ -79,7 +79,7 @@ def test_attitude_bias_is_shown_when_not_refined(biased: tuple[Any, Path], biase
 def test_refinement_removes_the_bias(biased: tuple[Any, Path], biased_products: dict[str, Any]) -> None:
     sim, _ = biased
     product = biased_products["refined"]
-    meta = product.metadata
+    meta = product.metadata.to_dict()
     assert meta["refinement"] == REFINED and product.refined
     assert meta["geometry"]["refinement"]["gcps"] >= 10
     assert meta["accuracy"]["before_refinement"]["rmse_m"] > 40.0
@@ -93,16 +93,16 @@ def test_refinement_removes_the_bias(biased: tuple[Any, Path], biased_products: 
 def test_dem_orthorectification(hilly: tuple[Any, Path], tmp_path: Path) -> None:
     sim, raw = hilly
     with_dem = process_product(raw, tmp_path / "dem", dem=sim.path("dem"), options=NO_REFINE)
-    rmse, chips = geolocation_px(with_dem.path, with_dem.metadata, sim)
+    rmse, chips = geolocation_px(with_dem.path, with_dem.metadata.to_dict(), sim)
     assert chips >= 15 and rmse <= 0.5, f"{rmse:.3f} px with the DEM"
-    assert with_dem.metadata["accuracy"]["dem"]["used"] and with_dem.metadata["warnings"] == []
+    assert with_dem.metadata.to_dict()["accuracy"]["dem"]["used"] and with_dem.metadata.to_dict()["warnings"] == []
     # no reference orthoimage: the absolute accuracy is not measured, the relative one is
-    per_band = with_dem.metadata["accuracy"]["bands"]
+    per_band = with_dem.metadata.to_dict()["accuracy"]["bands"]
     assert all(rec["absolute"] is None for rec in per_band.values())
     assert per_band["B1"]["relative"]["rmse_m"] is not None and per_band["PAN"]["relative"]["ce90_m"] is not None
-    assert with_dem.metadata["accuracy"]["reference"]["kind"] == "none"
+    assert with_dem.metadata.to_dict()["accuracy"]["reference"]["kind"] == "none"
     flat = process_product(raw, tmp_path / "flat", options=NO_REFINE)
-    rmse_flat, _ = geolocation_px(flat.path, flat.metadata, sim)
+    rmse_flat, _ = geolocation_px(flat.path, flat.metadata.to_dict(), sim)
     assert rmse_flat > 2 * rmse + 0.3, (rmse_flat, rmse)
 
 
@@ -126,15 +126,15 @@ def test_terrain_occlusion_is_flagged_behind_a_wall_and_nowhere_on_rolling_hills
     hills = process_product(raw, tmp_path / "hills", dem=sim.path("dem"), options=NO_REFINE)
     walled = process_product(raw, tmp_path / "wall", dem=wall, options=NO_REFINE)
     flat = process_product(raw, tmp_path / "flat", options=NO_REFINE)
-    assert flat.metadata["qa"]["terrain_occlusion"]["computed"] is False
-    occluded = walled.metadata["qa"]["terrain_occlusion"]
+    assert flat.metadata.to_dict()["qa"]["terrain_occlusion"]["computed"] is False
+    occluded = walled.metadata.to_dict()["qa"]["terrain_occlusion"]
     assert occluded["computed"] and set(occluded["percent_of_valid"]) == {"B1", "B2", "B3", "B4", "PAN"}
     assert all(0.0 < v < 5.0 for v in occluded["percent_of_valid"].values()), occluded
-    assert set(hills.metadata["qa"]["terrain_occlusion"]["percent_of_valid"].values()) == {0.0}
+    assert set(hills.metadata.to_dict()["qa"]["terrain_occlusion"]["percent_of_valid"].values()) == {0.0}
     for qa_file, band, grid_name in (("QA.tif", 3, "ms"), ("QA_PAN.tif", 1, "pan")):
         with rasterio.open(walled.path / qa_file) as src:
             bit5 = (src.read(band) & QA_TERRAIN) != 0
-            og = OrthoGrid(int(walled.metadata["grids"][grid_name]["epsg"]), src.transform.c, src.transform.f,
+            og = OrthoGrid(int(walled.metadata.to_dict()["grids"][grid_name]["epsg"]), src.transform.c, src.transform.f,
                            src.transform.a, src.width, src.height)
         block = dem_on_grid(wall, og) - dem_on_grid(sim.path("dem"), og)  # 2500 m on the block, 0 off it
         with rasterio.open(hills.path / qa_file) as src:
@@ -187,13 +187,13 @@ def test_dem_not_covering_the_scene_uses_the_ellipsoid_and_warns(hilly: tuple[An
         with rasterio.open(tmp_path / "west.tif", "w", **profile) as dst:
             dst.write(src.read(window=half))
     product = process_product(raw, tmp_path / "out", dem=tmp_path / "west.tif", options=NO_REFINE)
-    meta = product.metadata
+    meta = product.metadata.to_dict()
     dem = meta["accuracy"]["dem"]
     assert dem["used"] and 5.0 < dem["coverage_percent"] < 95.0
     assert any("ellipsoid" in w for w in meta["warnings"]) and "warning" in dem
     red = read_reflectance(product.path, meta, "B3")
     full = process_product(raw, tmp_path / "full", dem=sim.path("dem"), options=NO_REFINE)
-    assert np.isfinite(red).sum() == pytest.approx(np.isfinite(read_reflectance(full.path, full.metadata, "B3")).sum(),
+    assert np.isfinite(red).sum() == pytest.approx(np.isfinite(read_reflectance(full.path, full.metadata.to_dict(), "B3")).sum(),
                                                    rel=0.02)  # no hole where the DEM is missing
 
 
@@ -204,7 +204,7 @@ def test_reflectance_equals_truth_within_one_percent(smooth: tuple[Any, Path], t
 
     sim, raw = smooth
     product = process_product(raw, tmp_path)
-    meta = product.metadata
+    meta = product.metadata.to_dict()
     for band in ("B1", "B2", "B3", "B4", "PAN"):
         grid = "pan" if band == "PAN" else "ms"
         got = read_reflectance(product.path, meta, band)
@@ -223,10 +223,10 @@ def test_cloud_cover_matches_truth(fraction: float, seed: int, tmp_path_factory:
     from tests.geometry.conftest import _sim_and_raw
 
     # the clear scene first
-    assert clean_product.metadata["eo:cloud_cover"] <= 1.0 and clean_product.metadata["cloud"]["class"] == "A"
+    assert clean_product.metadata.to_dict()["eo:cloud_cover"] <= 1.0 and clean_product.metadata.to_dict()["cloud"]["class"] == "A"
     sim, raw = _sim_and_raw(tmp_path_factory, f"cloud{seed}", SceneSpec(cloud_fraction=fraction, seed=seed))
     product = process_product(raw, tmp_path_factory.mktemp(f"cloud{seed}-p"), options=NO_REFINE)
-    meta = product.metadata
+    meta = product.metadata.to_dict()
     # the true cover over the product's measured area (all four bands have data: the focal plane is
     # staggered, each band sees its own stretch of ground), from the simulator's truth cloud mask
     bands = [read_reflectance(product.path, meta, b) for b in ("B1", "B2", "B3", "B4")]
@@ -270,7 +270,7 @@ def test_ancillary_gap_flags_lines_and_marks_degraded(clean: tuple[Any, Path], t
     att["quaternion"] = [att["quaternion"][k] for k in keep]
     (edited / "metadata.json").write_text(json.dumps(meta))
     product = process_product(edited, tmp_path / "out", options=NO_REFINE)
-    out = product.metadata
+    out = product.metadata.to_dict()
     assert out["degraded"] is True and out["accuracy"]["degraded"] is True
     assert out["degraded_lines"]["B3"] > 100 and any("degraded" in w for w in out["warnings"])
     with rasterio.open(product.path / "QA.tif") as ds:
@@ -286,7 +286,7 @@ def test_product_files_and_metadata(clean: tuple[Any, Path], clean_product: Any)
     import shapely
 
     sim, raw = clean
-    meta = clean_product.metadata
+    meta = clean_product.metadata.to_dict()
     path = clean_product.path
     assert json.loads((path / "metadata.json").read_text()) == json.loads(json.dumps(meta))
     assert meta["format"] == "rsarchive-product/1" and meta["proj:code"] == "EPSG:32648"
@@ -328,7 +328,7 @@ def test_product_does_not_depend_on_the_number_of_threads(clean: tuple[Any, Path
             for factor in [1, *a.overviews(1)]:
                 shape = (a.count, a.height // factor, a.width // factor)
                 assert np.array_equal(a.read(out_shape=shape), b.read(out_shape=shape)), (name, factor)
-    accuracy_one, accuracy_three = one.metadata["accuracy"], three.metadata["accuracy"]
+    accuracy_one, accuracy_three = one.metadata.to_dict()["accuracy"], three.metadata.to_dict()["accuracy"]
     assert accuracy_one["band_to_band"] == accuracy_three["band_to_band"]
     assert accuracy_one["band_to_band"]["bands"]["PAN"]["count"] > 0
 
@@ -370,3 +370,22 @@ def test_cli_process_product(clean: tuple[Any, Path], tmp_path: Path) -> None:
     assert meta["refinement"] == NOT_REFINED and meta["accuracy"]["geolocation"] is None
     res = runner.invoke(cli, ["process", "product", str(tmp_path), "--out", str(tmp_path / "x")])
     assert isinstance(res.exception, UsageError)
+
+
+def test_product_metadata_is_the_model_on_disk_and_refuses_what_is_not(clean_product: Any, tmp_path: Path) -> None:
+    """The stage returns a typed model; ``metadata.json`` is that model's JSON form, read back equal.
+    A file that does not fit (an unknown field, a wrong type) is refused, naming the field."""
+    from rsarchive.errors import UsageError
+    from rsarchive.product.metadata import ProductMetadata
+
+    on_disk = ProductMetadata.read(clean_product.path / "metadata.json")
+    assert on_disk == clean_product.metadata
+    assert on_disk.accuracy.geolocation is not None and on_disk.accuracy.geolocation.rmse_m is not None
+    data = json.loads((clean_product.path / "metadata.json").read_text())
+    assert data["grids"]["ms"]["proj:code"] == on_disk.grids["ms"].proj_code == data["proj:code"]
+    for change, field in (({"cloud_score": 3}, "cloud_score"), ({"degraded": "maybe"}, "degraded"),
+                          ({"bands": [{**data["bands"][0], "scale": "large"}]}, "bands.0.scale")):
+        bad = tmp_path / "metadata.json"
+        bad.write_text(json.dumps({**data, **change}))
+        with pytest.raises(UsageError, match=field.replace(".", r"\.")):
+            ProductMetadata.read(bad)

@@ -12,9 +12,10 @@ import pytest
 
 from rsarchive.errors import ProcessingError
 from rsarchive.geometry.image_coordinates import NODE_STEP, ImageCoordinates, node_step
-from rsarchive.geometry.ortho import OrthoGrid, grid_nodes, scene_grid, warp_band
+from rsarchive.geometry.ortho import OrthoGrid, grid_nodes, scene_grid
 from rsarchive.geometry.resample import resample
 from rsarchive.geometry.rpc import RPCModel
+from rsarchive.testing.gdal_reference import warp_band
 
 GRID = OrthoGrid(32648, 500000.0, 2323000.0, 10.0, 83, 71)  # odd sizes: the last node interval is short
 

@@ -10,8 +10,9 @@ import rasterio
 import rasterio.shutil
 from rasterio.transform import from_origin
 
+from rsarchive.cog.writer import create_tiled, finish_cog, overview_factors
 from rsarchive.errors import ProcessingError
-from rsarchive.raw.cog import create_tiled, finish_cog, overview_factors, validate_cog
+from rsarchive.testing.gdal_reference import validate_cog
 
 SPEC = [{"description": "B1 radiance", "scale": 0.01, "offset": -1.0, "units": "W m-2 sr-1 um-1",
          "tags": {"BAND": "B1"}},
@@ -100,7 +101,7 @@ def test_unknown_resampling_is_refused(tmp_path: Path) -> None:
 def test_in_memory_cog_is_the_file_rasterio_s_in_memory_dataset_gave(tmp_path: Path, resampling: str,
                                                                      nodata: float | None, height: int,
                                                                      width: int) -> None:
-    """The arrays written through GDAL's C API, with overviews computed by ``rsarchive.raw.overviews``,
+    """The arrays written through GDAL's C API, with overviews computed by ``rsarchive.cog.overviews``,
     give byte for byte the COG that rasterio's in-memory dataset with its overviews built in place by
     GDAL gave (the route before: it held the GIL).  1301 × 1107 has cells with fractional windows: GDAL
     is asked to read the band in one chunk, whose cuts would otherwise change cells (test_overviews).

@@ -1,4 +1,4 @@
-"""Overviews computed by ``rsarchive.raw.overviews`` against GDAL's own ``BuildOverviews``.
+"""Overviews computed by ``rsarchive.cog.overviews`` against GDAL's own ``BuildOverviews``.
 
 GDAL reads a band in chunks of rows and, where a cell's window crosses a chunk's
 first row, averages only the part inside the chunk (a processing artefact: it
@@ -11,15 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rsarchive.cog.overviews import average_overviews, mode_overviews, overview_size
 from rsarchive.errors import ProcessingError
-from rsarchive.raw import cog_capi
-from rsarchive.raw.overviews import average_overviews, mode_overviews, overview_size
+from rsarchive.testing import gdal_reference
 
 
 def gdal_overviews(band: np.ndarray, nodata: int | None, factors: list[int], resampling: str,
                    chunk_rows: int | None = None) -> list[np.ndarray]:
     """GDAL's ``BuildOverviews`` of the band, largest level first; in one chunk unless ``chunk_rows``."""
-    return cog_capi.gdal_overviews(band, nodata, factors, resampling, chunk_rows=chunk_rows or band.shape[0])[0]
+    return gdal_reference.gdal_overviews(band, nodata, factors, resampling, chunk_rows=chunk_rows or band.shape[0])[0]
 
 
 def _cases(seed: int, count: int) -> list[tuple[np.ndarray, int | None, list[int]]]:
@@ -74,7 +74,7 @@ def test_average_near_a_half_with_fractional_weights_is_gdal_s(caplog: pytest.Lo
     101, inside, everything else no-data) are computed again pixel by pixel in GDAL's order."""
     import logging
 
-    from rsarchive.raw.overviews import _windows
+    from rsarchive.cog.overviews import _windows
 
     height, width, factor = 93, 94, 4  # 24 × 24 cells of 3.875 × 3.917 pixels: fractional edges
     ow, oh = overview_size(width, height, factor)
@@ -86,7 +86,7 @@ def test_average_near_a_half_with_fractional_weights_is_gdal_s(caplog: pytest.Lo
             if xhi[j] - xlo[j] >= 4 and yhi[d] - ylo[d] >= 3:
                 band[ylo[d] + 1, xlo[j] + 1], band[ylo[d] + 1, xlo[j] + 2] = 100, 101
     reference = gdal_overviews(band, 0, [factor], "AVERAGE")[0]
-    with caplog.at_level(logging.DEBUG, logger="rsarchive.raw.overviews"):
+    with caplog.at_level(logging.DEBUG, logger="rsarchive.cog.overviews"):
         (ours,) = average_overviews(band, 0, [(ow, oh)])
     np.testing.assert_array_equal(ours, reference)
     assert (ours == 101).sum() > 100

@@ -11,7 +11,7 @@ import pytest
 
 from rsarchive.errors import CalibrationError
 from rsarchive.radiometry import QA_FILLED, QA_LOST, QA_NODATA
-from rsarchive.raw.cog import validate_cog
+from rsarchive.testing.gdal_reference import validate_cog
 from tests.radiometry.conftest import raw_of, read_band
 
 BANDS = ("B1", "B2", "B3", "B4", "PAN")
@@ -75,7 +75,7 @@ def test_dead_detectors_filled_within_2_percent_and_flagged(smooth_sim, tmp_path
 def test_cogs_scale_offset_match_metadata_and_validate(clean_sim, clean_raw) -> None:  # type: ignore[no-untyped-def]
     scene = clean_raw.written[0]
     meta = json.loads((scene.path / "metadata.json").read_text())
-    assert meta == json.loads(json.dumps(scene.metadata))
+    assert meta == json.loads(json.dumps(scene.metadata.to_dict()))
     assert meta["cpf"]["version"] == clean_sim.cpf.version
     files = sorted(p.name for p in scene.path.iterdir())
     assert files == sorted([f"{b}.tif" for b in BANDS] + ["QA.tif", "QA_PAN.tif", "metadata.json"])
@@ -127,7 +127,7 @@ def test_metadata_for_the_catalog_and_geometry(clean_sim, clean_raw) -> None:  #
     from rsarchive.radiometry import solar_angles
 
     for k, scene in enumerate(clean_raw.written):
-        meta = scene.metadata
+        meta = scene.metadata.to_dict()
         truth = clean_sim.truth["scenes"][k]
         assert meta["scene_index"] == k and scene.scene_id.endswith(f"_{k:03d}")
         assert meta["downlink"]["sha256"][:8] == meta["pass_id"][1:]
@@ -179,7 +179,7 @@ def test_lost_lines_nodata_and_scene_without_lines_skipped(gappy_downlink, tmp_p
         assert np.all(np.isfinite(radiance[others])) and not np.any(qa[others] & QA_NODATA)
         assert entry["level0"]["lines_missing"] == len(rows)
         assert entry["statistics"]["nodata_percent"] == pytest.approx(100 * len(rows) / radiance.shape[0])
-    assert result.scenes[2].metadata["bands"][0]["lines"]["first"] == 512
+    assert result.scenes[2].metadata.to_dict()["bands"][0]["lines"]["first"] == 512
 
 
 def _edited_cpf(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
@@ -236,3 +236,21 @@ def test_cli_process_raw(clean_sim, tmp_path: Path) -> None:  # type: ignore[no-
     res = runner.invoke(cli, ["process", "raw", str(clean_sim.downlink), "--cpf", str(bad), "--out",
                               str(tmp_path / "bad")])
     assert isinstance(res.exception, CalibrationError)
+
+
+def test_raw_metadata_model_reads_back_and_product_stage_checks_format(clean_raw, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``metadata.json`` of a raw scene is the stage's typed model, read back equal; a directory
+    whose metadata is of another format or does not fit the model is refused by name."""
+    from rsarchive.errors import UsageError
+    from rsarchive.raw.metadata import RawSceneMetadata, read_raw_metadata
+
+    scene = clean_raw.written[0]
+    assert read_raw_metadata(scene.path) == scene.metadata
+    assert isinstance(scene.metadata, RawSceneMetadata) and scene.metadata.bands[0].rpc is not None
+    data = json.loads((scene.path / "metadata.json").read_text())
+    (tmp_path / "metadata.json").write_text(json.dumps({**data, "format": "rsarchive-raw/0"}))
+    with pytest.raises(UsageError, match="expected rsarchive-raw/1"):
+        read_raw_metadata(tmp_path)
+    (tmp_path / "metadata.json").write_text(json.dumps({**data, "temperature": {"t_ref_c": "warm"}}))
+    with pytest.raises(UsageError, match=r"temperature\.t_ref_c"):
+        read_raw_metadata(tmp_path)

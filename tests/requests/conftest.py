@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from reqfixtures import USERS, Archive, load_items
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
+from rsarchive.db import transaction
 from rsarchive.settings import Settings
+from rsarchive.users import identity
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
-from rsarchive.db import connect
+from rsarchive.db import connect, transaction
 from rsarchive.settings import Settings
+from rsarchive.users import identity
 
 COLLECTION = "vnredsat1-product"
 

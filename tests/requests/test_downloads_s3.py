@@ -22,13 +22,12 @@ import httpx
 import pytest
 from reqfixtures import SCENES, USERS, assert_link_is_alice_s_alone, collection_json, item_json, request_body
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
-from rsarchive.db import connect
+from rsarchive.db import connect, transaction
 from rsarchive.requests import downloads
 from rsarchive.settings import Settings
 from rsarchive.storage.archive import Archive
 from rsarchive.storage.keys import product_key
+from rsarchive.users import identity
 
 pytestmark = pytest.mark.services
 

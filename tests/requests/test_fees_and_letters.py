@@ -13,14 +13,13 @@ from rsarchive.errors import ConfigError, ConflictError
 from rsarchive.requests import letters
 from rsarchive.requests.fees import FeeSchedule, load_schedule
 from rsarchive.requests.lifecycle import RequestRecord
-from rsarchive.settings import CONFIG_DIR
 
 ITEMS = [{"level": "product", "area_km2": 100.0}, {"level": "product", "area_km2": 50.5},
          {"level": "raw", "area_km2": 120.0}]
 
 
 def test_schedule_fee() -> None:
-    fee = load_schedule(CONFIG_DIR).statement("commercial_other", ITEMS)
+    fee = load_schedule().statement("commercial_other", ITEMS)
     assert fee["currency"] == "VND" and fee["basis"].startswith("Art. 11.2")
     # 200 000 + product 2 × 2 500 000 + 150.5 km² × 3 500 + raw 1 × 1 500 000 + 120 km² × 2 000
     assert fee["total"] == 200_000 + 5_000_000 + 526_750 + 1_500_000 + 240_000
@@ -28,7 +27,7 @@ def test_schedule_fee() -> None:
 
 
 def test_cost_only_for_security_defence_emergency() -> None:
-    fee = load_schedule(CONFIG_DIR).statement("security_defence_emergency", ITEMS)
+    fee = load_schedule().statement("security_defence_emergency", ITEMS)
     assert fee["basis"].startswith("Art. 11.1")
     assert fee["total"] == 200_000 + 3 * 50_000
 

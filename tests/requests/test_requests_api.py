@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
-from rsarchive.db import connect
+from rsarchive.db import connect, transaction
 from rsarchive.requests import lifecycle
+from rsarchive.users import identity
 from reqfixtures import Archive, assert_link_is_alice_s_alone, request_body
 
 pytestmark = pytest.mark.services

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from reqfixtures import Archive
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
-from rsarchive.api.tokens import create_token
+from rsarchive.db import transaction
+from rsarchive.users import identity
+from rsarchive.users.tokens import create_token
 
 pytestmark = pytest.mark.services
 

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reqfixtures import USERS, Archive, load_items, request_body
 
-from rsarchive import identity
-from rsarchive.api.auth import transaction
+from rsarchive.db import transaction
 from rsarchive.settings import Settings
 from rsarchive.testing import stack
+from rsarchive.users import identity
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

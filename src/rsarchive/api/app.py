@@ -61,9 +61,8 @@ def _postgres_settings(dsn: str, application_name: str, statement_timeout_ms: in
         pgdatabase=str(params.get("dbname", "")),
         db_min_conn_size=1, db_max_conn_size=10,
         # pgSTAC's read-only mode: a search does not record itself (searches, search_wheres
-        # tables), so it never writes or waits for a WAL flush — both APIs only read.  This
-        # halves the database time of a search (bench/catalog) and removes the tail that
-        # commits add when the disk is busy; counts (numberMatched) are still exact.
+        # tables), so it never writes — both APIs only read; counts (numberMatched) stay exact
+        # (why: docs/DECISIONS.md, STAC API searches: where the time went).
         # statement_timeout: the query budget of a request (setting api_statement_timeout_ms); a
         # search past it is cancelled by the server and answered 503 (rsarchive.api.errors).
         server_settings=ServerSettings(search_path="pgstac,public", application_name=application_name,
@@ -94,7 +93,7 @@ def stac_api(title: str, description: str, landing_id: str, *, by_clearance: boo
         stac_fastapi_title=title, stac_fastapi_description=description, stac_fastapi_landing_id=landing_id,
         stac_fastapi_version=rsarchive.__version__,
         # Hydrate items (merge with the collection's item_assets) in Python, not in pgSTAC's
-        # PL/pgSQL: 3-4x less database time per search with our asset-rich items.
+        # PL/pgSQL (why: docs/DECISIONS.md, STAC API searches: where the time went)
         use_api_hydrate=True,
         enabled_extensions=None, enable_transactions_extensions=False, openapi_url="/api", docs_url="/api.html",
     )
@@ -189,7 +188,7 @@ class TokenAuth:
             return
         from starlette.responses import JSONResponse
 
-        from rsarchive.api.tokens import lookup_token_async, refusal_async
+        from rsarchive.users.tokens import lookup_token_async, refusal_async
 
         headers = dict(scope.get("headers") or [])
         auth = headers.get(b"authorization", b"").decode("latin-1")
@@ -286,9 +285,9 @@ class SearchBodyNormaliser:
 
 
 def _browser_dir(settings: Settings) -> Path:
-    from rsarchive.settings import PROJECT_ROOT
+    from rsarchive.resources import stac_browser_dir
 
-    return PROJECT_ROOT / "build" / "stac-browser"
+    return stac_browser_dir(settings.site_dir)
 
 
 def create_app(settings: Settings) -> Any:
@@ -297,7 +296,7 @@ def create_app(settings: Settings) -> Any:
 
     import rsarchive
     from rsarchive.api.browser import mount_browser
-    from rsarchive.catalog.collections import catalog_dir
+    from rsarchive.catalog.collections import catalog_file
     from rsarchive.identities import api_public_dsn, for_process
 
     public = stac_api(
@@ -370,7 +369,7 @@ def create_app(settings: Settings) -> Any:
             ],
         }
 
-    licence = (catalog_dir() / "licence.html").read_text(encoding="utf-8")
+    licence = catalog_file("licence.html", settings.site_dir).read_text(encoding="utf-8")
 
     @app.get("/licence", response_class=HTMLResponse, summary="Terms of use (Decision 81/2010, Art. 9)")
     def licence_page() -> str:

@@ -10,8 +10,7 @@ A wrong, revoked or expired token (or session) is 401; a known user without the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, HTTPException, Request, Response
@@ -19,11 +18,11 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from rsarchive import identity
 from rsarchive.api.sessions import SESSION_COOKIE, session_principal
-from rsarchive.db import connect
+from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError, ServiceError
-from rsarchive.identity import Principal
+from rsarchive.users import identity
+from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
@@ -31,20 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description="API token from `rsarchive users add`")
-
-
-@contextmanager
-def transaction(settings: Settings) -> Iterator[Any]:
-    """A connection to the internal database, committed when the block succeeds; its
-    statements run under the API's query budget (``api_statement_timeout_ms``)."""
-    with connect(settings.internal_database_dsn,
-                 options=f"-c statement_timeout={int(settings.api_statement_timeout_ms)}") as conn:
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
 
 
 def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:

@@ -17,11 +17,12 @@ combine exactly into the extent of any set of classification values, so one scan
 every clearance).  Its answer is reused for :data:`EXTENT_TTL` (60) seconds
 (:class:`ExtentCache`): after half of that, a request still gets the cached answer while
 a new one is computed in the background, so under steady traffic nobody waits for the
-scan (≈ 2 s for 100 000 items: the classification is read from each item's JSON); after
-the full 60 s the answer is recomputed before replying.  An item loaded, withdrawn or
+scan (which reads the classification from each item's JSON; why: docs/DECISIONS.md, STAC
+API searches: where the time went); after the full 60 s the answer is recomputed before
+replying.  An item loaded, withdrawn or
 reclassified therefore shows in the extents seen by a restricted clearance at most 60 s
 after the change (the stored extents, which the highest clearance sees, are updated by
-the loader as before).
+the loader).
 
 Collection search (``GET /collections`` with ``bbox``, ``datetime``, ``filter``,
 ``sortby``…) is evaluated by pgSTAC's own clause builders (``stac_search_to_where``,

@@ -1,16 +1,16 @@
 """CQL2 filters of search requests: parsed once, checked to be a boolean expression.
 
-stac-fastapi-pgstac checks a GET ``filter`` with ``cql2.Expr.validate()``, which compiles
-the whole CQL2 JSON schema on every call (cql2 0.6: ≈ 60 ms of CPU per request, more than
-the database needs for the search — ``bench/catalog``), and checks a POST filter not at
-all.  Here both take the same path: the text or JSON is parsed by cql2 (syntax errors are
-its messages) and the expression tree is checked here for what the schema requires of its
-*shape*: every node that must be a predicate is one (comparison, like, between, in,
-isNull, spatial, temporal or array predicate, a boolean literal, or and/or/not of those)
-with the number of arguments its operator takes.  What is left — an operand of the wrong
+GET and POST filters take the same path (stac-fastapi-pgstac would check a GET
+``filter`` with ``cql2.Expr.validate()``, a POST one not at all): the text or JSON is
+parsed by cql2 (syntax errors are its messages) and the expression tree is checked here
+for what the schema requires of its *shape* (else :class:`FilterError`, HTTP 400):
+every node that must be a predicate is one (comparison, like, between, in, isNull,
+spatial, temporal or array predicate, a boolean literal, or and/or/not of those) with
+the number of arguments its operator takes.  What is left — an operand of the wrong
 type inside a predicate, an unknown property — is pgSTAC's to refuse, and the API answers
 those with 400 too (:mod:`rsarchive.api.errors`).  ``tests/api/test_filters.py`` holds
 this check against ``cql2.Expr.validate()`` on a corpus of valid and invalid filters.
+(why: docs/DECISIONS.md, STAC API searches: where the time went)
 """
 
 from __future__ import annotations

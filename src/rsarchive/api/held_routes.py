@@ -8,26 +8,26 @@ the same operation (:func:`rsarchive.catalog.classification.classify`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path as PathParam, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
-from rsarchive import identity
-from rsarchive.api.auth import ErrorTranslatingRoute, require_role, session_user, transaction
+from rsarchive.api.auth import ErrorTranslatingRoute, require_role, session_user
 from rsarchive.catalog.classification import classify, held_items
+from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError
-from rsarchive.identity import Principal
+from rsarchive.resources import template_dirs
+from rsarchive.users import identity
+from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
 
 __all__ = ["Classification", "held_router"]
 
-TEMPLATES = Path(__file__).parent / "templates"
 Segment = Annotated[str, PathParam(min_length=1, max_length=500)]
 
 
@@ -44,7 +44,7 @@ def held_router(settings: Settings) -> APIRouter:
     """The held-items page and JSON routes."""
     router = APIRouter(route_class=ErrorTranslatingRoute, tags=["classification"])
     officer = require_role(settings, "officer")
-    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates = Jinja2Templates(directory=template_dirs(settings.site_dir))
 
     @router.get("/api/items/held", summary="Items held for want of a security classification")
     def held(principal: Principal = Depends(officer)) -> list[dict[str, Any]]:

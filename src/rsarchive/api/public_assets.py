@@ -27,13 +27,13 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from rsarchive.api.auth import ErrorTranslatingRoute, bearer, principal_for, session_user, token_of, transaction
+from rsarchive.api.auth import ErrorTranslatingRoute, bearer, principal_for, session_user, token_of
 from rsarchive.api.sessions import SESSION_COOKIE
 from rsarchive.catalog.assets import PublishedFile, published_file
-from rsarchive.db import connect
+from rsarchive.db import connect, transaction
 from rsarchive.errors import PermissionDeniedError
-from rsarchive.identity import Principal
 from rsarchive.requests import delivery, downloads
+from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings

@@ -61,9 +61,9 @@ def _array_properties() -> frozenset[str]:
     """Queryables declared as arrays in ``catalog/queryables.json`` (``in`` means overlap there)."""
     import json
 
-    from rsarchive.catalog.collections import catalog_dir
+    from rsarchive.catalog.collections import catalog_file
 
-    path = catalog_dir() / "queryables.json"
+    path = catalog_file("queryables.json")
     if not path.is_file():
         return frozenset()
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -102,10 +102,10 @@ def query_to_cql2(query: dict[str, dict[Any, Any]], arrays: frozenset[str] | Non
 def _geojson(result: Any) -> Any:
     """A search's answer as an ``application/geo+json`` response rendered by orjson.
 
-    stac-fastapi returns a search as a dict, which FastAPI would pass through
-    ``jsonable_encoder`` (≈ 11 ms for a page of 10 of our items, 90 times orjson), and a
-    search with ``fields`` as plain JSON; both leave here as GeoJSON (pgSTAC and the
-    hydration give JSON types only)."""
+    stac-fastapi returns a search as a dict (rendered here by orjson, not FastAPI's
+    ``jsonable_encoder``), and a search with ``fields`` as plain JSON; both leave here as
+    GeoJSON (pgSTAC and the hydration give JSON types only).
+    (why: docs/DECISIONS.md, STAC API searches: where the time went)"""
     from starlette.responses import JSONResponse
     from stac_fastapi.api.models import GeoJSONResponse
 
@@ -120,7 +120,7 @@ def _geojson(result: Any) -> Any:
 
 def _json(result: Any) -> Any:
     """A collections answer (a dict) as an ``application/json`` response rendered by orjson
-    instead of FastAPI's ``jsonable_encoder`` (≈ 2 ms for ``/collections``)."""
+    instead of FastAPI's ``jsonable_encoder``."""
     return FastJSONResponse(content=result) if isinstance(result, dict) else result
 
 
@@ -213,7 +213,7 @@ class QueryToFilterClient(CoreCrudClient):  # type: ignore[misc]
     def _clean_search_args(self, base_args: dict[str, Any], *args: Any, filter_query: str | None = None,
                            filter_lang: str | None = None, **kwargs: Any) -> dict[str, Any]:
         # GET filters: parsed and checked once here (rsarchive.api.filters) instead of by
-        # cql2's schema validation, which costs ≈ 60 ms per request.
+        # cql2's schema validation (why: docs/DECISIONS.md, STAC API searches: where the time went)
         if filter_query:
             from rsarchive.api.filters import parse_filter
 
@@ -237,7 +237,7 @@ def visible_to(clearance: str | None) -> tuple[str, ...] | None:
     """The classification spellings an item may carry to be visible at a caller's
     clearance; None for the highest clearance (it sees everything).  No or an unknown
     clearance counts as ``unclassified`` (fail closed)."""
-    from rsarchive.identity import CLEARANCES, visible_classifications
+    from rsarchive.users.identity import CLEARANCES, visible_classifications
 
     return visible_classifications(clearance if clearance in CLEARANCES else CLEARANCES[0])
 
@@ -247,7 +247,7 @@ def clearance_filter(clearance: str | None) -> dict[str, Any] | None:
     of the spellings that clearance covers (missing or unknown values never match); None
     for the highest clearance (it sees everything).  No or an unknown clearance counts as
     ``unclassified`` (fail closed)."""
-    from rsarchive.identity import CLASSIFICATION_PROPERTY
+    from rsarchive.users.identity import CLASSIFICATION_PROPERTY
 
     allowed = visible_to(clearance)
     if allowed is None:

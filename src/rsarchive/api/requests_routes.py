@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from rsarchive.api.auth import ErrorTranslatingRoute, require_role, transaction
-from rsarchive.identity import Principal
+from rsarchive.api.auth import ErrorTranslatingRoute, require_role
+from rsarchive.db import transaction
 from rsarchive.requests import coverage, delivery, downloads, lifecycle, reports
 from rsarchive.requests.models import (
     Approval,
@@ -27,6 +27,7 @@ from rsarchive.requests.models import (
     RequestForm,
     Triage,
 )
+from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings

@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 from fastapi import Request, Response
 
-from rsarchive import identity
 from rsarchive.errors import AuthError, TokenExpiredError
-from rsarchive.identity import Principal
+from rsarchive.users import identity
+from rsarchive.users.identity import Principal
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def start_session(conn: Any, name: str, token: str, lifetime_minutes: int) -> tu
 
 
 def session_principal(conn: Any, secret: str | None) -> Principal:
-    """The user of a live session; :data:`~rsarchive.identity.ANONYMOUS` without a secret;
+    """The user of a live session; :data:`~rsarchive.users.identity.ANONYMOUS` without a secret;
     :class:`TokenExpiredError` when the session or its token has expired; :class:`AuthError`
     for an unknown, ended or revoked one."""
     if not secret:

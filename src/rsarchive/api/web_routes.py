@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -22,12 +21,11 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rsarchive import identity
 from rsarchive.api import csrf, logins, sessions
-from rsarchive.api.auth import session_user, transaction
+from rsarchive.api.auth import session_user
 from rsarchive.api.sessions import SESSION_COOKIE
+from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError, TokenExpiredError
-from rsarchive.identity import Principal
 from rsarchive.requests import calendar, delivery, lifecycle, reports
 from rsarchive.requests.models import (
     LEVELS,
@@ -37,13 +35,15 @@ from rsarchive.requests.models import (
     RequestForm,
     Triage,
 )
+from rsarchive.resources import template_dirs
+from rsarchive.users import identity
+from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _form_to_request(data: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def _errors(exc: ValidationError) -> list[dict[str, str]]:
 
 def web_router(settings: Settings) -> APIRouter:
     """The pages under ``/web``."""
-    templates = Jinja2Templates(directory=str(TEMPLATES), context_processors=[csrf.template_context])
+    templates = Jinja2Templates(directory=template_dirs(settings.site_dir), context_processors=[csrf.template_context])
 
     def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"me": principal, "purposes": PURPOSE_LABELS,

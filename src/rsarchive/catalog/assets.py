@@ -156,7 +156,7 @@ def published_file(internal_conn: Any, public_conn: Any, collection: str, item_i
     classified, not held, not withdrawn) with that asset, and the asset is a recorded object
     of a public form (raw, product).  The same answer for every such case: nothing about an
     unpublished item is told."""
-    from rsarchive.catalog.publication import fetch_items
+    from rsarchive.catalog.loader import fetch_items
 
     missing = NotFoundError(f"no published file {asset!r} of item {item_id!r} in collection {collection!r}")
     row = public_conn.execute("SELECT pgstac.get_item(%s, %s)->'assets'->%s FROM pgstac.items "

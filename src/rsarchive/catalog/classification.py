@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rsarchive.catalog.inputs import SECURITY_LEVELS
-from rsarchive.catalog.publication import PublishReport, classification_of, fetch_items, publish_items
+from rsarchive.catalog.loader import fetch_items
+from rsarchive.catalog.publication import PublishReport, classification_of, publish_items
 from rsarchive.db import connect
 from rsarchive.errors import UsageError
 

@@ -1,4 +1,5 @@
-"""STAC Collections: definitions in ``catalog/*.json`` (one per mission × form), loaded
+"""STAC Collections: definitions in ``catalog/*.json`` of the package data and the site
+directory (one per mission × form, see :mod:`rsarchive.resources`), loaded
 into pgSTAC, with extents kept up to date from the items of the same database.
 
 Extents are computed inside each database from that database's items only, so the
@@ -15,25 +16,25 @@ from typing import Any
 
 from rsarchive.catalog.validation import SchemaStore, validate_collection
 from rsarchive.errors import CatalogError, NotFoundError
+from rsarchive.resources import listing, searched, site_or_shipped
 
 log = logging.getLogger(__name__)
 
-__all__ = ["catalog_dir", "collection_definitions", "ensure_collections", "ensure_queryables", "extent_from_aggregate",
+__all__ = ["catalog_file", "collection_definitions", "ensure_collections", "ensure_queryables", "extent_from_aggregate",
            "update_extents"]
 
 
-def catalog_dir() -> Path:
-    """The project's ``catalog/`` folder of collection definitions."""
-    from rsarchive.settings import PROJECT_ROOT
+def catalog_file(name: str, site: Path | None = None) -> Path:
+    """``catalog/<name>`` (``licence.html``, ``queryables.json``) of ``site`` (else the site
+    directory) or of the package."""
+    return site_or_shipped(f"catalog/{name}", site)
 
-    return PROJECT_ROOT / "catalog"
 
-
-def collection_definitions(folder: Path | None = None, store: SchemaStore | None = None) -> dict[str, dict[str, Any]]:
-    """Every collection definition in ``folder`` (default ``catalog/``), validated, by id."""
-    folder = folder or catalog_dir()
+def collection_definitions(site: Path | None = None, store: SchemaStore | None = None) -> dict[str, dict[str, Any]]:
+    """Every collection definition in ``catalog/*.json`` of the package and of ``site`` (else
+    the site directory; its files replace the package's of the same name), validated, by id."""
     found: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.glob("*.json")):
+    for path in listing("catalog", "*.json", site).values():
         if path.name == "queryables.json":
             continue
         try:
@@ -45,7 +46,7 @@ def collection_definitions(folder: Path | None = None, store: SchemaStore | None
             raise CatalogError(f"collection file {path} holds id {data['id']!r}; the file must be named after its id")
         found[data["id"]] = data
     if not found:
-        raise CatalogError(f"no collection definitions (*.json) in {folder}")
+        raise CatalogError(f"no collection definitions (*.json) in {searched('catalog', site)}")
     return found
 
 
@@ -62,12 +63,12 @@ def init_catalogs(settings: Any) -> list[str]:
     return ids
 
 
-def ensure_collections(conn: Any, ids: Iterable[str] | None = None, folder: Path | None = None) -> list[str]:
+def ensure_collections(conn: Any, ids: Iterable[str] | None = None, site: Path | None = None) -> list[str]:
     """Create or update the collections ``ids`` (default: all) in the pgSTAC database of ``conn``.
 
     The definition's extent is a default; the stored extent, computed from the items, is
     kept when it exists.  Runs in the caller's transaction."""
-    definitions = collection_definitions(folder)
+    definitions = collection_definitions(site)
     wanted = list(ids) if ids is not None else list(definitions)
     unknown = [i for i in wanted if i not in definitions]
     if unknown:
@@ -83,16 +84,16 @@ def ensure_collections(conn: Any, ids: Iterable[str] | None = None, folder: Path
             content = definition
         conn.execute("SELECT pgstac.upsert_collection(%s::jsonb)", (json.dumps(content),))
         log.info("collection %s %s", cid, "updated" if row else "created")
-    ensure_queryables(conn, folder)
+    ensure_queryables(conn, site)
     if wanted:
         update_extents(conn, wanted)
     return wanted
 
 
-def ensure_queryables(conn: Any, folder: Path | None = None) -> None:
+def ensure_queryables(conn: Any, site: Path | None = None) -> None:
     """Register the queryables of ``catalog/queryables.json`` (typed, so that filters and sorts
     compare numbers as numbers; indexed where marked).  Idempotent, caller's transaction."""
-    path = (folder or catalog_dir()) / "queryables.json"
+    path = catalog_file("queryables.json", site)
     if not path.is_file():
         return
     wanted = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("$")}

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from rsarchive.catalog.assets import store_hrefs
-from rsarchive.catalog.collections import catalog_dir
+from rsarchive.catalog.collections import catalog_file
 from rsarchive.catalog.sinks import (CatalogSink, DirectorySink, S3Sink, content_type, is_temp, md5_hex,
                                      open_sink)
 from rsarchive.db import connect
@@ -191,7 +191,7 @@ class _Writer:
 
 
 def export_catalog(public_dsn: str, sink: CatalogSink | str, *, settings: Settings | None = None,
-                   title: str = DEFAULT_TITLE, workers: int = 8) -> ExportReport:
+                   title: str = DEFAULT_TITLE, workers: int = 4) -> ExportReport:
     """Write the static catalog of everything in the public database to ``sink`` (a
     :class:`CatalogSink`, or a target URL opened with ``settings``), update an earlier
     export in place and remove what is no longer published.  See the module docstring
@@ -203,7 +203,7 @@ def export_catalog(public_dsn: str, sink: CatalogSink | str, *, settings: Settin
     writer = _Writer(sink, existing, workers)
     try:
         collections, n_items = _write_items_and_collections(public_dsn, writer)
-        writer.put("licence.html", (catalog_dir() / "licence.html").read_bytes())
+        writer.put("licence.html", catalog_file("licence.html").read_bytes())
         writer.drain()
         root_links: list[dict[str, Any]] = [
             {"rel": "root", "href": "./catalog.json", "type": "application/json", "title": title},

@@ -30,7 +30,7 @@ from rsarchive.errors import CatalogError, NotFoundError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LoadReport", "bulk_load", "delete_items", "load_items"]
+__all__ = ["LoadReport", "bulk_load", "delete_items", "fetch_items", "load_items"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +158,27 @@ def bulk_load(
     report = LoadReport(count, tuple(sorted(collections)), time.perf_counter() - start)
     log.info("bulk-loaded %d items into %s (%.0f items/s)", report.items, ", ".join(report.collections), report.items_per_second)
     return report
+
+
+def fetch_items(conn: Any, ids: Iterable[str], collection: str | None = None) -> list[dict[str, Any]]:
+    """Items (hydrated) by id from the pgSTAC database of ``conn``; :class:`NotFoundError` if one is missing."""
+    ids = list(ids)
+    if collection:
+        rows = conn.execute(
+            "SELECT id, pgstac.get_item(id, collection) FROM pgstac.items WHERE collection = %s AND id = ANY(%s)",
+            (collection, ids),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT id, pgstac.get_item(id, collection) FROM pgstac.items WHERE id = ANY(%s)", (ids,)
+        ).fetchall()
+    found: dict[str, dict[str, Any]] = {}
+    for item_id, content in rows:
+        if item_id in found:
+            raise NotFoundError(f"item id {item_id!r} is in several collections; name the collection")
+        found[item_id] = content
+    missing = [i for i in ids if i not in found]
+    if missing:
+        where = f"collection {collection!r}" if collection else "the internal catalog"
+        raise NotFoundError(f"item(s) {', '.join(missing)} not found in {where}")
+    return [found[i] for i in ids]

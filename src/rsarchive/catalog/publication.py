@@ -46,10 +46,10 @@ from typing import Any
 
 from rsarchive.catalog.assets import object_records, public_assets, store_hrefs
 from rsarchive.catalog.inputs import SECURITY_LEVELS
-from rsarchive.catalog.loader import delete_items, load_items
+from rsarchive.catalog.loader import delete_items, fetch_items, load_items
 from rsarchive.catalog.validation import SchemaStore
 from rsarchive.db import connect
-from rsarchive.errors import CatalogError, NotFoundError
+from rsarchive.errors import CatalogError
 from rsarchive.storage.records import ObjectRecord
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,6 @@ __all__ = [
     "HELD",
     "INTERNAL_PROPERTIES",
     "PublishReport",
-    "fetch_items",
     "is_held",
     "is_publishable",
     "publish",
@@ -139,30 +138,6 @@ class PublishReport:
     withdrawn: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
     """Why each withheld item was withheld."""
-
-
-def fetch_items(conn: Any, ids: Iterable[str], collection: str | None = None) -> list[dict[str, Any]]:
-    """Items (hydrated) by id from the pgSTAC database of ``conn``; :class:`NotFoundError` if one is missing."""
-    ids = list(ids)
-    if collection:
-        rows = conn.execute(
-            "SELECT id, pgstac.get_item(id, collection) FROM pgstac.items WHERE collection = %s AND id = ANY(%s)",
-            (collection, ids),
-        ).fetchall()
-    else:
-        rows = conn.execute(
-            "SELECT id, pgstac.get_item(id, collection) FROM pgstac.items WHERE id = ANY(%s)", (ids,)
-        ).fetchall()
-    found: dict[str, dict[str, Any]] = {}
-    for item_id, content in rows:
-        if item_id in found:
-            raise NotFoundError(f"item id {item_id!r} is in several collections; name the collection")
-        found[item_id] = content
-    missing = [i for i in ids if i not in found]
-    if missing:
-        where = f"collection {collection!r}" if collection else "the internal catalog"
-        raise NotFoundError(f"item(s) {', '.join(missing)} not found in {where}")
-    return [found[i] for i in ids]
 
 
 def _log(internal_conn: Any, item: Mapping[str, Any], action: str, reason: str = "") -> None:

@@ -252,7 +252,7 @@ def open_sink(target: str, settings: Settings | None = None) -> CatalogSink:
                     raise UsageError(f"export target {target!r}: prefix {prefix!r} has an empty, '.' or '..' segment")
         if settings is None:
             raise UsageError(f"exporting to {target} needs settings (S3 endpoint, region, credentials)")
-        from rsarchive.storage.base import open_store
+        from rsarchive.storage.factory import open_store
         from rsarchive.storage.s3 import S3Store
 
         store = open_store(f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}", settings)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rsarchive.errors import CatalogError, ConfigError
+from rsarchive.resources import stac_schemas_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,13 @@ ENV = "RSARCHIVE_STAC_SCHEMAS"
 
 
 def schemas_dir(configured: str | os.PathLike[str] | None = None) -> Path:
-    """The folder of offline extension schemas (must hold ``index.json``)."""
-    from rsarchive.settings import PROJECT_ROOT
-
+    """The folder of offline extension schemas (must hold ``index.json``): ``configured``,
+    ``$RSARCHIVE_STAC_SCHEMAS``, else the site directory's ``stac-schemas/`` or, in a source
+    checkout, ``../shared/stac-schemas``."""
     named = configured or os.environ.get(ENV)
-    folder = Path(named) if named else PROJECT_ROOT.parent / "shared" / "stac-schemas"
+    folder = Path(named) if named else stac_schemas_dir()
     if not (folder / "index.json").is_file():
-        source = f"${ENV} / setting stac_schemas" if named else "the default ../shared/stac-schemas"
+        source = f"${ENV} / setting stac_schemas" if named else "the default"
         raise ConfigError(f"STAC schema folder {folder} ({source}) has no index.json")
     return folder
 

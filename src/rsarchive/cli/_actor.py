@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from rsarchive.errors import UsageError
+from rsarchive.users import identity
 
 
 def token_option(func: Any) -> Any:
@@ -20,8 +21,6 @@ def token_option(func: Any) -> Any:
 
 
 def principal(conn: Any, token: str | None, as_user: str | None) -> Any:
-    from rsarchive import identity
-
     if token and as_user:
         raise UsageError("give --token or --as, not both")
     if token:

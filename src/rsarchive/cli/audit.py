@@ -27,11 +27,14 @@ def command(check_all: bool, sample: int | None, repair: bool, forms: tuple[str,
 
     from rsarchive.errors import IntegrityError, UsageError
     from rsarchive.storage.archive import Archive
+    from rsarchive.storage.domains import shared_failure_domains
     from rsarchive.storage.fixity import audit
     from rsarchive.storage.keys import Form
 
     if check_all and sample:
         raise UsageError("give either --all or --sample N, not both")
+    for shared in shared_failure_domains(get_settings()):
+        click.echo(f"rsarchive: warning: {shared}", err=True)
     bar = tqdm(total=0, unit="obj", disable=not show_progress(), desc="audit", leave=False)
 
     def started(total: int) -> None:

@@ -16,7 +16,7 @@ def command() -> None:
 
 @command.command("init")
 def init() -> None:
-    """Create or update the collections of catalog/*.json in both databases."""
+    """Create or update the collections of catalog/*.json (package and site directory) in both databases."""
     from rsarchive.catalog import init_catalogs
 
     ids = init_catalogs(get_settings())
@@ -144,6 +144,6 @@ def export(target: str) -> None:
 
     settings = get_settings()
     sink = open_sink(target, settings)
-    report = export_catalog(settings.public_database_dsn, sink)
+    report = export_catalog(settings.public_database_dsn, sink, workers=settings.io_threads)
     click.echo(f"exported {report.collections} collections, {report.items} items to {report.target} "
                f"({report.written} files written, {report.unchanged} unchanged, {report.removed} removed)")

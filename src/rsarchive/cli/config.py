@@ -14,7 +14,7 @@ def _secret(name: str) -> bool:
 
 @click.group("config")
 def command() -> None:
-    """Inspect the settings in force (config/rsarchive.toml + RSARCHIVE_* environment)."""
+    """Inspect the settings in force (shipped rsarchive.toml, site directory, RSARCHIVE_* environment)."""
 
 
 @command.command("show")
@@ -26,6 +26,7 @@ def show(key: str | None, as_json: bool) -> None:
     from rsarchive.settings import config_file
 
     from rsarchive.db import redact
+    from rsarchive.storage.domains import shared_failure_domains
 
     settings = get_settings()
     values = {k: ("***" if _secret(k) and v else v) for k, v in settings.model_dump(mode="json").items()}
@@ -38,6 +39,7 @@ def show(key: str | None, as_json: bool) -> None:
         "public_database_dsn": redact(settings.public_database_dsn),
         "secrets_path": str(settings.secrets_path),
         "settings_file": str(config_file()),
+        "copy_failure_domains": [str(d) for d in shared_failure_domains(settings)] or "independent",
     }
     if key is not None:
         if key not in values:

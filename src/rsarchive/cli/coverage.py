@@ -8,6 +8,7 @@ import click
 
 from rsarchive.cli._actor import principal, read_aoi, token_option, validated
 from rsarchive.cli.options import echo_json, get_settings
+from rsarchive.db import transaction
 
 
 @click.command("coverage")
@@ -22,7 +23,6 @@ from rsarchive.cli.options import echo_json, get_settings
 def command(token: str | None, as_user: str | None, aoi_file: str | None, bbox: str | None, period: str,
             max_gsd: float | None, levels: str, max_cloud: float | None, as_json: bool) -> None:
     """How much of an area the archive already covers for a period (and which items)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.errors import UsageError
     from rsarchive.requests.coverage import coverage_check
     from rsarchive.requests.models import CoverageQuery, parse_period

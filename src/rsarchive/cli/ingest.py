@@ -12,7 +12,7 @@ from rsarchive.identities import for_process
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--reception", help="Reception record: a JSON file or a JSON object (station, pass_id, aos, "
                                   "los, route, plan_ref, classification).")
-@click.option("--pipeline", default="ingest-level0", show_default=True, help="Pipeline name (pipelines/*.yaml).")
+@click.option("--pipeline", default="ingest-level0", show_default=True, help="Pipeline name (pipelines/<name>.yaml of the site directory or the package).")
 @click.option("--wait", is_flag=True, help="Run the job here in the foreground (or wait for a worker) and "
                                            "show its progress.")
 @click.option("--scheduler", help="With --wait: a Dask distributed scheduler (tcp://host:8786).")
@@ -25,6 +25,9 @@ def command(file: str, reception: str | None, pipeline: str, wait: bool, schedul
     job, created = submit(settings, file, load_reception(reception), pipeline)
     click.echo(f"job {job.id} {'queued' if created else 'already exists'} ({job.state}): {job.identity}")
     if wait:
+        from rsarchive.runtime import configure_process
+
+        configure_process(worker=True)  # this process works the job
         final = follow(settings, job.id, run_here=True, scheduler=scheduler or settings.dask_scheduler,
                        progress=show_progress())
         click.echo(f"job {final.id} {final.state}"

@@ -16,13 +16,13 @@ _INPUT = click.option("--input", "input_kind", type=click.Choice(["cadu", "packe
 def _profile_option(required: bool) -> click.Option:
     return click.option("--profile", "profile_name", default=None if required else "vnredsat1",
                         required=required, show_default=not required,
-                        help="Mission profile name (config/missions/<name>.yaml) or path.")
+                        help="Mission profile name (missions/<name>.yaml) or path.")
 
 
-def _config_dir() -> Path:
+def _config_dir() -> Path | None:
     from rsarchive.cli.options import get_settings
 
-    return get_settings().config_dir
+    return get_settings().site_dir
 
 
 def _profile(name: str):

@@ -14,6 +14,7 @@ import click
 import rsarchive
 from rsarchive import logs
 from rsarchive.errors import RsArchiveError
+from rsarchive.runtime import configure_process
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = verbose - quiet
     logs.configure(verbose - quiet)
+    configure_process()
 
 
 def main(argv: list[str] | None = None) -> Any:

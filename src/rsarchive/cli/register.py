@@ -22,7 +22,8 @@ class _RegisterGroup(click.Group):
 
 @click.group("register", cls=_RegisterGroup)
 def command() -> None:
-    """Register foreign data: `register FILE… --provider P --route R --received DATE [--metadata JSON]`,
+    """Register foreign data: `register PATH… --provider P --route R --received DATE [--metadata JSON]`
+    (PATH: a product directory, a SAFE folder, a .tar/.tar.gz/.zip archive or files),
     `register metadata DELIVERY --metadata JSON`, `register list`, `register overdue`."""
 
 
@@ -38,20 +39,27 @@ def _show(delivery: object, as_json: bool) -> None:
 
 
 @command.command("files", hidden=True)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--provider", required=True, help="Who delivered the data (e.g. airbus, usgs, jaxa).")
 @click.option("--route", required=True, type=click.Choice(["purchase", "exchange", "aid"]),
               help="Art. 5.1 b (purchase) or c (exchange, cooperation, aid).")
 @click.option("--received", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Date received (YYYY-MM-DD).")
-@click.option("--metadata", help="Metadata JSON (file or object): datetime, geometry or bbox, platform, …")
+@click.option("--metadata", help="Metadata JSON (file or object): datetime, geometry or bbox, platform, … "
+                                 "(for a recognised product: the fields that override its own metadata).")
+@click.option("--classification", type=click.Choice(["unclassified", "confidential", "secret", "top-secret"]),
+              help="Security classification; without one the item is held until an officer classifies it.")
 @click.option("--json", "as_json", is_flag=True)
 def register_files(files: tuple[str, ...], provider: str, route: str, received: dt.datetime,
-                   metadata: str | None, as_json: bool) -> None:
-    """Keep FILE… byte-exact as originals with a verified copy; catalogue them when metadata is given."""
+                   metadata: str | None, classification: str | None, as_json: bool) -> None:
+    """Keep PATH… byte-exact as originals with a verified copy; catalogue the product from its own
+    metadata (Landsat C2, Sentinel-2 SAFE, DIMAP V2) or from --metadata."""
     from rsarchive import originals
 
+    parsed = originals.parse_metadata(metadata)
+    if classification is not None:
+        parsed = (parsed or originals.MetadataOverrides()).model_copy(update={"classification": classification})
     delivery = originals.register(get_settings(), files, provider=provider, route=route,  # type: ignore[arg-type]
-                                  received=received.date(), metadata=originals.parse_metadata(metadata))
+                                  received=received.date(), metadata=parsed)
     _show(delivery, as_json)
 
 
@@ -64,7 +72,7 @@ def add_metadata(delivery_id: str, metadata: str) -> None:
 
     parsed = originals.parse_metadata(metadata)
     assert parsed is not None
-    _show(originals.add_metadata(get_settings(), delivery_id, parsed), False)
+    _show(originals.add_metadata(get_settings(), delivery_id, parsed.complete()), False)
 
 
 @command.command("list")

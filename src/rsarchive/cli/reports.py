@@ -9,6 +9,7 @@ import click
 
 from rsarchive.cli._actor import principal, token_option, validated
 from rsarchive.cli.options import echo_json, get_settings
+from rsarchive.db import transaction
 
 
 @click.group("reports")
@@ -35,7 +36,6 @@ def _echo_report(report: Any, as_json: bool) -> None:
 def submit_command(token: str | None, as_user: str | None, request_id: int, item_id: str, description: str,
                    as_json: bool) -> None:
     """Report an error in an item delivered for REQUEST_ID (requesters)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import reports
     from rsarchive.requests.models import ErrorReportForm
 
@@ -51,7 +51,6 @@ def submit_command(token: str | None, as_user: str | None, request_id: int, item
 @click.option("--json", "as_json", is_flag=True)
 def list_command(token: str | None, as_user: str | None, status: str | None, as_json: bool) -> None:
     """Error reports visible to the user (all of them for officers), newest first."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import reports
 
     with transaction(get_settings()) as conn:
@@ -73,7 +72,6 @@ def list_command(token: str | None, as_user: str | None, status: str | None, as_
 def triage_command(token: str | None, as_user: str | None, report_id: int, action: str, note: str,
                    as_json: bool) -> None:
     """Decide on open error report REPORT_ID (officers)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import reports
     from rsarchive.requests.models import Triage
 
@@ -89,7 +87,6 @@ def triage_command(token: str | None, as_user: str | None, report_id: int, actio
 @click.option("--json", "as_json", is_flag=True)
 def withdrawn_command(token: str | None, as_user: str | None, as_json: bool) -> None:
     """Items withdrawn from the public catalog and not reinstated (officers)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import reports
 
     with transaction(get_settings()) as conn:
@@ -110,7 +107,6 @@ def withdrawn_command(token: str | None, as_user: str | None, as_json: bool) -> 
 def reinstate_command(token: str | None, as_user: str | None, item_id: str, collection: str, note: str,
                       as_json: bool) -> None:
     """Lift the withdrawal of ITEM_ID and publish it again (officers)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import reports
     from rsarchive.requests.models import Reinstatement
 

@@ -9,6 +9,7 @@ import click
 
 from rsarchive.cli._actor import principal, read_aoi, token_option, validated
 from rsarchive.cli.options import echo_json, get_settings
+from rsarchive.db import transaction
 
 
 @click.group("requests")
@@ -52,7 +53,6 @@ def submit_command(token: str | None, as_user: str | None, aoi_file: str | None,
                    purpose: str, levels: str, bands: str, items: str, contact_name: str | None, contact_email: str,
                    intended_use: str, fmt: str, as_json: bool) -> None:
     """Submit a request; prints its id and due date."""
-    from rsarchive.api.auth import transaction
     from rsarchive.errors import UsageError
     from rsarchive.requests import lifecycle
     from rsarchive.requests.models import RequestForm, parse_period
@@ -85,7 +85,6 @@ def submit_command(token: str | None, as_user: str | None, aoi_file: str | None,
 @click.option("--json", "as_json", is_flag=True)
 def list_command(token: str | None, as_user: str | None, status: str | None, as_json: bool) -> None:
     """Requests visible to the user (all of them for officers and the local administrator)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import lifecycle
 
     with transaction(get_settings()) as conn:
@@ -103,7 +102,6 @@ def list_command(token: str | None, as_user: str | None, status: str | None, as_
 @click.option("--json", "as_json", is_flag=True)
 def queue_command(token: str | None, as_user: str | None, as_json: bool) -> None:
     """Overdue and due-soon requests (officers)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import lifecycle
 
     with transaction(get_settings()) as conn:
@@ -123,7 +121,6 @@ def queue_command(token: str | None, as_user: str | None, as_json: bool) -> None
 @click.option("--json", "as_json", is_flag=True)
 def show_command(token: str | None, as_user: str | None, request_id: int, as_json: bool) -> None:
     """One request: status, due date, history."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import lifecycle
 
     with transaction(get_settings()) as conn:
@@ -137,7 +134,6 @@ def _transition(name: str, help_text: str) -> None:
     @click.argument("request_id", type=int)
     @click.option("--json", "as_json", is_flag=True)
     def run(token: str | None, as_user: str | None, request_id: int, as_json: bool) -> None:
-        from rsarchive.api.auth import transaction
         from rsarchive.requests import lifecycle
 
         with transaction(get_settings()) as conn:
@@ -159,7 +155,6 @@ _transition("cancel", "Cancel request REQUEST_ID.")
 def approve_command(token: str | None, as_user: str | None, request_id: int, contract_ref: str | None,
                     allow_transfer: bool, as_json: bool) -> None:
     """Approve request REQUEST_ID (officers)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import lifecycle
     from rsarchive.requests.models import Approval
 
@@ -179,7 +174,6 @@ def approve_command(token: str | None, as_user: str | None, request_id: int, con
 def refuse_command(token: str | None, as_user: str | None, request_id: int, reason: str,
                    letter_path: str | None, as_json: bool) -> None:
     """Refuse request REQUEST_ID in writing, with the reason (officers)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import lifecycle
 
     with transaction(get_settings()) as conn:
@@ -206,7 +200,6 @@ def _write_letter(record: Any, path: str) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file (.pdf or .html).")
 def letter_command(token: str | None, as_user: str | None, request_id: int, out: str) -> None:
     """Write the refusal letter of a refused request."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import lifecycle
 
     with transaction(get_settings()) as conn:
@@ -220,7 +213,6 @@ def letter_command(token: str | None, as_user: str | None, request_id: int, out:
 @click.option("--json", "as_json", is_flag=True)
 def fulfil_command(token: str | None, as_user: str | None, request_id: int, as_json: bool) -> None:
     """Search the internal catalog for approved request REQUEST_ID and record the delivery (officers)."""
-    from rsarchive.api.auth import transaction
     from rsarchive.requests import delivery
 
     settings = get_settings()

@@ -49,5 +49,11 @@ def status_command(as_json: bool) -> None:
     """Show each service, its address and whether it answers (exit 1 when one does not)."""
     from rsarchive import services
 
-    if not _print(services.status(get_settings()), as_json):
+    from rsarchive.storage.domains import shared_failure_domains
+
+    settings = get_settings()
+    answering = _print(services.status(settings), as_json)
+    for shared in shared_failure_domains(settings):
+        click.echo(f"rsarchive: warning: {shared}", err=True)
+    if not answering:
         raise SystemExit(1)

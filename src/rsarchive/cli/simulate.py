@@ -37,8 +37,8 @@ def _parse_start(text: str | None) -> tuple[dt.datetime | None, dt.date | None]:
 @command.command("downlink")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Downlink file to write (.cadu).")
 @click.option("--scenes", default=1, show_default=True, type=int, help="Number of square scenes in the pass.")
-@click.option("--cpf", "cpf", default="vnredsat1", show_default=True, help="CPF name in config/cpf/ or a path.")
-@click.option("--profile", default="vnredsat1", show_default=True, help="Mission profile (config/missions/).")
+@click.option("--cpf", "cpf", default="vnredsat1", show_default=True, help="CPF name (cpf/<name>.json of the site directory or the package) or a path.")
+@click.option("--profile", default="vnredsat1", show_default=True, help="Mission profile name (missions/<name>.yaml) or path.")
 @click.option("--truth-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the truth goes [default: <out>.truth/].")
 @click.option("--scene", "scene_path", type=click.Path(dir_okay=False, path_type=Path), help="Truth reflectance GeoTIFF instead of the procedural scene.")
 @click.option("--uniform", is_flag=True, help="Uniform reflectance scene (striping tests).")
@@ -105,7 +105,7 @@ def downlink(ctx: click.Context, out: Path, scenes: int, cpf: str, profile: str,
         target_lat=lat, target_lon=lon, scene=scene,
         attitude_bias_rad=(attitude_bias_m / _NOMINAL_ALTITUDE_M, 0.0, 0.0), jitter=jitter,
         noise_dn=noise_dn if noise else 0.0, seed=seed, impairments={k: v for k, v in impairments.items() if v},
-        write_truth_radiance=truth_radiance, write_truth_dn=truth_dn, config_dir=get_settings(ctx).config_dir,
+        write_truth_radiance=truth_radiance, write_truth_dn=truth_dn, config_dir=get_settings(ctx).site_dir,
     )
     truth_dir = truth_dir or out.with_name(out.name + ".truth")
     from rsarchive.cpf import load_cpf

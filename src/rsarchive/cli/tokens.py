@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rsarchive.cli.options import get_settings
+from rsarchive.users.tokens import create_token, list_tokens, renew_token, revoke_token
 
 
 @click.group("tokens")
@@ -17,8 +18,6 @@ def command() -> None:
 def add(name: str) -> None:
     """Create a token called NAME and print it (shown only this once); it expires after
     token_lifetime_days (a setting)."""
-    from rsarchive.api.tokens import create_token
-
     settings = get_settings()
     click.echo(create_token(settings.internal_database_dsn, name, settings.token_lifetime_days))
 
@@ -29,8 +28,6 @@ def add(name: str) -> None:
               help="Days from now until it expires (default: the setting token_lifetime_days).")
 def renew(name: str, days: int | None) -> None:
     """Make the token called NAME (see `tokens list`; expired or not) valid again for --days."""
-    from rsarchive.api.tokens import renew_token
-
     settings = get_settings()
     expires = renew_token(settings.internal_database_dsn, name, days or settings.token_lifetime_days)
     click.echo(f"renewed {name}: expires {expires:%Y-%m-%d %H:%M %Z}")
@@ -40,8 +37,6 @@ def renew(name: str, days: int | None) -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke the token called NAME."""
-    from rsarchive.api.tokens import revoke_token
-
     revoke_token(get_settings().internal_database_dsn, name)
     click.echo(f"revoked {name}")
 
@@ -49,8 +44,6 @@ def revoke(name: str) -> None:
 @command.command("list")
 def list_() -> None:
     """List tokens (names, dates and expiry; never the tokens)."""
-    from rsarchive.api.tokens import list_tokens
-
     for info in list_tokens(get_settings().internal_database_dsn):
         state = f"revoked {info.revoked_at:%Y-%m-%d}" if info.revoked_at else "expired" if info.expired else "active"
         expiry = f"{'expired' if info.expired else 'expires'} {info.expires_at:%Y-%m-%d %H:%M %Z}"

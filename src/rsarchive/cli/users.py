@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from rsarchive.cli.options import echo_json, get_settings
+from rsarchive.db import transaction
+from rsarchive.users import identity
 
 
 @click.group("users")
@@ -20,9 +22,6 @@ def command() -> None:
               type=click.Choice(["unclassified", "confidential", "secret", "top-secret"]))
 def add_command(name: str, role: str, organisation: str | None, clearance: str) -> None:
     """Create user NAME and print its API token (shown this once only)."""
-    from rsarchive import identity
-    from rsarchive.api.auth import transaction
-
     settings = get_settings()
     with transaction(settings) as conn:
         token = identity.add_user(conn, name, role, organisation, clearance,
@@ -36,9 +35,6 @@ def add_command(name: str, role: str, organisation: str | None, clearance: str) 
 @click.argument("name")
 def token_command(name: str) -> None:
     """Issue another API token for user NAME (printed once; expires after token_lifetime_days)."""
-    from rsarchive import identity
-    from rsarchive.api.auth import transaction
-
     settings = get_settings()
     with transaction(settings) as conn:
         click.echo(identity.issue_token(conn, name, lifetime_days=settings.token_lifetime_days))
@@ -48,9 +44,6 @@ def token_command(name: str) -> None:
 @click.argument("name")
 def revoke_command(name: str) -> None:
     """Revoke user NAME and all its tokens."""
-    from rsarchive import identity
-    from rsarchive.api.auth import transaction
-
     with transaction(get_settings()) as conn:
         count = identity.revoke_user(conn, name)
     click.echo(f"revoked user {name} ({count} token{'s' if count != 1 else ''})")
@@ -60,9 +53,6 @@ def revoke_command(name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(as_json: bool) -> None:
     """List user accounts."""
-    from rsarchive import identity
-    from rsarchive.api.auth import transaction
-
     with transaction(get_settings()) as conn:
         users = identity.list_users(conn)
     if as_json:

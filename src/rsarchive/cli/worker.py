@@ -19,6 +19,9 @@ from rsarchive.identities import for_process
 def command(concurrency: int, scheduler: str | None, lease: float | None, once: bool) -> None:
     """Run ingest jobs until interrupted (Ctrl-C finishes the running jobs' current stage and stops)."""
     from rsarchive.jobs.progress import run_workers
+    from rsarchive.runtime import configure_process
+
+    configure_process(worker=True)
 
     settings = for_process(get_settings(), "worker")
     run_workers(settings, concurrency=concurrency, scheduler=scheduler,

@@ -20,7 +20,7 @@ from typing import Any
 __all__ = ["Span", "placement", "plan_axis", "plan_chunks", "chunk_bounds", "uncovered", "TILE"]
 
 TILE = 512
-"""The archive's COG tile size (``rsarchive.raw.cog.DEFAULT_TILE``), used when a COG cannot be asked."""
+"""The archive's COG tile size (``rsarchive.cog.writer.DEFAULT_TILE``), used when a COG cannot be asked."""
 
 Span = tuple[int, int]
 """A half-open pixel interval ``(start, end)`` on one axis of the cube."""

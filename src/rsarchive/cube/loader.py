@@ -36,9 +36,9 @@ __all__ = ["load", "search_items", "api_url_for", "check_bbox", "check_datetime"
 DEFAULT_CHUNKS: dict[str, int] = {"x": 4096, "y": 4096}
 """Output chunks (a multiple of the COGs' 512-pixel tiles) when a band must be reprojected or
 resampled.  At the products' native grid the default chunks are about as many pixels but cut
-along the items' tiles (:func:`rsarchive.cube.grid.plan_chunks`): a regular 4096 grid rarely
-meets an item's tile boundaries, and the tiles along each chunk edge would be decompressed by
-both neighbours (≈ +25 % decoding on a two-scene PAN mosaic)."""
+along the items' tiles (:func:`rsarchive.cube.grid.plan_chunks`), so that no tile is decompressed
+by two chunks (why: docs/DECISIONS.md, Cube loading: chunks along the COG tiles, only the assets
+read)."""
 
 GROUPBY = ("time", "solar_day", "id")
 
@@ -423,9 +423,8 @@ def load(
     links = _qa_links(items, plan, mask)
     driver = ArchiveRioDriver(gdal_options(settings), register_credentials(settings), links)
     assets = list(dict.fromkeys(b.asset for b in plan.bands))
-    # odc-stac is given only the assets it may read (the QA is applied by the driver): parsing the
-    # others (thumbnails, QA, metadata, lineage) was a third of the time odc-stac took to build the graph;
-    # items already of pystac's STAC version are not "migrated" (a deep copy that changes nothing)
+    # odc-stac is given only the assets it may read (the QA is applied by the driver; parsing the others
+    # is costly); items already of pystac's STAC version are not "migrated" (a deep copy that changes nothing)
     stac_items = [pystac.Item.from_dict({**item, "assets": {k: item["assets"][k] for k in assets if k in item["assets"]}},
                                         migrate=item.get("stac_version") != pystac.get_stac_version(),
                                         preserve_dict=False) for item in items]

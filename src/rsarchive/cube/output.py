@@ -65,12 +65,8 @@ def write(ds: xr.Dataset, path: str | Path, *, progress: Callable[[int, int], No
     data = _for_file(ds)
     try:
         if fmt == "zarr":
-            import warnings
-
             data = _uniform_chunks(data)
-            with warnings.catch_warnings():  # consolidated metadata: zarr 3 warns it is not in its spec yet
-                warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-                delayed = data.to_zarr(target, mode="w", compute=False, consolidated=True)
+            delayed = data.to_zarr(target, mode="w", compute=False, consolidated=True)
         else:
             encoding = {name: {"zlib": True, "complevel": 4} for name in data.data_vars}
             delayed = data.to_netcdf(target, engine="h5netcdf", encoding=encoding, compute=False)

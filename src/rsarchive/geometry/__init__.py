@@ -1,13 +1,12 @@
 """Geometry: the sensor model (ephemeris + attitude + line of sight → ground), RPCs,
-orthorectification, GCP refinement, cloud mask and accuracy measures — and the image
-product (L2A) made from them.  Pure NumPy maths, compiled kernels (numba) for resampling;
-GDAL for reading, writing and reference warps.
+orthorectification grids and resampling, GCP refinement, cloud mask and accuracy
+measures.  Pure NumPy maths and compiled kernels (numba); rasterio only to read a DEM
+or a reference image.  The image product (L2A) made from them is :mod:`rsarchive.product`.
 
 Layers (imports go one way): ``ellipsoid``, ``rotation`` ← ``interpolation`` ← ``sensor``
-← ``rpc`` ← ``refine``, ``accuracy``; ``cloud`` (pure); ``ortho`` (grids, GDAL warping) ←
-``image_coordinates`` ← ``resample``, ``occlusion``;
-``product`` (the L2A writer, uses all of them and :mod:`rsarchive.raw.cog`).  ``dem``
-(GeoTIFF sampling with rasterio/pyproj) is only imported by callers that read rasters.
+← ``rpc`` ← ``refine``, ``accuracy``; ``cloud`` (pure); ``ortho`` (output grids, solar
+geometry on them) ← ``image_coordinates`` ← ``resample``, ``occlusion``; ``dem`` (GeoTIFF
+sampling with rasterio/pyproj) is only imported by callers that read rasters.
 """
 
 from __future__ import annotations
@@ -16,17 +15,15 @@ from typing import Any
 
 from rsarchive.geometry.sensor import GroundPoints, SensorModel
 
-__all__ = ["GroundPoints", "SensorModel", "RPCModel", "fit_rpc", "process_product", "ProductOptions",
-           "ProductResult", "cloud_mask", "cloud_class", "REFINED", "NOT_REFINED", "PRODUCT_FORMAT"]
+__all__ = ["GroundPoints", "SensorModel", "RPCModel", "fit_rpc", "cloud_mask", "cloud_class", "REFINED", "NOT_REFINED"]
 
 _LAZY = {
-    "RPCModel": "rpc", "fit_rpc": "rpc", "process_product": "product", "ProductOptions": "product",
-    "ProductResult": "product", "cloud_mask": "cloud", "cloud_class": "cloud", "REFINED": "refine",
-    "NOT_REFINED": "refine", "PRODUCT_FORMAT": "metadata",
+    "RPCModel": "rpc", "fit_rpc": "rpc", "cloud_mask": "cloud", "cloud_class": "cloud", "REFINED": "refine",
+    "NOT_REFINED": "refine",
 }
 
 
-def __getattr__(name: str) -> Any:  # lazy: the product writer pulls in rasterio
+def __getattr__(name: str) -> Any:  # lazy: keep the import light
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rsarchive.geometry' has no attribute {name!r}")

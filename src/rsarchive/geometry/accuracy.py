@@ -73,10 +73,11 @@ class BandRegistration:
     time (the product measures each band as soon as it and the reference are made).
 
     :meth:`set_reference` first (the costly preparation of the reference), then :meth:`add` per band,
-    then :meth:`result`.  Chips lie on a regular lattice (step ``chip // 2``) widened so that at
-    most about ``max_chips`` positions are tried per band (None: every half-chip): a few hundred
-    well-spread chips measure the mean shift and RMS as well as thousands do, at ~10 ms of matching
-    per chip (measured on a reference scene: 10 900 chips took 90–120 s, the largest cost of the product).
+    then :meth:`result`; :meth:`add` before :meth:`set_reference` raises
+    :class:`~rsarchive.errors.ProcessingError`.  Not thread-safe: one thread at a time, in that order
+    (the product uses a one-thread pool).  Chips lie on a regular lattice (step ``chip // 2``)
+    widened so that at most about ``max_chips`` positions are tried per band (None: every half-chip).
+    (why: docs/DECISIONS.md, Image matching and band-to-band registration: precision and cost)
     """
 
     def __init__(self, reference: str, resolution_m: float, chip: int = 64, max_chips: int | None = 256) -> None:

@@ -1,54 +1,27 @@
-"""Orthorectification: output grids, solar geometry on them, COGs, and GDAL's warper as the reference.
+"""Orthorectification grids: the output grid of a scene and the solar geometry on it.
 
-The products are resampled by our own kernel (:mod:`rsarchive.geometry.resample`:
-the same cubic convolution, ≈ 2.5 × less CPU, band and QA in one pass).  GDAL's
-warper, below (:func:`warp_band`), is its reference in the tests and ``bench/ortho``.
-
-Warping here is GDAL's (``rasterio.warp.reproject``) driven by the band's RPC
-(:mod:`rsarchive.geometry.rpc`), with the DEM, when given, through GDAL's
-``RPC_DEM`` transformer option: for each output pixel GDAL takes the DEM
-height under it and projects (lon, lat, h) with the RPC — a direct, closed-form
-ground → image mapping, so the warper needs no iterative inverse.  The RPC is
-fitted to our own sensor model over the scene's height range (residual ≪ 0.01
-px), so this *is* the rigorous model at GDAL's speed; the same RPCs are in the
-raw COGs, so ``gdalwarp -rpc`` with the kernel options below gives the same
-warp (see ``bench/ortho.py``).
-Where the DEM has no data GDAL uses ``RPC_DEM_MISSING_VALUE`` = 0 m (the
-ellipsoid), and the product records a warning.
-
-Bands are resampled with cubic convolution into float32 (no rounding between
-the radiance counts and the reflectance), QA bitfields with nearest neighbour.
-The kernel is the plain 4 × 4 cubic convolution (:data:`KERNEL_OPTIONS`: GDAL's
-``XSCALE = YSCALE = 1``).  Left to itself GDAL measures the source/destination
-scale of every warp chunk and, where a source pixel is a little smaller than an
-output pixel (≈ 2 % for PAN), widens the kernel to anti-alias a "downsampling"
-that is not one: a 5 × 5 general-path kernel that cost ≈ 20 % more CPU and
-made pixels depend on how the warp is cut into chunks (PAN, warp memory 256 vs
-4096 MB: RMS 6.7 counts; with the fixed kernel RMS 3.5, from differences at
-the edges of the data that remain).  The chunking is fixed (``mem_limit_mb``,
-the same for every scheduler and thread count), so products are reproducible.
-``bench/ortho``'s ``gdalwarp`` reference runs with ``-wo XSCALE=1 -wo YSCALE=1``
-(Debian's GDAL 3.6 against the wheel's 3.10: same valid pixels, at most 122
-counts apart on a reference PAN scene).
+The products are resampled by our own kernel (:mod:`rsarchive.geometry.resample`,
+cubic convolution, band and QA in one pass) onto an :class:`OrthoGrid` chosen by
+:func:`scene_grid`; GDAL's warper, its reference in the tests and ``bench/ortho``, is
+:func:`rsarchive.testing.gdal_reference.warp_band`.
 
 **TOA after warping** (spec §4): ρ = π·L·d²/(ESUN·cos θs) is linear in L with a
-factor that is smooth over the scene (cos θs changes by ≈ 1e-4 over 10 km), so
-warping L and then multiplying by the factor on the output grid equals warping ρ
-to within ≈ 1e-6 relative — and the factor is computed once on the output grid
-(one grid for all bands of a resolution) instead of once per sensor-geometry band.
-θs is NREL SPA (:func:`rsarchive.radiometry.solar_angles`) on a coarse grid of
-output nodes (every :data:`SUN_GRID_STEP` pixels) at the acquisition time of each
-node (its RPC line × line period), interpolated bilinearly (error < 1e-5°); a finer
-grid of the same extent (PAN) shares the multispectral grid's nodes (:meth:`SunGrid.finer`).
+factor that is smooth over the scene, so warping L and then multiplying by the factor
+on the output grid equals warping ρ — and the factor is
+computed once on the output grid (one grid for all bands of a resolution) instead of
+once per sensor-geometry band.  θs is NREL SPA (:func:`rsarchive.radiometry.solar_angles`)
+on a coarse grid of output nodes (every :data:`SUN_GRID_STEP` pixels) at the
+acquisition time of each node (its RPC line × line period), interpolated bilinearly;
+a finer grid of the same extent (PAN) shares the multispectral grid's nodes
+(:meth:`SunGrid.finer`).
+(why: docs/DECISIONS.md, Orthorectification: GDAL's warper as the reference, not the product's warper)
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,14 +29,11 @@ import numpy as np
 from rsarchive.errors import ProcessingError
 from rsarchive.geometry.rpc import RPCModel
 
-__all__ = ["OrthoGrid", "utm_epsg", "scene_grid", "warp_band", "sun_zenith_on_grid",
-           "write_cog", "SUN_GRID_STEP", "warp_options", "SunGrid", "sun_zenith_nodes", "grid_nodes"]
+__all__ = ["OrthoGrid", "utm_epsg", "scene_grid", "sun_zenith_on_grid", "SUN_GRID_STEP", "SunGrid",
+           "sun_zenith_nodes", "grid_nodes"]
 
-log = logging.getLogger(__name__)
 
 SUN_GRID_STEP = 32
-KERNEL_OPTIONS = {"XSCALE": 1, "YSCALE": 1}
-"""GDAL warp options of the band warps (see the module docstring)."""
 
 
 def utm_epsg(lat_deg: float, lon_deg: float) -> int:
@@ -153,64 +123,15 @@ def scene_grid(images: list[tuple[RPCModel, int, int]], resolution_m: float, hei
                      int(round((top - bottom) / resolution_m)))
 
 
-def warp_options(dem: str | Path | None = None) -> dict[str, Any]:
-    """GDAL transformer options of our warps (also given to ``gdalwarp -to`` by the benchmark)."""
-    if dem is None:
-        return {"RPC_HEIGHT": 0}
-    return {"RPC_DEM": str(dem), "RPC_DEM_MISSING_VALUE": 0, "RPC_DEMINTERPOLATION": "bilinear"}
-
-
-def warp_band(source: Any, rpc: RPCModel, grid: OrthoGrid, *, resampling: str = "cubic",
-              dem: str | Path | None = None, src_nodata: float | None = 0, dtype: str = "float32",
-              dst_nodata: float | None = None, threads: int = 1, mem_limit_mb: int = 256,
-              band: int = 1) -> np.ndarray:
-    """Warp band ``band`` of ``source`` (a path or an open dataset) onto ``grid`` with the RPC.
-
-    Float output: NaN where there is no data.  Integer output: ``dst_nodata``.
-    """
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
-
-    if dst_nodata is None and np.dtype(dtype).kind == "f":
-        dst_nodata = float("nan")
-    out = np.empty((grid.height, grid.width), dtype=dtype)
-    path = Path(source if isinstance(source, (str, Path)) else source.name)
-    # GDAL's transformer takes the RPC of a *dataset* from its metadata (rasterio's ``rpcs=`` is only
-    # used for arrays), so the file is wrapped in a VRT carrying our model: lazy, no copy.
-    with rasterio.open(path) as src:
-        vrt = rpc_vrt(path, src.width, src.height, src.dtypes[band - 1], band, rpc, src_nodata)
-    with rasterio.open(vrt) as ds:
-        reproject(rasterio.band(ds, 1), out, src_nodata=src_nodata, dst_transform=grid.transform,
-                  dst_crs=grid.crs, dst_nodata=dst_nodata, resampling=Resampling[resampling],
-                  num_threads=threads, warp_mem_limit=mem_limit_mb, **KERNEL_OPTIONS, **warp_options(dem))
-    return out
-
-
-_GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32", "int32": "Int32",
-               "float32": "Float32", "float64": "Float64"}
-
-
-def rpc_vrt(path: str | Path, width: int, height: int, dtype: str, band: int, rpc: RPCModel,
-            nodata: float | None = None) -> str:
-    """VRT XML of one band of ``path`` with ``rpc`` as its RPC metadata (for GDAL's warper)."""
-    from xml.sax.saxutils import escape
-
-    items = "".join(f'<MDI key="{k}">{escape(v)}</MDI>' for k, v in rpc.to_gdal().items())
-    nd = f"<NoDataValue>{nodata}</NoDataValue>" if nodata is not None else ""
-    return (f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><Metadata domain="RPC">{items}</Metadata>'
-            f'<VRTRasterBand dataType="{_GDAL_TYPES[str(dtype)]}" band="1">{nd}<SimpleSource>'
-            f'<SourceFilename relativeToVRT="0">{escape(str(Path(path).resolve()))}</SourceFilename>'
-            f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>")
-
-
 @dataclass(frozen=True)
 class SunGrid:
     """Solar zenith (°) on a coarse grid of output nodes, interpolated row strip by row strip.
 
-    The full-resolution field (a float64 grid the size of the band: ≈ 560 MB for a PAN
-    scene) is never held: callers ask for the rows they are working on.  Interpolation is
-    ``np.interp`` along the rows then along the columns (bilinear), as before.
+    The full-resolution field (a float64 grid the size of the band) is never held: callers
+    ask for the rows they are working on.  Interpolation is ``np.interp`` along the rows
+    then along the columns (bilinear).  Read-only once made: its methods may be called from
+    several threads (the cached column tables are the same whichever thread makes them).
+    (why: docs/DECISIONS.md, Memory over a long ingest pass)
     """
 
     rows: np.ndarray
@@ -344,39 +265,3 @@ def sun_zenith_on_grid(grid: OrthoGrid, rpc: RPCModel, first_line_utc: np.dateti
     """
     sun = sun_zenith_nodes(grid, rpc, first_line_utc, line_period_s, height_m, step)
     return sun.zenith_rows(0, grid.height), sun.times
-
-
-def write_cog(path: str | Path, bands: list[np.ndarray], grid: OrthoGrid, *, nodata: float | None,
-              overview_resampling: str, descriptions: list[str] | None = None,
-              scale: float | None = None, offset: float | None = None, units: str | None = None,
-              tags: dict[str, Any] | None = None, band_tags: list[dict[str, Any]] | None = None,
-              tile: int = 512, compress: str | None = None, release: bool = False) -> None:
-    """Write arrays as a COG (an in-memory dataset with its overviews, then GDAL's COG driver).
-
-    ``release``: the arrays are handed over (taken out of ``bands``, not copied) and freed once the COG
-    is written (the product's peak memory).
-    """
-    from rsarchive.raw.cog import DEFAULT_COMPRESS, create_tiled, finish_cog
-
-    specs: list[dict[str, Any]] = []
-    for k in range(len(bands)):
-        spec: dict[str, Any] = {}
-        if descriptions:
-            spec["description"] = descriptions[k]
-        if band_tags:
-            spec["tags"] = band_tags[k]
-        if scale is not None:
-            spec.update(scale=scale, offset=offset or 0.0)
-        if units:
-            spec["units"] = units
-        specs.append(spec)
-    count, dtype = len(bands), str(bands[0].dtype)
-    ds, _ = create_tiled(None, grid.width, grid.height, dtype, specs, nodata=nodata, tile=tile, tags=tags,
-                         crs=grid.crs, transform=grid.transform)
-    with ds:
-        for k in range(1, count + 1):
-            if release:  # handed over: no copy
-                ds.adopt(bands.pop(0), k)
-            else:
-                ds.write(bands[k - 1], k)
-        finish_cog(ds, Path(path), resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS)

@@ -5,11 +5,11 @@ product and of a reference orthoimage on the *same* grid are matched by phase
 correlation (normalised cross-power spectrum, Hann window; optional upsampled-DFT peak
 of Guizar-Sicairos et al. 2008) to the nearest pixel, then Gauss–Newton
 (Lucas–Kanade with gain and offset, cubic-spline interpolation) refines the
-shift to ≈ 0.01 px — phase correlation alone locks towards whole pixels on
-smooth chips (measured: 0.3 px read as 0.1 px).  Chips with little texture, nodata or a weak peak are skipped.
+shift to ≈ 0.01 px.  Chips with little texture, nodata or a weak peak are skipped.
 ``gradient=True`` matches gradient magnitudes instead of values: insensitive to
 contrast inversions between bands (vegetation is dark in red, bright in NIR),
 for band-to-band registration.
+(why: docs/DECISIONS.md, Image matching and band-to-band registration: precision and cost)
 
 **Outliers** (:func:`robust_inliers`): a match is kept when its shift lies within
 ``max(3 · 1.4826 · MAD, floor)`` of the median shift (per axis) — the median is
@@ -112,9 +112,9 @@ def _shifted_chip(coeffs: np.ndarray, r0: int, c0: int, n_r: int, n_c: int, dy: 
     """The cubic-spline reference (``coeffs``) at ``(r0 + i + dy, c0 + j + dx)`` for an ``n_r × n_c`` chip.
 
     The shift is the same for every pixel, so the spline is separable: four weighted rows, then four
-    weighted columns of the coefficient patch (≈ 10× faster than ``map_coordinates``, same values up to
+    weighted columns of the coefficient patch (the same values as ``map_coordinates`` up to
     rounding).  Near the border, where the patch would leave the array, ``map_coordinates`` (mode
-    ``nearest``) is used as before.
+    ``nearest``) is used.
     """
     fy, fx = np.floor(dy), np.floor(dx)
     top, left = r0 + int(fy) - 1, c0 + int(fx) - 1
@@ -131,7 +131,7 @@ def _shifted_chip(coeffs: np.ndarray, r0: int, c0: int, n_r: int, n_c: int, dy: 
 
 def _central_gradient(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.gradient(b)`` (central differences, one-sided at the edges; the same arithmetic) without its
-    per-call overhead, which dominated on 64-px chips."""
+    per-call overhead."""
     gy = np.empty_like(b)
     gx = np.empty_like(b)
     gy[1:-1] = (b[2:] - b[:-2]) / 2.0

@@ -19,21 +19,12 @@ compares the two) in everything but the transformer:
   ``bilinear`` likewise on 2 × 2; ``nearest``: the containing pixel;
 - arithmetic in double precision, the result rounded once to float32.
 
-Our coordinates are within 0.001 px of the RPC (tested).  GDAL's warper (rasterio's
-GDAL 3.10) put the same cells ≈ 0.014 px further along both image axes (measured by
-warping linear ramps; its exact transformer gave the same as its default 0.125 px
-approximation here), so the two differ where the image has sharp edges: nearest
-picks another pixel in ≈ 2 % of the cells, cubic differs by RMS 5.3 counts (signal
-6 048) on the reference PAN band.  Debian's ``gdalwarp`` (GDAL 3.6) is closer:
-RMS 0.6 counts on the same band (``bench/ortho``).  The tests check agreement with
-GDAL's warper on a simulated scene.
-
-Why not GDAL's warper (which the products used until 2026-11): on 2 cores the
-ingest's real-time-factor target leaves about 15 CPU-s per scene, and GDAL's
-cubic warp of one PAN band (70 Mpx) alone took 6–9 CPU-s, its QA warps ≈ 2 more,
-each warp computing the transformer again.  This kernel (numba, compiled once per
-machine and cached) takes ≈ 2 CPU-s for band and QA together, and runs on any
-number of threads with the same result (every cell is computed alone).
+Our coordinates are within 0.001 px of the RPC (tested); GDAL's transformer puts
+the cells slightly elsewhere, so the two differ a little where the image has sharp
+edges.  The tests check agreement with GDAL's warper on a simulated scene.
+:func:`resample` holds no shared state: calls may run in parallel, and its own
+threads give the same result as one.
+(why: docs/DECISIONS.md, Resampling: our own kernel, not GDAL's warper, for the products)
 """
 
 from __future__ import annotations

@@ -32,20 +32,25 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from rsarchive.errors import UsageError
-from rsarchive.jsoninput import read_model
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
 from rsarchive.jobs.queue import Job, JobQueue
 from rsarchive.jobs.workdir import run_directory
 from rsarchive.jobs.worker import JobContext
+from rsarchive.jsoninput import read_model
 from rsarchive.settings import Settings
+from rsarchive.threads import OneAhead, OneBehind, ThreadBudget, in_background
+
+if TYPE_CHECKING:
+    from rsarchive.level0.quality import QualityRecord
+    from rsarchive.product.metadata import ProductMetadata
+    from rsarchive.raw.metadata import RawSceneMetadata
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +134,8 @@ class _Run:
         self.job = context.job
         self.scheduler = scheduler
         self.spec: PipelineSpec = load_pipeline(self.job.pipeline)
+        self.plan = self.spec.plan
+        self.budget = ThreadBudget.from_settings(settings)
         self.reception = ReceptionRecord.model_validate(self.job.input.get("reception") or {})
         self.sha256: str = self.job.input["sha256"]
         self.path = Path(self.job.input["path"])
@@ -146,9 +153,6 @@ class _Run:
         self._clocks: dict[int, tuple[str, float]] = {}  # per thread: its stage and when it began
         self._lock = threading.Lock()
 
-    def _stages(self) -> set[str]:
-        return set(self.spec.stages)
-
     def _stage(self, name: str) -> None:
         """Enter a stage (the job's record) and account the wall time of the one this thread left."""
         self._stop_clock()
@@ -164,18 +168,6 @@ class _Run:
                 spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - started, 3)
 
     def run(self) -> dict[str, Any]:
-        import warnings
-
-        from rasterio.errors import NotGeoreferencedWarning
-
-        from rsarchive.jobs.memory import tune_malloc
-
-        tune_malloc()
-        # Raw files (sensor geometry) and thumbnails have no georeference by design.  Where they are
-        # written the warning is silenced with warnings.catch_warnings(), which is not thread-safe:
-        # with the raw level made in a second thread, the two restored each other's filters and the
-        # warning leaked to the worker's stderr.  Silenced for the process instead.
-        warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         # this claim's own directory; earlier attempts' leftovers are removed (recomputed deterministically)
         with run_directory(self.work.parent, self.job.id, self.job.attempts) as self.work:
             try:
@@ -186,12 +178,13 @@ class _Run:
 
     # -- stages ------------------------------------------------------------------------------------
     def _run(self) -> None:
+        from rsarchive.raw.metadata import read_raw_metadata
         from rsarchive.raw.process import RawProcessor
 
         if not self.path.is_file():
             raise UsageError(f"downlink {self.path} of job {self.job.id} no longer exists")
-        stages = self._stages()
-        if "decode" not in stages:
+        plan = self.plan
+        if not plan.decode:
             self._store_level0()
             return
         size = max(self.path.stat().st_size, 1)
@@ -202,18 +195,17 @@ class _Run:
             done += n
             self.ctx.progress("decode", min(done, size), size)
 
-        with ExitStack() as stack:
-            # Level-0 is stored (primary + verified copy) in a thread while it is decoded here: both read
-            # the same file, and nothing derived from it is stored before level-0 is.  A decoding error
-            # waits for level-0 to be kept (the law keeps level-0 even when it cannot be decoded); a
-            # storage error wins, because level-0 is not kept until a retry stores it.
-            keeper = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-level0"))
-            keeping = keeper.submit(self._keep_level0)
+        # Level-0 is stored (primary + verified copy) in a thread while it is decoded here: both read
+        # the same file, and nothing derived from it is stored before level-0 is.  A decoding error
+        # waits for level-0 to be kept (the law keeps level-0 even when it cannot be decoded); a
+        # storage error wins, because level-0 is not kept until a retry stores it.
+        with in_background(self._keep_level0, "store-level0") as keeping, ExitStack() as stack:
             try:
                 self._stage("decode")
                 proc = stack.enter_context(RawProcessor(
                     self.path, self.spec.cpf, self.work / "raw", profile=self.spec.profile, pass_id=self.pass_id,
-                    config_dir=self.settings.config_dir, overwrite=True, scheduler=self.scheduler))
+                    config_dir=self.settings.site_dir, overwrite=True, scheduler=self.scheduler,
+                    threads=self.budget))
                 strip = proc.decode(progress=decoded)
             except BaseException:
                 failure = keeping.exception()
@@ -225,10 +217,10 @@ class _Run:
             # meanwhile, and the wait is before the first derived file is stored (and before returning).
             # As for a decoding error, a level-0 storage error wins over a later one.
             try:
-                quality = strip.quality.to_dict()
-                self.result["level0_quality"] = {k: quality[k] for k in ("cadus_found", "sync_losses",
-                                                                        "frames_bad_fecf", "frames_lost")}
-                if "split" not in stages:
+                quality = strip.quality
+                self.result["level0_quality"] = {k: getattr(quality, k) for k in ("cadus_found", "sync_losses",
+                                                                                 "frames_bad_fecf", "frames_lost")}
+                if not plan.split:
                     keeping.result()
                     return
                 self._stage("split")
@@ -245,33 +237,26 @@ class _Run:
                 # behind at most (memory, disk); a scene is handed on only when the one before is published,
                 # so scenes are committed in order and a failure surfaces at the next hand-over.  Leaving
                 # the block waits for both threads.
-                ahead = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-ahead"))
-                behind = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish"))
-                pending = ahead.submit(proc.process_scene, spans[0]) if spans and "raw" in stages else None
-                publishing: Future[None] | None = None
-                for index, span in enumerate(spans):
-                    if pending is None:
-                        break
+                with OneAhead(proc.process_scene, spans if plan.raw else [], "raw-ahead") as raw_scenes, \
+                        OneBehind("publish") as publisher:
                     self._stage("raw")
-                    scene = pending.result()
-                    pending = ahead.submit(proc.process_scene, spans[index + 1]) if index + 1 < len(spans) else None
-                    self.ctx.progress("raw", index + 1, len(spans))
-                    if scene.skipped or scene.path is None:
-                        self.result["skipped"].append({"scene": scene.scene_id, "reason": scene.reason})
-                        continue
-                    meta = scene.metadata or json.loads((scene.path / "metadata.json").read_text())
-                    if (meta.get("geometry") or {}).get("footprint"):
-                        footprints.append(meta["geometry"]["footprint"])
-                    times += [_time(meta["start_utc"]), _time(meta["end_utc"])]
-                    product_dir, product_meta = self._product(scene.path, index, len(spans))
+                    for index, scene in enumerate(raw_scenes):
+                        self.ctx.progress("raw", index + 1, len(spans))
+                        if scene.skipped or scene.path is None:
+                            self.result["skipped"].append({"scene": scene.scene_id, "reason": scene.reason})
+                        else:
+                            meta = scene.metadata or read_raw_metadata(scene.path)
+                            if meta.geometry is not None:
+                                footprints.append(meta.geometry.footprint)
+                            times += [_time(meta.start_utc), _time(meta.end_utc)]
+                            product_dir, product_meta = self._product(scene.path, meta, index, len(spans))
+                            self._stop_clock()
+                            publisher.wait()
+                            keeping.result()  # level-0 is kept before anything derived from it is stored
+                            publisher.submit(self._store_scene, scene.path, meta, product_dir, product_meta,
+                                             datastrip, index, len(spans))
+                        self._stage("raw")
                     self._stop_clock()
-                    if publishing is not None:
-                        publishing.result()
-                    keeping.result()  # level-0 is kept before anything derived from it is stored
-                    publishing = behind.submit(self._store_scene, scene.path, meta, product_dir, product_meta,
-                                               datastrip, index, len(spans))
-                if publishing is not None:
-                    publishing.result()
                 level0_key, level0_record = keeping.result()
                 self._catalog_level0(datastrip, level0_key, level0_record, quality, footprints, times)
             except BaseException:
@@ -298,28 +283,30 @@ class _Run:
         log.info("level-0 of job %d kept as %s (+ copy)", self.job.id, key)
         return key, record
 
-    def _product(self, raw_dir: Path, index: int, total: int) -> tuple[Path | None, dict[str, Any] | None]:
+    def _product(self, raw_dir: Path, raw_meta: RawSceneMetadata, index: int, total: int
+                 ) -> tuple[Path | None, ProductMetadata | None]:
         """The product of one scene (its directory and metadata; None when the pipeline makes none)."""
-        if "product" not in self._stages():
+        if not self.plan.product:
             return None, None
-        from rsarchive.geometry.product import process_product
+        from rsarchive.product.process import ProductOptions, process_product
 
         self._stage("product")
         opts = self.spec.options
         made = process_product(raw_dir, self.work / "product", dem=opts.dem,
                                reference=opts.reference if opts.refine else None,
-                               config_dir=self.settings.config_dir, overwrite=True)
+                               options=ProductOptions(threads=self.budget.cpu),
+                               config_dir=self.settings.site_dir, overwrite=True, raw_metadata=raw_meta)
         self.ctx.progress("product", index + 1, total)
         return made.path, made.metadata
 
-    def _store_scene(self, raw_dir: Path, raw_meta: dict[str, Any], product_dir: Path | None,
-                     product_meta: dict[str, Any] | None, datastrip: str, index: int, total: int) -> None:
+    def _store_scene(self, raw_dir: Path, raw_meta: RawSceneMetadata, product_dir: Path | None,
+                     product_meta: ProductMetadata | None, datastrip: str, index: int, total: int) -> None:
         """Store + catalog + publish of one scene (one storage transaction), then remove its work files.
 
         Runs in the publishing thread, on that thread's stage clock.
         """
         try:
-            if "store" in self._stages():
+            if self.plan.store:
                 self._commit_scene(raw_dir, raw_meta, product_dir, product_meta, datastrip, index, total)
         finally:
             self._stop_clock()
@@ -328,23 +315,23 @@ class _Run:
                 shutil.rmtree(done, ignore_errors=True)  # stored: the work copies are not needed any more
         # the scene's arrays are gone: give their memory back (glibc keeps freed heap otherwise, and the
         # RSS grew with the length of the pass); here, beside the next product, not between two products
-        from rsarchive.jobs.memory import release_memory
+        from rsarchive.memory import release_memory
 
         release_memory()
 
-    def _commit_scene(self, raw_dir: Path, raw_meta: dict[str, Any], product_dir: Path | None,
-                      product_meta: dict[str, Any] | None, datastrip: str, index: int, total: int) -> None:
+    def _commit_scene(self, raw_dir: Path, raw_meta: RawSceneMetadata, product_dir: Path | None,
+                      product_meta: ProductMetadata | None, datastrip: str, index: int, total: int) -> None:
         from rsarchive.storage import product_key, raw_key
 
-        stages = self._stages()
+        plan = self.plan
         self._stage("store")
-        scene_id = raw_meta["scene_id"]
-        acquired = _time(raw_meta["start_utc"])
+        scene_id = raw_meta.scene_id
+        acquired = _time(raw_meta.start_utc)
         files: list[tuple[str, Path, str]] = [
             (raw_key(self.spec.mission, acquired, scene_id, f.name), f, "raw") for f in sorted(raw_dir.iterdir())
             if f.is_file()]
         if product_dir is not None and product_meta is not None:
-            files += [(product_key(self.spec.mission, acquired, product_meta["product_id"], f.name), f, "product")
+            files += [(product_key(self.spec.mission, acquired, product_meta.product_id, f.name), f, "product")
                       for f in sorted(product_dir.iterdir()) if f.is_file()]
         txn = f"ingest-{self.sha256[:16]}-{index:03d}"
         publication = self.archive.publication(txn)
@@ -361,14 +348,14 @@ class _Run:
 
             self._stage("catalog")
             with self.ctx.fenced() as conn:
-                publication.commit(on_commit=catalog if "catalog" in stages else None, conn=conn)
+                publication.commit(on_commit=catalog if plan.catalog else None, conn=conn)
             self.ctx.progress("catalog", index + 1, total)
         self.result["scenes"].append(scene_id)
-        if "publish" in stages:
+        if plan.publish:
             self._publish(items or self._existing_items(files, raw_meta, product_meta))
 
     def _scene_items(self, conn: Any, records: list[Any], files: list[tuple[str, Path, str]],
-                     raw_meta: dict[str, Any], product_meta: dict[str, Any] | None, datastrip: str
+                     raw_meta: RawSceneMetadata, product_meta: ProductMetadata | None, datastrip: str
                      ) -> list[dict[str, Any]]:
         from rsarchive.catalog import ensure_collections, item_dict, load_items
         from rsarchive.jobs import items as mapping
@@ -376,13 +363,15 @@ class _Run:
         by_key = {r.key: r for r in records}
         reception = self._reception()
         built = []
-        for form, meta, build in (("raw", raw_meta, mapping.raw_scene), ("product", product_meta, mapping.product_scene)):
-            if meta is None:
-                continue
+        def parts(form: str) -> tuple[dict[str, Any], dict[str, str]]:
             mine = [(key, path) for key, path, f in files if f == form]
-            recs = {path.name: by_key[key] for key, path in mine}
-            hrefs = {path.name: f"{self.archive.primary.url}/{key}" for key, path in mine}
-            scene = build(meta, recs, hrefs, reception, self.security, datastrip)
+            return ({path.name: by_key[key] for key, path in mine},
+                    {path.name: f"{self.archive.primary.url}/{key}" for key, path in mine})
+
+        scenes = [mapping.raw_scene(raw_meta, *parts("raw"), reception, self.security, datastrip)]
+        if product_meta is not None:
+            scenes.append(mapping.product_scene(product_meta, *parts("product"), reception, self.security, datastrip))
+        for form, scene in zip(("raw", "product"), scenes):
             built.append(item_dict(scene))
             self.result["items"][form].append(scene.item_id)
             if self.security is None:
@@ -391,13 +380,13 @@ class _Run:
         load_items(conn, built)
         return built
 
-    def _existing_items(self, files: list[tuple[str, Path, str]], raw_meta: dict[str, Any],
-                        product_meta: dict[str, Any] | None) -> list[dict[str, Any]]:
+    def _existing_items(self, files: list[tuple[str, Path, str]], raw_meta: RawSceneMetadata,
+                        product_meta: ProductMetadata | None) -> list[dict[str, Any]]:
         """Items a previous attempt committed (to publish them on a re-run)."""
-        from rsarchive.catalog.publication import fetch_items
+        from rsarchive.catalog.loader import fetch_items
         from rsarchive.db import connect
 
-        ids = [raw_meta["scene_id"]] + ([product_meta["product_id"]] if product_meta else [])
+        ids = [raw_meta.scene_id] + ([product_meta.product_id] if product_meta else [])
         with connect(self.settings.internal_database_dsn) as conn:
             return list(fetch_items(conn, ids, None))
 
@@ -408,7 +397,7 @@ class _Run:
         return Reception(route=r.route, station=r.station, pass_id=self.pass_id, plan_ref=r.plan_ref, aos=r.aos,
                          los=r.los)
 
-    def _catalog_level0(self, datastrip: str, key: str, record: Any, quality: dict[str, Any],
+    def _catalog_level0(self, datastrip: str, key: str, record: Any, quality: QualityRecord,
                         footprints: list[dict[str, Any]], times: list[dt.datetime]) -> None:
         from shapely.geometry import mapping, shape
         from shapely.ops import unary_union
@@ -416,7 +405,7 @@ class _Run:
         from rsarchive.catalog import ensure_collections, item_dict, load_items
         from rsarchive.jobs import items as item_mapping
 
-        if "catalog" not in self._stages() or not footprints:
+        if not self.plan.catalog or not footprints:
             return
         self._stage("catalog")
         footprint = mapping(unary_union([shape(f) for f in footprints]).buffer(0))
@@ -432,7 +421,7 @@ class _Run:
         self.result["items"]["level0"].append(datastrip)
         if self.security is None:
             self.result["held"].append(datastrip)
-        if "publish" in self._stages():
+        if self.plan.publish:
             self._publish([item])
 
     def _publish(self, items: list[dict[str, Any]]) -> None:

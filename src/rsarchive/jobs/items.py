@@ -1,11 +1,11 @@
-"""From the pipeline's ``metadata.json`` files and stored object records to the
-catalog's typed inputs (:class:`rsarchive.catalog.SceneMetadata`)."""
+"""From the stages' typed scene metadata and stored object records to the catalog's typed
+inputs (:class:`rsarchive.catalog.SceneMetadata`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rsarchive
 from rsarchive.catalog import (
@@ -19,21 +19,22 @@ from rsarchive.catalog import (
     SceneMetadata,
     ViewGeometry,
 )
+from rsarchive.errors import UsageError
 from rsarchive.storage.records import ObjectRecord
+
+if TYPE_CHECKING:
+    from rsarchive.level0.quality import QualityRecord
+    from rsarchive.product.metadata import Accuracy, ProductMetadata
+    from rsarchive.raw.metadata import RawSceneMetadata
 
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 RADIANCE_UNIT = "W m-2 sr-1 um-1"
 MISSION_PLATFORM = {"vnredsat1": "vnredsat-1"}
 
 
-def level0_counts(quality: Mapping[str, Any]) -> dict[str, int]:
-    """The catalog's level-0 quality counts from a quality record's ``to_dict()``."""
-    from types import SimpleNamespace
-
-    groups = {name: {k: SimpleNamespace(**v) for k, v in (quality.get(name) or {}).items()}
-              for name in ("vcs", "apids", "bands")}
-    record = SimpleNamespace(**{**quality, **groups})
-    return Level0Quality.from_record(record).as_dict()
+def level0_counts(quality: QualityRecord) -> dict[str, int]:
+    """The catalog's level-0 quality counts from the decoder's quality record."""
+    return Level0Quality.from_record(quality).as_dict()
 
 
 def _time(text: str) -> dt.datetime:
@@ -51,15 +52,15 @@ def _file_asset(key: str, name: str, record: ObjectRecord, href: str, media_type
                       checksum=record.checksum, size=record.size, bands=bands, grid=grid, quality_band=quality_band)
 
 
-def _qa_bands(qa: Mapping[str, Any], resolution_m: float | None) -> tuple[BandInfo, ...]:
+def _qa_bands(names: list[str], resolution_m: float | None) -> tuple[BandInfo, ...]:
     """The bands of a QA file: one uint16 bitfield per data band it describes, in file order (no nodata
     value: bit 0 says where there is no data)."""
     return tuple(BandInfo(name=str(b), data_type="uint16", nodata=None, spatial_resolution=resolution_m)
-                 for b in qa["bands"])
+                 for b in names)
 
 
 def level0_scene(*, item_id: str, mission: str, href: str, record: ObjectRecord, reception: Reception,
-                 quality: Mapping[str, Any], start: dt.datetime, end: dt.datetime, footprint: dict[str, Any],
+                 quality: QualityRecord, start: dt.datetime, end: dt.datetime, footprint: dict[str, Any],
                  security: str | None, profile: str) -> SceneMetadata:
     """The level-0 item: the downlink as received (never served as imagery, Art. 5.2)."""
     asset = AssetInput(key="level0", href=href, media_type="application/octet-stream", roles=("data", "level0"),
@@ -75,118 +76,114 @@ def level0_scene(*, item_id: str, mission: str, href: str, record: ObjectRecord,
     )
 
 
-def raw_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
+def raw_scene(meta: RawSceneMetadata, records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
               reception: Reception, security: str | None, level0_item: str) -> SceneMetadata:
-    """The raw (L1A) item of one scene from its ``rsarchive-raw/1`` metadata."""
+    """The raw (L1A) item of one scene from its metadata."""
     assets: list[AssetInput] = []
-    for band in meta["bands"]:
-        info = BandInfo(name=band["name"], common_name=band.get("common_name"),
-                        center_wavelength=band.get("center_wavelength_um"),
-                        full_width_half_max=band.get("full_width_half_max_um"), data_type=band["data_type"],
-                        nodata=band["nodata"], scale=band["scale"], offset=band["offset"], unit=RADIANCE_UNIT,
-                        solar_illumination=band.get("esun_w_m2_um"))
-        grid = Grid(epsg=None, transform=None, shape=(band["lines"]["count"], band["detectors"]))
-        assets.append(_file_asset(band["name"], band["file"], records[band["file"]], hrefs[band["file"]], COG,
-                                  ("data", "radiance"), f"{band['name']} radiance (sensor geometry, RPC)",
+    for band in meta.bands:
+        info = BandInfo(name=band.name, common_name=band.common_name, center_wavelength=band.center_wavelength_um,
+                        full_width_half_max=band.full_width_half_max_um, data_type=band.data_type,
+                        nodata=band.nodata, scale=band.scale, offset=band.offset, unit=RADIANCE_UNIT,
+                        solar_illumination=band.esun_w_m2_um)
+        grid = Grid(epsg=None, transform=None, shape=(band.lines.count, band.detectors))
+        assets.append(_file_asset(band.name, band.file, records[band.file], hrefs[band.file], COG,
+                                  ("data", "radiance"), f"{band.name} radiance (sensor geometry, RPC)",
                                   (info,), grid))
-    for qa in meta["qa"]["files"]:
-        name = qa["file"]
+    for qa in meta.qa.files:
+        name = qa.file
         key = "qa" if name == "QA.tif" else name.removesuffix(".tif").lower()
         assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
-                                  f"Quality bitfield ({', '.join(qa['bands'])})", _qa_bands(qa, None),
+                                  f"Quality bitfield ({', '.join(qa.bands)})", _qa_bands(qa.bands, None),
                                   quality_band=True))
     assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
                               "application/json", ("metadata",), "Processing metadata (rsarchive-raw/1)"))
-    geometry = meta.get("geometry") or {}
-    sun = meta.get("sun") or {}
-    view = ViewGeometry(sun_azimuth=sun["azimuth_deg"], sun_elevation=90.0 - sun["zenith_deg"]) if sun else None
-    mission = meta["mission"]
+    if meta.geometry is None:
+        raise UsageError(f"raw scene {meta.scene_id} has no footprint (its ancillary could not locate it)")
+    sun = meta.sun
+    view = ViewGeometry(sun_azimuth=sun.azimuth_deg, sun_elevation=90.0 - sun.zenith_deg) if sun else None
+    mission = meta.mission
     return SceneMetadata(
-        item_id=meta["scene_id"], collection=f"{mission}-raw", form="raw", datetime=_time(meta["centre_utc"]),
-        start_datetime=_time(meta["start_utc"]), end_datetime=_time(meta["end_utc"]),
-        footprint=geometry["footprint"], assets=tuple(assets), reception=reception, platform=_platform(mission),
+        item_id=meta.scene_id, collection=f"{mission}-raw", form="raw", datetime=_time(meta.centre_utc),
+        start_datetime=_time(meta.start_utc), end_datetime=_time(meta.end_utc),
+        footprint=meta.geometry.footprint, assets=tuple(assets), reception=reception, platform=_platform(mission),
         mission=_platform(mission), security=security, view=view,  # type: ignore[arg-type]
         processing=ProcessingInfo(
-            level="L1A", software={"rsarchive": rsarchive.__version__}, cpf_version=meta["cpf"]["version"],
-            lineage=f"level-0 {level0_item} (sha256 {meta['downlink']['sha256']}) decoded, equalised with "
-                    f"CPF {meta['cpf']['version']}, dead detectors filled"),
-        scene_id=meta["scene_id"], datastrip_id=level0_item,
-        extra_properties={"rsarchive:level0_quality": level0_counts(meta["level0_quality"]),
-                          "rsarchive:partial": bool(meta.get("partial"))},
+            level="L1A", software={"rsarchive": rsarchive.__version__}, cpf_version=meta.cpf.version,
+            lineage=f"level-0 {level0_item} (sha256 {meta.downlink.sha256}) decoded, equalised with "
+                    f"CPF {meta.cpf.version}, dead detectors filled"),
+        scene_id=meta.scene_id, datastrip_id=level0_item,
+        extra_properties={"rsarchive:level0_quality": level0_counts(meta.level0_quality),
+                          "rsarchive:partial": meta.partial},
     )
 
 
-def product_scene(meta: Mapping[str, Any], records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
+def product_scene(meta: ProductMetadata, records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],
                   reception: Reception, security: str | None, level0_item: str) -> SceneMetadata:
-    """The product (L2A) item of one scene from its ``rsarchive-product/1`` metadata."""
-    grids = {name: Grid(epsg=g["epsg"], transform=tuple(g["transform"]), shape=tuple(g["shape"]))  # type: ignore[arg-type]
-             for name, g in meta["grids"].items()}
+    """The product (L2A) item of one scene from its metadata."""
+    grids = {name: Grid(epsg=g.epsg, transform=tuple(g.transform), shape=tuple(g.shape))  # type: ignore[arg-type]
+             for name, g in meta.grids.items()}
     assets: list[AssetInput] = []
-    for band in meta["bands"]:
-        info = BandInfo(name=band["name"], common_name=band.get("common_name"),
-                        center_wavelength=band.get("center_wavelength_um"),
-                        full_width_half_max=band.get("full_width_half_max_um"), data_type=band["data_type"],
-                        nodata=band["nodata"], scale=band["scale"], offset=band["offset"], unit=None,
-                        spatial_resolution=band["resolution_m"], solar_illumination=band.get("esun_w_m2_um"))
-        assets.append(_file_asset(band["name"], band["file"], records[band["file"]], hrefs[band["file"]], COG,
-                                  ("data", "reflectance"), f"{band['name']} TOA reflectance", (info,),
-                                  grids[band["grid"]]))
-    for qa in meta["qa"]["files"]:
-        name = qa["file"]
+    for band in meta.bands:
+        info = BandInfo(name=band.name, common_name=band.common_name, center_wavelength=band.center_wavelength_um,
+                        full_width_half_max=band.full_width_half_max_um, data_type=band.data_type,
+                        nodata=band.nodata, scale=band.scale, offset=band.offset, unit=None,
+                        spatial_resolution=band.resolution_m, solar_illumination=band.esun_w_m2_um)
+        assets.append(_file_asset(band.name, band.file, records[band.file], hrefs[band.file], COG,
+                                  ("data", "reflectance"), f"{band.name} TOA reflectance", (info,),
+                                  grids[band.grid]))
+    for qa in meta.qa.files:
+        name = qa.file
         key = "qa" if name == "QA.tif" else name.removesuffix(".tif").lower()
-        grid = grids["pan"] if qa.get("resolution_m", 10) < 5 else grids["ms"]
+        resolution = qa.resolution_m if qa.resolution_m is not None else 10
+        grid = grids["pan"] if resolution < 5 else grids["ms"]
         assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
-                                  f"Quality bitfield ({', '.join(qa['bands'])})", _qa_bands(qa, qa.get("resolution_m")),
+                                  f"Quality bitfield ({', '.join(qa.bands)})", _qa_bands(qa.bands, qa.resolution_m),
                                   grid, quality_band=True))
-    if meta.get("thumbnail"):
-        name = meta["thumbnail"]["file"]
+    if meta.thumbnail is not None:
+        name = meta.thumbnail.file
         assets.append(_file_asset("thumbnail", name, records[name], hrefs[name], "image/png", ("thumbnail",),
                                   "True-colour thumbnail"))
     assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
                               "application/json", ("metadata",), "Processing metadata (rsarchive-product/1)"))
-    view_meta = meta.get("view") or {}
-    view = ViewGeometry(sun_azimuth=view_meta["sun_azimuth"], sun_elevation=view_meta["sun_elevation"],
-                        off_nadir=view_meta.get("off_nadir"), incidence_angle=view_meta.get("incidence_angle"),
-                        azimuth=view_meta.get("azimuth")) if view_meta else None
-    geo = (meta.get("accuracy") or {}).get("geolocation")
-    accuracy = GeometricAccuracy(rmse_m=geo["rmse_m"], gcp_count=geo.get("count", 0),
-                                 method=geo.get("method", "reference-image")) if geo else None
-    mission = meta["mission"]
-    lineage = meta.get("lineage", {})
+    v = meta.view
+    view = ViewGeometry(sun_azimuth=v.sun_azimuth, sun_elevation=v.sun_elevation, off_nadir=v.off_nadir,
+                        incidence_angle=v.incidence_angle, azimuth=v.azimuth)
+    geo = meta.accuracy.geolocation
+    accuracy = GeometricAccuracy(rmse_m=geo.rmse_m, gcp_count=geo.count,  # type: ignore[arg-type]
+                                 method=geo.method or "reference-image") if geo is not None else None
+    mission = meta.mission or ""
     return SceneMetadata(
-        item_id=meta["product_id"], collection=f"{mission}-product", form="product", datetime=_time(meta["datetime"]),
-        start_datetime=_time(meta["start_utc"]), end_datetime=_time(meta["end_utc"]), footprint=meta["footprint"],
+        item_id=meta.product_id, collection=f"{mission}-product", form="product", datetime=_time(meta.datetime),
+        start_datetime=_time(meta.start_utc), end_datetime=_time(meta.end_utc), footprint=meta.footprint,  # type: ignore[arg-type]
         assets=tuple(assets), reception=reception, platform=_platform(mission), mission=_platform(mission),
-        security=security, view=view, cloud_cover=meta.get("eo:cloud_cover"),  # type: ignore[arg-type]
-        gsd=meta["grids"]["ms"]["resolution_m"], geometric_accuracy=accuracy,
+        security=security, view=view, cloud_cover=meta.eo_cloud_cover,  # type: ignore[arg-type]
+        gsd=meta.grids["ms"].resolution_m, geometric_accuracy=accuracy,
         processing=ProcessingInfo(
-            level="L2A", software=dict(lineage.get("software") or {"rsarchive": rsarchive.__version__}),
-            cpf_version=lineage.get("cpf_version"),
-            lineage=f"raw scene {meta['scene_id']} → TOA reflectance, orthorectified to {meta['proj:code']} "
-                    f"({meta.get('refinement', 'NOT_REFINED')})"),
-        scene_id=meta["scene_id"], datastrip_id=level0_item,
+            level="L2A", software=dict(meta.lineage.software), cpf_version=meta.lineage.cpf_version,
+            lineage=f"raw scene {meta.scene_id} → TOA reflectance, orthorectified to {meta.proj_code} "
+                    f"({meta.refinement})"),
+        scene_id=meta.scene_id, datastrip_id=level0_item,
         extra_properties={
-            "rsarchive:cloud_class": (meta.get("cloud") or {}).get("class"),
-            "rsarchive:refinement": meta.get("refinement"),
-            "rsarchive:degraded": bool(meta.get("degraded")),
-            "rsarchive:accuracy": _accuracy_summary(meta.get("accuracy") or {}),
+            "rsarchive:cloud_class": meta.cloud.class_,
+            "rsarchive:refinement": meta.refinement,
+            "rsarchive:degraded": meta.degraded,
+            "rsarchive:accuracy": _accuracy_summary(meta.accuracy),
         },
     )
 
 
-def _accuracy_summary(accuracy: Mapping[str, Any]) -> dict[str, Any]:
-    geo = accuracy.get("geolocation") or {}
-    b2b = accuracy.get("band_to_band") or {}
-    fits = accuracy.get("rpc_fit") or {}
+def _accuracy_summary(accuracy: Accuracy) -> dict[str, Any]:
+    geo = accuracy.geolocation
+    b2b = accuracy.band_to_band
     return {
-        "rmse_m": geo.get("rmse_m"), "rmse_px": geo.get("rmse_px"), "ce90_m": geo.get("ce90_m"),
-        "ce90_px": geo.get("ce90_px"), "band_to_band_max_rms_px": b2b.get("max_rms_px"),
-        "rpc_fit_max_rms_px": max((f.get("rms_px") or 0.0 for f in fits.values()), default=None),
-        "reference": (accuracy.get("reference") or {}).get("kind"),
+        "rmse_m": geo and geo.rmse_m, "rmse_px": geo and geo.rmse_px, "ce90_m": geo and geo.ce90_m,
+        "ce90_px": geo and geo.ce90_px, "band_to_band_max_rms_px": b2b.max_rms_px if b2b else None,
+        "rpc_fit_max_rms_px": max((f.rms_px or 0.0 for f in accuracy.rpc_fit.values()), default=None),
+        "reference": accuracy.reference.kind,
         # per band: absolute (against the reference orthoimage; null without one) and relative (band-to-band)
-        "bands": {name: {"absolute_rmse_m": (rec.get("absolute") or {}).get("rmse_m"),
-                         "absolute_ce90_m": (rec.get("absolute") or {}).get("ce90_m"),
-                         "relative_rmse_m": (rec.get("relative") or {}).get("rmse_m"),
-                         "relative_ce90_m": (rec.get("relative") or {}).get("ce90_m")}
-                  for name, rec in (accuracy.get("bands") or {}).items()},
+        "bands": {name: {"absolute_rmse_m": rec.absolute.rmse_m if rec.absolute else None,
+                         "absolute_ce90_m": rec.absolute.ce90_m if rec.absolute else None,
+                         "relative_rmse_m": rec.relative.rmse_m if rec.relative else None,
+                         "relative_ce90_m": rec.relative.ce90_m if rec.relative else None}
+                  for name, rec in accuracy.bands.items()},
     }

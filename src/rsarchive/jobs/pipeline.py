@@ -1,4 +1,5 @@
-"""Pipelines declared as data: ``pipelines/<name>.yaml`` is read, validated and run.
+"""Pipelines declared as data: ``pipelines/<name>.yaml`` (site directory, else the package
+data; see :mod:`rsarchive.resources`) is read, validated and run.
 
 A pipeline names its stages (in order), the mission profile, the CPF and
 options such as a DEM or GCP refinement.  Stage names are checked against the
@@ -7,15 +8,37 @@ stages the code knows, so a typo fails at submission, not in the middle of a pas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rsarchive.errors import ConfigError, UsageError
+from rsarchive.resources import listing, site_or_shipped
 
 INGEST_STAGES = ("store_level0", "decode", "split", "raw", "product", "store", "catalog", "publish")
 """Every stage an ingest pipeline may use, in the only order that makes sense."""
+
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """Which stages a pipeline runs: one flag per stage of :data:`INGEST_STAGES`."""
+
+    store_level0: bool
+    decode: bool
+    split: bool
+    raw: bool
+    product: bool
+    store: bool
+    catalog: bool
+    publish: bool
+
+    @classmethod
+    def of(cls, stages: list[str]) -> StagePlan:
+        return cls(**{name: name in stages for name in INGEST_STAGES})
+
 
 CLASSIFICATIONS = ("unclassified", "confidential", "secret", "top-secret")
 """The catalog's words (``rsarchive.catalog.inputs.SECURITY_LEVELS``): any other is refused when the
@@ -64,28 +87,27 @@ class PipelineSpec(BaseModel):
             raise ValueError("an ingest pipeline starts with store_level0 (the law keeps level-0 first)")
         return stages
 
-
-def pipelines_dir() -> Path:
-    from rsarchive.settings import PROJECT_ROOT
-
-    return PROJECT_ROOT / "pipelines"
-
-
-def available(folder: Path | None = None) -> list[str]:
-    folder = folder or pipelines_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    @property
+    def plan(self) -> StagePlan:
+        """The stages as flags (what the runner asks)."""
+        return StagePlan.of(self.stages)
 
 
-def load_pipeline(name_or_path: str, folder: Path | None = None) -> PipelineSpec:
-    """Read and validate a pipeline by name (``pipelines/<name>.yaml``) or path."""
+def available(site: Path | None = None) -> list[str]:
+    """Names of the pipelines of the package and of ``site`` (else the site directory)."""
+    return [Path(name).stem for name in listing("pipelines", "*.yaml", site)]
+
+
+def load_pipeline(name_or_path: str, site: Path | None = None) -> PipelineSpec:
+    """Read and validate a pipeline by path or by name: ``pipelines/<name>.yaml`` of ``site``
+    (else the site directory) or of the package."""
     import yaml
 
-    folder = folder or pipelines_dir()
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
-        path = folder / f"{name_or_path}.yaml"
+        path = site_or_shipped(f"pipelines/{name_or_path}.yaml", site)
     if not path.is_file():
-        raise UsageError(f"unknown pipeline {name_or_path!r}; available: {', '.join(available(folder)) or 'none'}")
+        raise UsageError(f"unknown pipeline {name_or_path!r}; available: {', '.join(available(site)) or 'none'}")
     try:
         data: Any = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

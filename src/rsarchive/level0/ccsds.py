@@ -69,9 +69,9 @@ def crc16(data: bytes | bytearray | memoryview, init: int = 0xFFFF) -> int:
 def crc16_rows(rows: np.ndarray, init: int = 0xFFFF) -> np.ndarray:
     """CRC-16/CCITT-FALSE of every row of a 2-D uint8 array, as a uint16 vector.
 
-    anycrc (slice-by-16 in C) over each row of one contiguous buffer: 4× ``binascii.crc_hqx``
-    (byte-wise table; 270 MB/s here, a quarter of the decoder's time on a 0.9 GB pass) and faster
-    than the pure-numpy column walk (:func:`crc16_rows_numpy`) on 1 KB frames; the same values.
+    anycrc (slice-by-16 in C) over each row of one contiguous buffer; the same values as
+    ``binascii.crc_hqx`` and the pure-NumPy column walk (:func:`crc16_rows_numpy`).  ``ValueError``
+    unless ``rows`` is 2-D.  (why: docs/DECISIONS.md, Level-0 frame CRCs: anycrc)
     """
     if rows.ndim != 2:
         raise ValueError("crc16_rows expects a 2-D array of rows")

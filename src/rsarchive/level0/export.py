@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,6 @@ def export_decoded(source: Source, profile: MissionProfile | str, out_dir: Path,
                    strip_lines: int = 256, **kwargs: Any) -> QualityRecord:
     """Decode to ``out_dir``: ``<band>.tif``, ``lines.json``, ``ancillary.json``, ``quality.json``."""
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
 
     out_dir = Path(out_dir)
     try:
@@ -87,16 +85,14 @@ def export_decoded(source: Source, profile: MissionProfile | str, out_dir: Path,
             raw = out_dir / f".{name}.raw"
             profile_kw = dict(driver="GTiff", width=width, height=height, count=1, dtype="uint16",
                               compress="deflate", predictor=2, blockysize=min(strip_lines, height))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.open(out_dir / f"{name}.tif", "w", **profile_kw) as dst:
-                    dst.update_tags(BAND=name, FIRST_LINE=str(first), FILL_VALUE=str(FILL_VALUE), FILL_NOTE=FILL_NOTE,
-                                    LEVEL="level0", MISSION=dec.profile.name)
-                    dst.set_band_description(1, name)
-                    for r0 in range(0, height, strip_lines):
-                        n = min(strip_lines, height - r0)
-                        rows = np.fromfile(raw, dtype="<u2", count=n * width, offset=r0 * width * 2)
-                        dst.write(rows.reshape(n, width), 1, window=((r0, r0 + n), (0, width)))
+            with rasterio.open(out_dir / f"{name}.tif", "w", **profile_kw) as dst:
+                dst.update_tags(BAND=name, FIRST_LINE=str(first), FILL_VALUE=str(FILL_VALUE), FILL_NOTE=FILL_NOTE,
+                                LEVEL="level0", MISSION=dec.profile.name)
+                dst.set_band_description(1, name)
+                for r0 in range(0, height, strip_lines):
+                    n = min(strip_lines, height - r0)
+                    rows = np.fromfile(raw, dtype="<u2", count=n * width, offset=r0 * width * 2)
+                    dst.write(rows.reshape(n, width), 1, window=((r0, r0 + n), (0, width)))
             raw.unlink()
             iso = np.datetime_as_string(times, unit="us")
             lines_doc["bands"][name] = {

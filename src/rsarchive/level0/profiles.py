@@ -1,5 +1,5 @@
 """Mission profiles: the per-mission geometry of a downlink, loaded from
-``config/missions/<name>.yaml`` and validated.
+``missions/<name>.yaml`` (site directory, else the package data) and validated.
 
 A profile says how long a CADU and its transfer frame are, whether Reed–Solomon
 check bytes follow the frame (and whether the randomiser covers them), whether a
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from rsarchive.errors import ConfigError, UsageError
+from rsarchive.resources import listing, searched, site_or_shipped
 
 log = logging.getLogger(__name__)
 
@@ -101,17 +102,8 @@ class MissionProfile:
 
 
 def available_profiles(config_dir: Path | None = None) -> list[str]:
-    """Names of the profiles in ``<config_dir>/missions``."""
-    directory = _missions_dir(config_dir)
-    return sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
-
-
-def _missions_dir(config_dir: Path | None) -> Path:
-    if config_dir is None:
-        from rsarchive.settings import CONFIG_DIR
-
-        config_dir = CONFIG_DIR
-    return Path(config_dir) / "missions"
+    """Names of the profiles in ``missions/`` of ``config_dir`` (else the site directory) and the package."""
+    return [Path(name).stem for name in listing("missions", "*.yaml", config_dir)]
 
 
 def load_profile(name_or_path: str | Path, config_dir: Path | None = None) -> MissionProfile:
@@ -125,11 +117,11 @@ def load_profile(name_or_path: str | Path, config_dir: Path | None = None) -> Mi
     text = str(name_or_path)
     path = Path(text)
     if not (text.endswith((".yaml", ".yml")) or path.is_file()):
-        path = _missions_dir(config_dir) / f"{text}.yaml"
+        path = site_or_shipped(f"missions/{text}.yaml", config_dir)
         if not path.is_file():
             known = available_profiles(config_dir)
             raise UsageError(f"unknown mission profile {text!r}; available: {', '.join(known) or 'none'} "
-                             f"(in {path.parent})")
+                             f"(in {searched('missions', config_dir)})")
     elif not path.is_file():
         raise UsageError(f"mission profile file {path} does not exist")
     try:

@@ -112,6 +112,15 @@ class QualityRecord:
         data["apids"] = {str(k): v for k, v in sorted(data["apids"].items())}
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QualityRecord:
+        """The record of a :meth:`to_dict` form (unknown keys are refused: a record of another version)."""
+        groups = {"vcs": (VcQuality, int), "apids": (ApidQuality, int), "bands": (BandQuality, str)}
+        plain = {k: v for k, v in data.items() if k not in groups}
+        nested = {name: {key(k): kind(**v) for k, v in (data.get(name) or {}).items()}
+                  for name, (kind, key) in groups.items()}
+        return cls(**plain, **nested)
+
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 

@@ -5,8 +5,8 @@
 * CDS (§3.3, used by JPSS/Suomi-NPP): 2 octets day, 4 octets millisecond of day,
   2 octets microsecond since 1958-01-01, read as UTC.
 
-UTC = TAI − (TAI − UTC), the difference coming from ``config/leap-seconds.yaml``
-(the full historical table, 37 s since 2017-01-01).  Before 1961 the difference is
+UTC = TAI − (TAI − UTC), the difference coming from ``leap-seconds.yaml`` of the package
+data or the site directory (the full historical table, 37 s since 2017-01-01).  Before 1961 the difference is
 taken as 0.  A TAI instant that falls inside an inserted leap second (23:59:60 UTC,
 which neither ``datetime`` nor ``datetime64`` can hold) is reported as the last
 representable instant before midnight (23:59:59.999999), so decoded times never go
@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from rsarchive.errors import ConfigError, DecodeError
+from rsarchive.resources import site_or_shipped
 
 __all__ = [
     "CUC_EPOCH",
@@ -98,7 +99,7 @@ def _date_ns(value: object) -> int:
 
 
 def load_leap_seconds(path: Path) -> LeapSecondTable:
-    """Read a leap-second table (see ``config/leap-seconds.yaml``)."""
+    """Read a leap-second table (see the package's ``data/leap-seconds.yaml``)."""
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         entries = sorted(raw["entries"], key=lambda e: _date_ns(e["utc"]))
@@ -115,12 +116,9 @@ def load_leap_seconds(path: Path) -> LeapSecondTable:
 
 @lru_cache(maxsize=4)
 def leap_seconds(config_dir: Path | None = None) -> LeapSecondTable:
-    """The leap-second table of ``<config_dir>/leap-seconds.yaml`` (cached)."""
-    if config_dir is None:
-        from rsarchive.settings import CONFIG_DIR
-
-        config_dir = CONFIG_DIR
-    return load_leap_seconds(Path(config_dir) / "leap-seconds.yaml")
+    """The leap-second table ``leap-seconds.yaml`` of ``config_dir`` (else the site directory), or
+    the package's (cached)."""
+    return load_leap_seconds(site_or_shipped("leap-seconds.yaml", config_dir))
 
 
 def tai_minus_utc(utc: dt.datetime, table: LeapSecondTable | None = None) -> float:

@@ -16,10 +16,11 @@ offset 0, nodata 0) — record ``REFLECTANCE_ENCODING.to_dict()`` with the file.
 :func:`toa_encode_rows` is the product's per-strip step on the output grid: the
 reflectance from warped radiance and cos θs (interpolated per pixel from the sun
 grid's nodes, or a given field), the QA's no-data bit both ways, the encoding
-and (PAN) block means for band registration, in one compiled pass (numba) where
-NumPy took about ten (≈ 1.5 CPU-s per reference scene).  Its
-float32 operations are NumPy's, in NumPy's order, so the reflectance and the
-counts are the same to the bit (tested).
+and (PAN) block means for band registration, in one compiled pass (numba,
+without the GIL: strips may run on several threads).  Its float32 operations are
+NumPy's, in NumPy's order, so the reflectance and the counts are the same to the
+bit as the NumPy expressions (tested).
+(why: docs/DECISIONS.md, Product stage CPU: the compiled TOA pass and the cloud flags)
 """
 
 from __future__ import annotations

@@ -85,9 +85,10 @@ class BandStrip:
         """DNs of counters ``[first, stop)`` (fill 0 outside the strip), a new array.
 
         A spooled band (a memory map) is read with ``readinto`` from its file rather than
-        through the map: pages touched through a map stay in this process's RSS (as
-        file-backed pages) until the map is closed, so the RSS grew by the size of every
-        scene's DNs over a pass (≈ 120 MB per reference scene)."""
+        through the map, so the pages read do not stay in this process's RSS; each call opens
+        its own file handle (calls may run in parallel).  A spool file shorter than the strip
+        raises :class:`~rsarchive.errors.ProcessingError`.
+        (why: docs/DECISIONS.md, Memory over a long ingest pass)"""
         out = np.zeros((stop - first, self.detectors), dtype=np.uint16)
         lo, hi = max(first, self.first_line), min(stop, self.stop_line)
         if hi > lo:

@@ -1,75 +1,274 @@
-"""``metadata.json`` of a raw (L1A) scene: what the catalog and the geometry stage need.
+"""``metadata.json`` of a raw (L1A) scene, schema ``rsarchive-raw/1``: the typed model.
 
-Schema ``rsarchive-raw/1`` (all times ISO 8601 UTC with ``Z``; radiance in
-W m⁻² sr⁻¹ µm⁻¹)::
-
-    format            "rsarchive-raw/1"
-    level             "raw"  (L1A: radiometrically equalised, sensor geometry)
-    scene_id          "<mission>_<YYYYMMDDThhmmss>_<pass>_<NNN>"  (rsarchive.raw.scenes)
-    datastrip_id      the scene id without "_<NNN>"
-    scene_index       NNN as an integer
-    mission, pass_id
-    partial           true when the datastrip ends inside the scene
-    start_utc, end_utc, centre_utc
-                      time stamps (start of integration) of the scene's first, last and middle
-                      lines of the reference band
-    reference_band    the band scenes are counted in (longest line period)
-    downlink          {path, sha256, bytes, profile}
-    cpf               {version, mission, source}
-    software          {name, version}
-    created_utc
-    bands[]           one per CPF band, in CPF order:
-        name, id, common_name, center_wavelength_um, full_width_half_max_um, esun_w_m2_um,
-        file          "<band>.tif" (uint16 COG, lines × detectors, no georeference)
-        data_type "uint16", scale, offset, nodata (0), units "W m-2 sr-1 um-1"
-                      radiance = count · scale + offset  (the very numbers written in the COG)
-        lines {first, last, count}  line counters of the band in this scene
-        detectors, line_period_s, start_utc, end_utc
-        dead_detectors  CPF indices (filled from neighbours, QA bit 2)
-        level0        {lines, lines_valid, lines_missing, lines_unreadable} in this scene
-        statistics    {minimum, maximum, mean, stddev (radiance of valid pixels, as stored),
-                       valid_pixels, valid_percent, nodata_percent, saturated_percent, filled_percent}
-        qa            {file, band}  where this band's QA bitfield is
-        rpc           null (ancillary cannot locate the scene), or {in_file: true, rms_px, max_px,
-                      check_rms_px, check_max_px, nodes, height_range_m}: the RPC00B model fitted to
-                      the sensor model (rsarchive.geometry.rpc) is in the band's COG as GDAL RPC
-                      metadata (integer line/sample = pixel centre); the residuals are in pixels.
-                      A QA file carries the RPC of its first band.
-    qa                {files: [{file, bands[]}], data_type "uint16", bits {position: meaning},
-                       overview_resampling "mode"}
-                      one multi-band QA COG per sensor grid: "QA.tif" for the reference band's
-                      grid (one band per spectral band), "QA_<band>.tif" for each other grid (PAN)
-    level0_quality    the decoder's quality record of the whole downlink (spec §6)
-    temperature       {t_ref_c, min_c, max_c}: focal-plane temperature over the scene's lines
-    ancillary         ephemeris/attitude/housekeeping samples covering the scene ± margin
-                      {margin_s, ephemeris {time[], position_m[], velocity_m_s[]},
-                       attitude {time[], quaternion[]}, housekeeping {time[], focal_plane_temp_c[]},
-                       degraded_lines {band: lines flagged QA bit 4}}
-    geometry          null when the ancillary cannot locate the scene, else
-                      {centre_lat, centre_lon, footprint (GeoJSON Polygon, ellipsoid h = 0,
-                       from the ancillary: approximate until the geometry stage refines it)}
-    sun               null, or {zenith_deg, azimuth_deg (geometric, at the scene centre, when the
-                       centre line is seen: its stamp + half a line period), earth_sun_distance_au,
-                       at_utc}
-    notes[]           anything unusual (missing housekeeping, bands without valid lines …)
+:class:`RawSceneMetadata` is what the raw stage returns and what the product stage and
+the catalog read; it becomes JSON only in ``metadata.json``
+(:meth:`~rsarchive.metadata_file.MetadataFile.write` / ``read``).  All times are ISO 8601
+UTC with ``Z``; radiance in W m⁻² sr⁻¹ µm⁻¹ (radiance = count · scale + offset: the very
+numbers written in the COG).  The QA bits are :data:`rsarchive.radiometry.qa.QA_BITS`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, field_serializer, field_validator
 
+from rsarchive.errors import UsageError
+from rsarchive.level0.quality import QualityRecord
+from rsarchive.metadata_file import MetadataFile, Record, absent, load_json
 from rsarchive.radiometry.qa import QA_BITS
 
-__all__ = ["METADATA_FORMAT", "iso", "statistics_from_chunks", "write_metadata", "ancillary_window",
-           "CHUNK_STATS_FIELDS"]
+__all__ = ["METADATA_FORMAT", "CHUNK_STATS_FIELDS", "Ancillary", "BandFile", "BandStatistics", "QaFile", "QaRef", "QaSection",
+           "RawBand", "RawSceneMetadata", "RpcFitRecord", "RpcFitStats", "SceneGeometry", "SunAtCentre", "ancillary_window",
+           "iso", "now_utc", "qa_section", "read_raw_metadata", "statistics_from_chunks"]
 
 METADATA_FORMAT = "rsarchive-raw/1"
 CHUNK_STATS_FIELDS = ("valid", "sum", "sumsq", "min", "max", "saturated", "filled", "nodata", "pixels")
+
+Number = int | float
+"""A number as computed (kept as int or float: the JSON form is the one written before the models)."""
+
+
+class LineRange(Record):
+    """Line counters of a band in the scene."""
+
+    first: int
+    last: int
+    count: int
+
+
+class Level0Lines(Record):
+    """What level 0 delivered for a band's lines in this scene."""
+
+    lines: int
+    lines_valid: int
+    lines_missing: int
+    lines_unreadable: int
+
+
+class BandStatistics(Record):
+    """Radiance of the valid pixels as stored (None when there is none) and pixel shares (%)."""
+
+    minimum: float | None
+    maximum: float | None
+    mean: float | None
+    stddev: float | None
+    valid_pixels: int
+    valid_percent: Number
+    nodata_percent: Number
+    saturated_percent: Number
+    filled_percent: Number
+
+
+class QaRef(Record):
+    """Where a band's QA bitfield is: a QA file and its band (1-based)."""
+
+    file: str
+    band: int
+
+
+class RpcFitStats(Record):
+    """How well the RPC00B model fits the sensor model: residuals in pixels, nodes, height range."""
+
+    rms_px: float
+    max_px: float
+    check_rms_px: float
+    check_max_px: float
+    nodes: int
+    height_range_m: list[float]
+
+
+class RpcFitRecord(RpcFitStats):
+    """The RPC00B model fitted to the sensor model; it is in the band's COG as GDAL RPC metadata
+    (integer line/sample = pixel centre)."""
+
+    in_file: bool
+
+
+class BandFile(Record):
+    """A band's file and how its counts become a physical quantity: value = count · scale + offset."""
+
+    name: str
+    common_name: str | None
+    center_wavelength_um: float
+    full_width_half_max_um: float
+    esun_w_m2_um: float | None
+    file: str
+    scale: float
+    offset: float
+    nodata: int
+    units: str
+    data_type: str
+
+
+class RawBand(BandFile):
+    """One CPF band of the scene (uint16 radiance COG, lines × detectors, no georeference)."""
+
+    id: int
+    lines: LineRange
+    detectors: int
+    line_period_s: float
+    start_utc: str | None
+    end_utc: str | None
+    dead_detectors: list[int] = Field(description="CPF indices (filled from neighbours, QA bit 2)")
+    level0: Level0Lines
+    statistics: BandStatistics
+    qa: QaRef
+    rpc: RpcFitRecord | None = Field(None, description="None when the ancillary cannot locate the scene")
+
+
+class QaFile(Record):
+    """One multi-band QA COG: ``QA.tif`` for the reference band's grid, ``QA_<band>.tif`` for the others."""
+
+    file: str
+    bands: list[str]
+    resolution_m: float | None = absent()
+
+
+class QaSection(Record):
+    """The QA files and what their bits mean."""
+
+    files: list[QaFile]
+    data_type: str = "uint16"
+    nodata: None = None
+    bits: dict[str, str]
+    reserved_bits: str = "7-15"
+    overview_resampling: str = "mode"
+    terrain_occlusion: dict[str, Any] | None = absent()
+    """Product level only (:mod:`rsarchive.geometry.occlusion`)."""
+
+
+class DownlinkRef(Record):
+    path: str
+    sha256: str
+    bytes: int
+    profile: str
+
+
+class CpfRef(Record):
+    version: str
+    mission: str
+    source: str
+
+
+class Software(Record):
+    name: str
+    version: str
+
+
+class Temperature(Record):
+    """Focal-plane temperature over the scene's lines (°C)."""
+
+    t_ref_c: float
+    min_c: float | None
+    max_c: float | None
+
+
+class Ephemeris(Record):
+    frame: str
+    time: list[str | None]
+    position_m: list[list[float]]
+    velocity_m_s: list[list[float]]
+
+
+class Attitude(Record):
+    convention: str
+    time: list[str | None]
+    quaternion: list[list[float]]
+
+
+class Housekeeping(Record):
+    time: list[str | None]
+    focal_plane_temp_c: list[float]
+
+
+class Ancillary(Record):
+    """Ephemeris, attitude and housekeeping samples covering the scene ± ``margin_s``."""
+
+    margin_s: float
+    ephemeris: Ephemeris
+    attitude: Attitude
+    housekeeping: Housekeeping
+    degraded_lines: dict[str, int] = Field(default_factory=dict, description="band → lines flagged QA bit 4")
+
+
+class SceneGeometry(Record):
+    """Centre and footprint from the decoded ancillary (ellipsoid, h = 0): approximate until the product."""
+
+    centre_lat: float
+    centre_lon: float
+    height_m: float
+    footprint: dict[str, Any] = Field(description="GeoJSON Polygon")
+    note: str
+
+
+class SunAtCentre(Record):
+    """Geometric sun angles at the scene centre, when the centre line is seen (stamp + half a line period)."""
+
+    zenith_deg: float
+    azimuth_deg: float
+    earth_sun_distance_au: float
+    at_utc: str | None
+    note: str
+
+
+class RawSceneMetadata(MetadataFile):
+    """``metadata.json`` of a raw scene (:data:`METADATA_FORMAT`)."""
+
+    format: Literal["rsarchive-raw/1"] = METADATA_FORMAT
+    level: Literal["raw"] = "raw"
+    scene_id: str = Field(description="<mission>_<YYYYMMDDThhmmss>_<pass>_<NNN> (rsarchive.raw.scenes)")
+    datastrip_id: str = Field(description="the scene id without _<NNN>")
+    scene_index: int
+    mission: str
+    pass_id: str
+    partial: bool = Field(description="the datastrip ends inside the scene")
+    start_utc: str | None = Field(description="stamp (start of integration) of the reference band's first line")
+    end_utc: str | None
+    centre_utc: str | None
+    reference_band: str = Field(description="the band scenes are counted in (longest line period)")
+    downlink: DownlinkRef
+    cpf: CpfRef
+    software: Software
+    created_utc: str
+    bands: list[RawBand] = Field(description="one per CPF band, in CPF order")
+    qa: QaSection
+    level0_quality: QualityRecord = Field(description="the decoder's quality record of the whole downlink")
+    temperature: Temperature
+    ancillary: Ancillary
+    geometry: SceneGeometry | None = Field(description="None when the ancillary cannot locate the scene")
+    sun: SunAtCentre | None
+    notes: list[str] = Field(description="anything unusual (missing housekeeping, bands without valid lines …)")
+
+    @field_validator("level0_quality", mode="before")
+    @classmethod
+    def _quality(cls, value: Any) -> QualityRecord:
+        return value if isinstance(value, QualityRecord) else QualityRecord.from_dict(value)
+
+    @field_serializer("level0_quality")
+    def _quality_json(self, value: QualityRecord) -> dict[str, Any]:
+        return value.to_dict()
+
+    def band(self, name: str) -> RawBand:
+        for band in self.bands:
+            if band.name == name:
+                return band
+        raise KeyError(name)
+
+
+def read_raw_metadata(raw_dir: Path) -> RawSceneMetadata:
+    """The metadata of the raw scene directory ``raw_dir`` (its ``metadata.json``)."""
+    path = Path(raw_dir) / "metadata.json"
+    if not path.is_file():
+        raise UsageError(f"{raw_dir} is not a raw scene directory (no metadata.json)")
+    data = load_json(path)
+    found = data.get("format") if isinstance(data, dict) else None
+    if found != METADATA_FORMAT:
+        raise UsageError(f"{path}: format {found!r}, expected {METADATA_FORMAT}")
+    return RawSceneMetadata.from_dict(data, str(path))
 
 
 def iso(t: Any) -> str | None:
@@ -84,7 +283,7 @@ def now_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def statistics_from_chunks(chunks: np.ndarray, scale: float, offset: float) -> dict[str, Any]:
+def statistics_from_chunks(chunks: np.ndarray, scale: float, offset: float) -> BandStatistics:
     """Combine per-chunk count statistics (rows of :data:`CHUNK_STATS_FIELDS`) into radiance statistics."""
     c = np.asarray(chunks, dtype=np.float64).reshape(-1, len(CHUNK_STATS_FIELDS))
     valid, total, total_sq, lo, hi, sat, filled, nodata, pixels = (c[:, k] for k in range(c.shape[1]))
@@ -100,10 +299,11 @@ def statistics_from_chunks(chunks: np.ndarray, scale: float, offset: float) -> d
         var_c = max(float(total_sq.sum()) / n - mean_c * mean_c, 0.0)
         out.update(minimum=float(lo.min()) * scale + offset, maximum=float(hi.max()) * scale + offset,
                    mean=mean_c * scale + offset, stddev=float(np.sqrt(var_c)) * scale)
-    return out
+    return BandStatistics(**out)
 
 
-def ancillary_window(ancillary: Any, start: np.datetime64, end: np.datetime64, margin_s: float) -> dict[str, Any]:
+def ancillary_window(ancillary: Any, start: np.datetime64, end: np.datetime64, margin_s: float,
+                     degraded_lines: dict[str, int]) -> Ancillary:
     """The ephemeris/attitude/housekeeping samples within ``[start − margin, end + margin]``."""
     lo = np.datetime64(start, "ns") - np.int64(round(margin_s * 1e9)) * np.timedelta64(1, "ns")
     hi = np.datetime64(end, "ns") + np.int64(round(margin_s * 1e9)) * np.timedelta64(1, "ns")
@@ -117,25 +317,19 @@ def ancillary_window(ancillary: Any, start: np.datetime64, end: np.datetime64, m
     e = pick(ancillary.ephemeris_times)
     a = pick(ancillary.attitude_times)
     h = pick(ancillary.housekeeping_times)
-    return {
-        "margin_s": margin_s,
-        "ephemeris": {"frame": "ITRF/WGS84 ECEF", "time": isos(ancillary.ephemeris_times[e]),
-                      "position_m": ancillary.positions_m[e].tolist(),
-                      "velocity_m_s": ancillary.velocities_m_s[e].tolist()},
-        "attitude": {"convention": "unit quaternion q0 (scalar), q1, q2, q3: body → ECEF",
-                     "time": isos(ancillary.attitude_times[a]), "quaternion": ancillary.quaternions[a].tolist()},
-        "housekeeping": {"time": isos(ancillary.housekeeping_times[h]),
-                         "focal_plane_temp_c": ancillary.focal_plane_temp_c[h].tolist()},
-    }
+    return Ancillary(
+        margin_s=margin_s,
+        ephemeris=Ephemeris(frame="ITRF/WGS84 ECEF", time=isos(ancillary.ephemeris_times[e]),
+                            position_m=ancillary.positions_m[e].tolist(),
+                            velocity_m_s=ancillary.velocities_m_s[e].tolist()),
+        attitude=Attitude(convention="unit quaternion q0 (scalar), q1, q2, q3: body → ECEF",
+                          time=isos(ancillary.attitude_times[a]), quaternion=ancillary.quaternions[a].tolist()),
+        housekeeping=Housekeeping(time=isos(ancillary.housekeeping_times[h]),
+                                  focal_plane_temp_c=ancillary.focal_plane_temp_c[h].tolist()),
+        degraded_lines=degraded_lines,
+    )
 
 
-def qa_section(files: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"files": files, "data_type": "uint16", "nodata": None,
-            "bits": {str(bit): text for bit, text in QA_BITS.items()}, "reserved_bits": "7-15",
-            "overview_resampling": "mode"}
-
-
-def write_metadata(path: str | Path, metadata: dict[str, Any]) -> None:
-    """Write ``metadata.json`` (UTF-8, indented, NaN-free)."""
-    text = json.dumps(metadata, indent=1, ensure_ascii=False, allow_nan=False)
-    Path(path).write_text(text + "\n", encoding="utf-8")
+def qa_section(files: list[QaFile], terrain_occlusion: dict[str, Any] | None = None) -> QaSection:
+    return QaSection(files=files, bits={str(bit): text for bit, text in QA_BITS.items()},
+                     terrain_occlusion=terrain_occlusion)

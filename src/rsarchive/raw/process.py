@@ -11,7 +11,7 @@
 or simply :func:`process_raw`.  Per scene the whole chain is a lazy Dask graph
 over blocks of lines — read DNs from the spool, equalise, QA, encode to uint16,
 chunk statistics — stored into tiled GeoTIFFs with **one** ``dask.compute``;
-then GDAL turns each file into a COG (:mod:`rsarchive.raw.cog`) and
+then GDAL turns each file into a COG (:mod:`rsarchive.cog.writer`) and
 ``metadata.json`` is written (:mod:`rsarchive.raw.metadata`).  A scene is
 written into ``DIR/.<scene-id>.partial/`` and renamed when complete, so a scene
 directory is never half written.  A scene in which no band has a valid line is
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 import rsarchive
+from rsarchive.cog.writer import DEFAULT_COMPRESS, DEFAULT_TILE, create_tiled, finish_cog
 from rsarchive.cpf import CPF, BandCalibration, load_cpf
 from rsarchive.errors import ConflictError, ProcessingError
 from rsarchive.level0 import FLAG_MISSING, FLAG_OK, MissionProfile
@@ -40,9 +41,9 @@ from rsarchive.radiometry.encoding import Encoding, radiance_encoding
 from rsarchive.radiometry.equalise import BandEqualiser, equalise_dask, line_temperatures
 from rsarchive.radiometry.qa import QA_FILLED, QA_NODATA, QA_SATURATED
 from rsarchive.raw import metadata as md
-from rsarchive.raw.cog import DEFAULT_COMPRESS, DEFAULT_TILE, create_tiled, finish_cog
 from rsarchive.raw.datastrip import BandStrip, Datastrip, read_datastrip
 from rsarchive.raw.scenes import SceneSpan, datastrip_id, reference_band, scene_id, split_scenes
+from rsarchive.threads import ThreadBudget
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SceneResult:
     path: Path | None = None
     skipped: bool = False
     reason: str = ""
-    metadata: dict[str, Any] | None = None
+    metadata: md.RawSceneMetadata | None = None
 
 
 @dataclass
@@ -134,6 +135,7 @@ class RawProcessor:
         overwrite: bool = False,
         ancillary_margin_s: float = 5.0,
         scheduler: Any = None,
+        threads: ThreadBudget | None = None,
     ) -> None:
         self.downlink = Path(downlink)
         self.cpf = cpf if isinstance(cpf, CPF) else load_cpf(cpf, config_dir)
@@ -146,6 +148,11 @@ class RawProcessor:
         self.overwrite = overwrite
         self.ancillary_margin_s = ancillary_margin_s
         self.scheduler = scheduler
+        self.threads = threads or ThreadBudget.of_machine()
+        # Dask's local scheduler (or the one set in dask.config) gets the budget's threads; a distributed
+        # cluster sizes its own workers
+        self._compute: dict[str, Any] = ({"scheduler": scheduler} if scheduler is not None else
+                                         {"num_workers": self.threads.cpu})
         self.strip: Datastrip | None = None
         self._spool: tempfile.TemporaryDirectory[str] | None = None
         self._model: Any = None
@@ -324,7 +331,7 @@ class RawProcessor:
         return graph
 
     def _write_scene(self, span: SceneSpan, sid: str, plans: dict[str, _BandPlan], work: Path,
-                     strip: Datastrip) -> dict[str, Any]:
+                     strip: Datastrip) -> md.RawSceneMetadata:
         import dask
         import dask.array as da
 
@@ -368,27 +375,27 @@ class RawProcessor:
             started = time.perf_counter()
             if distributed:
                 # Workers compute; this process (which holds the files) writes what comes back.
-                computed_arrays = dask.compute(*sources, *(graph[n]["stats"] for n in names),
-                                               scheduler=self.scheduler)
+                computed_arrays = dask.compute(*sources, *(graph[n]["stats"] for n in names), **self._compute)
                 for target, array in zip(targets, computed_arrays[:len(sources)], strict=True):
                     target[(slice(0, array.shape[0]), slice(0, array.shape[1]))] = array
                 stats = list(computed_arrays[len(sources):])
             else:
                 store = da.store(sources, targets, lock=False, compute=False)
-                _, *stats = dask.compute(store, *(graph[n]["stats"] for n in names), scheduler=self.scheduler)
+                _, *stats = dask.compute(store, *(graph[n]["stats"] for n in names), **self._compute)
             computed = time.perf_counter()
             import rasterio
 
-            # a bounded GDAL block cache (its default, 5 % of RAM, kept the scene's tiles cached across
-            # stages and scenes: peak RSS grew with the pass); each in-memory band set is freed once written
+            # a bounded GDAL block cache (why: docs/DECISIONS.md, Memory over a long ingest pass); each
+            # in-memory band set is freed once written
             def write(file: tuple[Any, Path, str]) -> None:
                 ds, dst, resampling = file
-                finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress)
+                finish_cog(ds, dst, resampling=resampling, tile=self.tile, compress=self.compress,
+                           threads=self.threads.cpu)
                 ds.close()
 
             # two files at a time: GDAL's overviews are single-threaded and run without the GIL
             with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
-                    ThreadPoolExecutor(max_workers=2, thread_name_prefix="raw-cog") as pool:
+                    ThreadPoolExecutor(max_workers=self.threads.share(2), thread_name_prefix="raw-cog") as pool:
                 for _ in pool.map(write, files):
                     pass
         finally:
@@ -398,16 +405,14 @@ class RawProcessor:
                   time.perf_counter() - computed)
         band_stats = {n: md.statistics_from_chunks(s, plans[n].encoding.scale, plans[n].encoding.offset)
                       for n, s in zip(names, stats)}
-        meta = self._metadata(span, sid, plans, groups, band_stats, strip)
-        for entry in meta["bands"]:
-            fit = rpc_fits.get(entry["name"])
-            entry["rpc"] = None if fit is None else {"in_file": True, **fit.to_dict()}
-        md.write_metadata(work / "metadata.json", meta)
+        meta = self._metadata(span, sid, plans, groups, band_stats, rpc_fits, strip)
+        meta.write(work / "metadata.json")
         return meta
 
     # -- metadata ----------------------------------------------------------------------
     def _metadata(self, span: SceneSpan, sid: str, plans: dict[str, _BandPlan], groups: dict[str, list[str]],
-                  band_stats: dict[str, dict[str, Any]], strip: Datastrip) -> dict[str, Any]:
+                  band_stats: dict[str, md.BandStatistics], rpc_fits: dict[str, Any],
+                  strip: Datastrip) -> md.RawSceneMetadata:
         ref = reference_band(self.cpf)
         rp = plans[ref.name]
         start, end = rp.times[0], rp.times[-1]
@@ -419,53 +424,46 @@ class RawProcessor:
             cal = p.cal
             if not p.valid_lines:
                 notes.append(f"band {name} has no valid line in this scene (all nodata)")
-            bands.append({
-                "name": name, "id": cal.id, "common_name": cal.common_name,
-                "center_wavelength_um": cal.center_um, "full_width_half_max_um": cal.fwhm_um,
-                "esun_w_m2_um": cal.esun, "file": f"{name}.tif", **p.encoding.to_dict(),
-                "lines": {"first": p.first, "last": p.stop - 1, "count": p.lines},
-                "detectors": cal.detectors, "line_period_s": cal.line_period_s,
-                "start_utc": md.iso(p.times[0]), "end_utc": md.iso(p.times[-1]),
-                "dead_detectors": list(cal.dead),
-                "level0": {"lines": p.lines, "lines_valid": p.valid_lines,
-                           "lines_missing": int(np.count_nonzero(p.flags == FLAG_MISSING)),
-                           "lines_unreadable": int(np.count_nonzero((p.flags != FLAG_OK)
-                                                                    & (p.flags != FLAG_MISSING)))},
-                "statistics": band_stats[name],
-                "qa": {"file": qa_of[name][0], "band": qa_of[name][1]},
-            })
+            fit = rpc_fits.get(name)
+            bands.append(md.RawBand(
+                name=name, id=cal.id, common_name=cal.common_name, center_wavelength_um=cal.center_um,
+                full_width_half_max_um=cal.fwhm_um, esun_w_m2_um=cal.esun, file=f"{name}.tif",
+                **p.encoding.to_dict(), lines=md.LineRange(first=p.first, last=p.stop - 1, count=p.lines),
+                detectors=cal.detectors, line_period_s=cal.line_period_s, start_utc=md.iso(p.times[0]),
+                end_utc=md.iso(p.times[-1]), dead_detectors=list(cal.dead),
+                level0=md.Level0Lines(
+                    lines=p.lines, lines_valid=p.valid_lines,
+                    lines_missing=int(np.count_nonzero(p.flags == FLAG_MISSING)),
+                    lines_unreadable=int(np.count_nonzero((p.flags != FLAG_OK) & (p.flags != FLAG_MISSING)))),
+                statistics=band_stats[name], qa=md.QaRef(file=qa_of[name][0], band=qa_of[name][1]),
+                rpc=None if fit is None else md.RpcFitRecord(in_file=True, **fit.to_dict())))
         anc = strip.ancillary
         if anc.housekeeping_times.size == 0:
             notes.append("no housekeeping: dark not temperature-corrected (T_ref used), QA bit 4 set")
         temps = np.concatenate([p.temperature for p in plans.values()])
         finite = temps[np.isfinite(temps)]
-        window = md.ancillary_window(anc, start, end, self.ancillary_margin_s)
-        window["degraded_lines"] = {n: int(np.count_nonzero(p.degraded)) for n, p in plans.items()}
+        window = md.ancillary_window(anc, start, end, self.ancillary_margin_s,
+                                     {n: int(np.count_nonzero(p.degraded)) for n, p in plans.items()})
         geometry, sun = self._geometry(rp, centre)
         if geometry is None:
             notes.append("ephemeris/attitude insufficient to locate the scene: no geometry or sun angles")
-        return {
-            "format": md.METADATA_FORMAT, "level": "raw", "scene_id": sid, "datastrip_id": self.datastrip_id,
-            "scene_index": span.index, "mission": self.cpf.mission, "pass_id": self.pass_token,
-            "partial": span.partial, "start_utc": md.iso(start), "end_utc": md.iso(end),
-            "centre_utc": md.iso(centre), "reference_band": ref.name,
-            "downlink": {"path": strip.source, "sha256": strip.sha256, "bytes": strip.size, "profile": strip.profile},
-            "cpf": {"version": self.cpf.version, "mission": self.cpf.mission, "source": self.cpf.source},
-            "software": {"name": "rsarchive", "version": rsarchive.__version__},
-            "created_utc": md.now_utc(),
-            "bands": bands,
-            "qa": md.qa_section([{"file": f"{g}.tif", "bands": members} for g, members in groups.items()]),
-            "level0_quality": strip.quality.to_dict(),
-            "temperature": {"t_ref_c": self.cpf.t_ref_c,
-                            "min_c": float(finite.min()) if finite.size else None,
-                            "max_c": float(finite.max()) if finite.size else None},
-            "ancillary": window,
-            "geometry": geometry,
-            "sun": sun,
-            "notes": notes,
-        }
+        return md.RawSceneMetadata(
+            scene_id=sid, datastrip_id=self.datastrip_id, scene_index=span.index, mission=self.cpf.mission,
+            pass_id=self.pass_token, partial=span.partial, start_utc=md.iso(start), end_utc=md.iso(end),
+            centre_utc=md.iso(centre), reference_band=ref.name,
+            downlink=md.DownlinkRef(path=strip.source, sha256=strip.sha256, bytes=strip.size, profile=strip.profile),
+            cpf=md.CpfRef(version=self.cpf.version, mission=self.cpf.mission, source=self.cpf.source),
+            software=md.Software(name="rsarchive", version=rsarchive.__version__),
+            created_utc=md.now_utc(), bands=bands,
+            qa=md.qa_section([md.QaFile(file=f"{g}.tif", bands=members) for g, members in groups.items()]),
+            level0_quality=strip.quality,
+            temperature=md.Temperature(t_ref_c=self.cpf.t_ref_c,
+                                       min_c=float(finite.min()) if finite.size else None,
+                                       max_c=float(finite.max()) if finite.size else None),
+            ancillary=window, geometry=geometry, sun=sun, notes=notes)
 
-    def _geometry(self, rp: _BandPlan, centre: np.datetime64) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _geometry(self, rp: _BandPlan, centre: np.datetime64) -> tuple[md.SceneGeometry | None,
+                                                                       md.SunAtCentre | None]:
         """Scene centre, footprint and sun angles from the decoded ancillary (ellipsoid, h = 0)."""
         model = self._sensor_model()
         if model is None or np.isnat(centre):
@@ -488,13 +486,12 @@ class RawProcessor:
         ring.append(ring[0])
         seen = mid_integration(cal, np.array([centre]))[0]  # the centre line is seen half a period after its stamp
         zen, azi = solar_angles(seen, lat, lon)
-        geometry = {"centre_lat": lat, "centre_lon": lon, "height_m": 0.0,
-                    "footprint": {"type": "Polygon", "coordinates": [ring]},
-                    "note": "from the decoded ephemeris/attitude on the WGS84 ellipsoid; approximate until the "
-                            "geometry stage"}
-        sun = {"zenith_deg": float(zen), "azimuth_deg": float(azi),
-               "earth_sun_distance_au": float(earth_sun_distance(seen)), "at_utc": md.iso(seen),
-               "note": "geometric (no refraction), at the scene centre and centre time"}
+        geometry = md.SceneGeometry(
+            centre_lat=lat, centre_lon=lon, height_m=0.0, footprint={"type": "Polygon", "coordinates": [ring]},
+            note="from the decoded ephemeris/attitude on the WGS84 ellipsoid; approximate until the geometry stage")
+        sun = md.SunAtCentre(zenith_deg=float(zen), azimuth_deg=float(azi),
+                             earth_sun_distance_au=float(earth_sun_distance(seen)), at_utc=md.iso(seen),
+                             note="geometric (no refraction), at the scene centre and centre time")
         return geometry, sun
 
 

@@ -6,11 +6,11 @@
 * :mod:`~rsarchive.requests.letters` — the written refusal (HTML and PDF);
 * :mod:`~rsarchive.requests.delivery` — fulfilment: catalog search, manifest, licence, fee statement;
 * :mod:`~rsarchive.requests.downloads` — signed per-requester links and reading assets;
-* :mod:`~rsarchive.requests.fees` — the fee schedule (``config/fees.toml``);
+* :mod:`~rsarchive.requests.fees` — the fee schedule (``fees.toml``, package data or site directory);
 * :mod:`~rsarchive.requests.reports` — error reports and their triage;
 * :mod:`~rsarchive.requests.coverage` — the coverage check before a foreign purchase.
 
-Identity (users, roles, clearance, tokens) is :mod:`rsarchive.identity`.
+Identity (users, roles, clearance, tokens) is :mod:`rsarchive.users.identity`.
 """
 
 from __future__ import annotations

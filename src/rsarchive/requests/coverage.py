@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rsarchive.identity import Principal
 from rsarchive.requests.geometry import area_from_form, area_km2, polygonal, to_geojson
 from rsarchive.requests.models import CoverageQuery
 from rsarchive.requests.search import Criteria, find_items, item_gsd, item_level
+from rsarchive.users.identity import Principal
 
 
 @dataclass(frozen=True)

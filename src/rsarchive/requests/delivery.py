@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from psycopg.types.json import Jsonb
 
 from rsarchive.errors import ConflictError, NotFoundError, PermissionDeniedError
-from rsarchive.identity import Principal, require
 from rsarchive.requests import downloads, lifecycle
 from rsarchive.requests.fees import load_schedule
 from rsarchive.requests.geometry import area_from_form, area_km2
 from rsarchive.requests.search import Criteria, classification_of, find_items, item_level
+from rsarchive.users.identity import Principal, require
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
@@ -107,7 +107,7 @@ def fulfil(conn: Any, settings: Settings, principal: Principal, request_id: int)
             "geometry": item.get("geometry"),
             "assets": _assets(item, list(record.form.get("bands") or [])),
         })
-    schedule = load_schedule(settings.config_dir)
+    schedule = load_schedule(settings.site_dir)
     fee = schedule.statement(record.purpose, entries)
     manifest = {
         "request_id": request_id, "organisation": record.organisation, "purpose": record.purpose,

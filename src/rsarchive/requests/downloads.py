@@ -9,7 +9,7 @@ fails for requester B, and after its expiry for everyone.
 
 Reading the bytes is behind :func:`open_asset`: ``file://`` hrefs are read
 directly; ``s3://bucket/key`` hrefs inside the archive's primary or copy store (prefix
-included) go through :func:`rsarchive.storage.base.open_store` (``read_range`` on the
+included) go through :func:`rsarchive.storage.factory.open_store` (``read_range`` on the
 ObjectStore protocol); other S3 hrefs are read from their bucket with boto3.
 """
 
@@ -129,7 +129,7 @@ def _store_for(settings: Settings, bucket: str, path: str) -> tuple[Any, str] | 
 
     The store URL may carry a prefix (``s3://bucket/archive``); hrefs written as
     ``store.url + "/" + key`` may then have a doubled slash, which is not part of the key."""
-    from rsarchive.storage.base import open_store
+    from rsarchive.storage.factory import open_store
 
     for url, role in ((settings.primary_store, "primary"), (settings.copy_store, "copy")):
         if not url.startswith("s3://"):

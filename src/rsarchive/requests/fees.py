@@ -1,6 +1,6 @@
 """Fees (Art. 11): cost-only for security, defence and emergencies; the schedule for the rest.
 
-The schedule is data: ``config/fees.toml``.  The statement is computed from the
+The schedule is data: ``fees.toml`` (site directory, else the package data).  The statement is computed from the
 delivered items (one line per level: scenes and km² of footprint) and is part of
 the delivery.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rsarchive.errors import ConfigError
+from rsarchive.resources import site_or_shipped
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,6 @@ class FeeSchedule:
                 "lines": lines, "total": int(sum(line["amount"] for line in lines))}
 
 
-def load_schedule(config_dir: Path) -> FeeSchedule:
-    """The fee schedule in ``<config_dir>/fees.toml``."""
-    return FeeSchedule.load(config_dir / "fees.toml")
+def load_schedule(config_dir: Path | None = None) -> FeeSchedule:
+    """The fee schedule ``fees.toml`` of ``config_dir`` (else the site directory), or the package's."""
+    return FeeSchedule.load(site_or_shipped("fees.toml", config_dir))

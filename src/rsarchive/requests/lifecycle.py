@@ -2,7 +2,7 @@
 (with a written reason) or cancelled; the Art. 8.2 clock; the audit log.
 
 Every function takes an open psycopg connection and the acting
-:class:`~rsarchive.identity.Principal`; the caller commits.  A requester sees
+:class:`~rsarchive.users.identity.Principal`; the caller commits.  A requester sees
 only its organisation's requests; anything else is reported as not found, so
 ids of other organisations' requests are not revealed either.
 """
@@ -18,9 +18,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
-from rsarchive.identity import Principal, require
 from rsarchive.requests import calendar
 from rsarchive.requests.models import Approval, RequestForm
+from rsarchive.users.identity import Principal, require
 
 log = logging.getLogger(__name__)
 

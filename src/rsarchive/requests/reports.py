@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from rsarchive.db import connect
 from rsarchive.errors import ConflictError, NotFoundError, PermissionDeniedError
-from rsarchive.identity import Principal, require
 from rsarchive.requests import lifecycle
 from rsarchive.requests.delivery import stored_delivery
 from rsarchive.requests.models import ErrorReportForm, Reinstatement, Triage, TriageAction
+from rsarchive.users.identity import Principal, require
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
@@ -182,7 +182,8 @@ def reinstate(conn: Any, settings: Settings, principal: Principal, collection: s
     classified item stays out of the public catalog.  The public database commits first; if
     the internal commit then failed, the next publication would withhold it again (the
     reinstatement is not recorded): it fails closed."""
-    from rsarchive.catalog.publication import fetch_items, publish_items
+    from rsarchive.catalog.loader import fetch_items
+    from rsarchive.catalog.publication import publish_items
 
     require(principal, *lifecycle.OFFICERS)
     row = conn.execute(_LATEST + "AND a.collection = %s AND a.item_id = %s ORDER BY a.collection, a.item_id, a.id DESC",

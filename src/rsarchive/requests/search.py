@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from rsarchive.identity import Principal, item_classification
+from rsarchive.users.identity import Principal, item_classification
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def classification_of(item: dict[str, Any]) -> Any:
     """An item's security classification (``rsarchive:security_classification``); None when unset.
 
     Only that property counts (as in publication and the internal STAC API): an item
-    without it is visible to the highest clearance only (:func:`rsarchive.identity.classification_rank`)."""
+    without it is visible to the highest clearance only (:func:`rsarchive.users.identity.classification_rank`)."""
     return item_classification(item)
 
 

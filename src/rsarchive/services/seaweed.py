@@ -24,11 +24,9 @@ log = logging.getLogger(__name__)
 LOCAL_ACCESS_KEY = "rsarchive"
 LOCAL_SECRET_KEY = "rsarchive-local-secret"  # noqa: S105 - the embedded stack's fixed local credential
 
-# Volume slots on the one local volume server. With ``-volume.max=0`` SeaweedFS derives the count from
-# the free disk (free space / volume size limit), and every bucket is its own collection that claims 7
-# volumes on its first write (the default growth): 72 slots (73 GB free) were gone after ten buckets and
-# writes failed with "InternalError"; CI, with less disk, failed sooner. Volumes are not preallocated, so
-# a slot costs nothing until data lands in it; a full disk is guarded by ``-volume.minFreeSpace``.
+# Volume slots on the one local volume server, a fixed count (not derived from the free disk), and
+# volumes grown VOLUMES_PER_GROWTH at a time; a full disk is guarded by ``-volume.minFreeSpace``
+# (why: docs/DECISIONS.md, Local SeaweedFS: fixed volume slots).
 VOLUME_SLOTS = 4000
 VOLUME_SIZE_LIMIT_MB = 1024
 VOLUMES_PER_GROWTH = 2

@@ -218,14 +218,9 @@ def simulate_downlink(
     ``progress`` (optional) is called with the number of image lines (all
     bands) written since the last call.
     """
-    import warnings
 
-    from rasterio.errors import NotGeoreferencedWarning
-
-    with warnings.catch_warnings():
-        # the optional truth radiance/DN images are in sensor geometry: no georeference, on purpose
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        return _simulate(config, Path(out_path), Path(truth_dir), progress)
+    # the optional truth radiance/DN images are in sensor geometry: no georeference, on purpose
+    return _simulate(config, Path(out_path), Path(truth_dir), progress)
 
 
 def _simulate(config: SimulationConfig, out_path: Path, truth_dir: Path,

@@ -101,14 +101,8 @@ class SimulationResult:
         files = self.truth["files"].get(kind) or {}
         if name not in files:
             raise UsageError(f"truth {kind} of band {name} was not written (write_truth_{kind}=True)")
-        import warnings
-
-        from rasterio.errors import NotGeoreferencedWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # sensor geometry: no georeference
-            with rasterio.open(self.truth_dir / files[name]) as ds:
-                return ds.read(1)
+        with rasterio.open(self.truth_dir / files[name]) as ds:  # sensor geometry: no georeference
+            return ds.read(1)
 
     @property
     def writer_report(self) -> dict[str, Any]:

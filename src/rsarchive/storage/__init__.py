@@ -15,7 +15,7 @@ Typical use::
 
 from typing import Any
 
-from rsarchive.storage.base import ObjectInfo, ObjectStore, Source, open_store
+from rsarchive.storage.base import ObjectInfo, ObjectStore, Source
 from rsarchive.storage.checksum import from_multihash, multihash
 from rsarchive.storage.keys import (
     COPIED_FORMS,
@@ -47,6 +47,7 @@ _LAZY = {
     "S3Store": "rsarchive.storage.s3",
     "ObjectRecord": "rsarchive.storage.records",
     "Publication": "rsarchive.storage.publication",
+    "open_store": "rsarchive.storage.factory",
 }
 
 

@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from rsarchive.db import connect
 from rsarchive.errors import IntegrityError, NotFoundError, StorageError, UsageError
 from rsarchive.storage import records
-from rsarchive.storage.base import ObjectInfo, ObjectStore, Source, open_store
+from rsarchive.storage.base import ObjectInfo, ObjectStore, Source
+from rsarchive.storage.factory import open_store
 from rsarchive.storage.inflight import InFlight
 from rsarchive.storage.keys import COPIED_FORMS, Form, form_of
+from rsarchive.storage.publication import Publication
 from rsarchive.storage.records import ObjectRecord
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
-    from rsarchive.storage.publication import Publication
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,7 @@ class Archive:
 
     def publication(self, txn_id: str | None = None) -> Publication:
         """A new (or, with the same ``txn_id``, resumed) atomic publication of raw/product objects."""
-        from rsarchive.storage.publication import Publication
-
-        return Publication(self, txn_id)
+        return Publication(self.primary, self.connect, txn_id)
 
     # -- reading --------------------------------------------------------------------
     def record(self, key: str) -> ObjectRecord:

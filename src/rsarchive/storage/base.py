@@ -1,5 +1,6 @@
 """The :class:`ObjectStore` protocol both backends implement, what it returns,
-and :func:`open_store` that picks the backend from a store URL."""
+and the small helpers they share.  Opening a store from a URL is
+:func:`rsarchive.storage.factory.open_store`; nothing here imports a backend."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
-from rsarchive.errors import ConfigError, ConflictError, UsageError
-from rsarchive.storage.keys import IMMUTABLE_FORMS, check_key, form_of
+from rsarchive.errors import ConflictError, UsageError
+from rsarchive.storage.keys import IMMUTABLE_FORMS, form_of
 
-if TYPE_CHECKING:
-    from rsarchive.settings import Settings
-
-__all__ = ["ObjectInfo", "ObjectStore", "Source", "open_store", "open_source", "refuse_if_immutable"]
+__all__ = ["ObjectInfo", "ObjectStore", "Source", "open_source", "refuse_if_immutable"]
 
 Source = Path | str | BinaryIO | bytes
 """What ``put`` accepts: a file path, a readable binary stream, or (small) bytes."""
@@ -116,30 +114,3 @@ def open_source(source: Source) -> Iterator[BinaryIO]:
         yield source
     else:
         raise UsageError(f"cannot store a {type(source).__name__}: give a path, a binary stream or bytes")
-
-
-def open_store(url: str, settings: Settings | None = None, *, role: str = "primary") -> ObjectStore:
-    """The store at ``url``: ``file:///dir`` → :class:`LocalStore`, ``s3://bucket[/prefix]`` →
-    :class:`S3Store` (endpoint, region and credentials from ``settings``; ``role="copy"`` uses
-    ``copy_s3_endpoint_url`` when set)."""
-    if url.startswith("file://"):
-        from rsarchive.storage.local import LocalStore
-
-        return LocalStore(Path(url.removeprefix("file://")))
-    if url.startswith("s3://"):
-        from rsarchive.storage.s3 import S3Store
-
-        if settings is None:
-            raise UsageError(f"opening {url} needs settings (endpoint, region, credentials)")
-        endpoint = settings.s3_endpoint_url
-        if role == "copy" and settings.copy_s3_endpoint_url:
-            endpoint = settings.copy_s3_endpoint_url
-        bucket, _, prefix = url.removeprefix("s3://").partition("/")
-        return S3Store(bucket, prefix=prefix, endpoint_url=endpoint or None, region=settings.s3_region,
-                       access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None)
-    raise ConfigError(f"store URL {url!r} must start with file:// or s3://")
-
-
-def validate(key: str) -> str:
-    """Alias of :func:`rsarchive.storage.keys.check_key` for the backends."""
-    return check_key(key)

@@ -24,25 +24,26 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rsarchive.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from rsarchive.storage import records
-from rsarchive.storage.base import Source, open_source
+from rsarchive.storage.base import ObjectStore, Source, open_source
 from rsarchive.storage.checksum import sha256_stream
 from rsarchive.storage.inflight import InFlight
 from rsarchive.storage.keys import Form, form_of, staging_key
 from rsarchive.storage.records import ObjectRecord
 
-if TYPE_CHECKING:
-    from rsarchive.storage.archive import Archive
-
 log = logging.getLogger(__name__)
 
-__all__ = ["Publication", "StagedObject", "OnCommit"]
+__all__ = ["Connect", "Publication", "StagedObject", "OnCommit"]
 
 OnCommit = Callable[[Any, list[ObjectRecord]], None]
 """``on_commit(conn, records)``: runs inside the publication's database transaction."""
+
+Connect = Callable[..., Any]
+"""``connect(autocommit=False)``: a new connection (psycopg, a context manager) to the
+database that holds the objects table and the publications."""
 
 _PUBLISHABLE = (Form.RAW, Form.PRODUCT)
 
@@ -58,20 +59,22 @@ class StagedObject:
 class Publication:
     """A set of raw/product objects published together, or not at all.
 
-    Use as a context manager; leaving the block without :meth:`commit` (or with an
-    exception) abandons the staged objects::
+    Objects are staged in and promoted within ``primary``; ``connect`` opens connections
+    to the database of the objects table.  Use as a context manager; leaving the block
+    without :meth:`commit` (or with an exception) abandons the staged objects::
 
         with archive.publication(txn_id=f"{scene}-{run}") as pub:
             pub.put(product_key(...), path)
             pub.commit(on_commit=lambda conn, recs: catalog.insert(conn, item))
     """
 
-    def __init__(self, archive: Archive, txn_id: str | None = None) -> None:
-        self.archive = archive
+    def __init__(self, primary: ObjectStore, connect: Connect, txn_id: str | None = None) -> None:
+        self.primary = primary
+        self.connect = connect
         self.txn_id = txn_id or secrets.token_hex(8)
         staging_key(self.txn_id, "product/x/x")  # validates the id as a key segment
-        self._inflight = InFlight(archive.connect, publication=self.txn_id)
-        with archive.connect(autocommit=True) as conn:
+        self._inflight = InFlight(connect, publication=self.txn_id)
+        with connect(autocommit=True) as conn:
             conn.execute("INSERT INTO rsarchive.storage_txns (txn_id, state) VALUES (%s, 'staging') "
                          "ON CONFLICT (txn_id) DO NOTHING", (self.txn_id,))
             conn.execute("UPDATE rsarchive.storage_txns SET state = 'staging' "
@@ -104,9 +107,9 @@ class Publication:
         if form not in _PUBLISHABLE:
             raise UsageError(f"{key!r}: only raw and product objects are published; {form.value} goes "
                              "through Archive.store")
-        primary = self.archive.primary
+        primary = self.primary
         staged_key = staging_key(self.txn_id, key)
-        with self.archive.connect(autocommit=True) as conn:
+        with self.connect(autocommit=True) as conn:
             before = self._staged(conn).get(key)
             if self.committed:
                 with open_source(source) as stream:
@@ -146,7 +149,7 @@ class Publication:
         With ``conn`` the work joins the caller's connection (a savepoint when it is
         inside a transaction: then it is durable only when the caller commits)."""
         if conn is None:
-            with self.archive.connect() as own:
+            with self.connect() as own:
                 done = self._commit(own, on_commit)
         else:
             done = self._commit(conn, on_commit)  # the caller's open transaction keeps the row locked
@@ -154,7 +157,7 @@ class Publication:
         return done
 
     def _commit(self, conn: Any, on_commit: OnCommit | None) -> list[ObjectRecord]:
-        primary = self.archive.primary
+        primary = self.primary
         with conn.transaction():
             state = conn.execute("SELECT state FROM rsarchive.storage_txns WHERE txn_id = %s FOR UPDATE",
                                  (self.txn_id,)).fetchone()[0]
@@ -190,9 +193,9 @@ class Publication:
 
     def abandon(self) -> int:
         """Delete the staged objects and mark the publication abandoned; return how many were deleted."""
-        primary = self.archive.primary
+        primary = self.primary
         removed = 0
-        with self.archive.connect() as conn, conn.transaction():
+        with self.connect() as conn, conn.transaction():
             row = conn.execute("SELECT state FROM rsarchive.storage_txns WHERE txn_id = %s FOR UPDATE",
                                (self.txn_id,)).fetchone()
             if row is None or row[0] == "committed":

@@ -8,7 +8,7 @@ writes ``DIR/<scene-id>/``::
     QA.tif          quality bitfield of the multispectral bands (one band each, 10 m)
     QA_<pan>.tif    quality bitfield of the panchromatic band (2.5 m); nearest resampling
     thumbnail.png   true colour (red, green, blue), ≤ 512 px, 2–98 % stretch, alpha = no data
-    metadata.json   schema ``rsarchive-product/1`` (:mod:`rsarchive.geometry.metadata`)
+    metadata.json   schema ``rsarchive-product/1`` (:mod:`rsarchive.product.metadata`)
 
 Chain: sensor model from the scene's ancillary (Hermite/SLERP; lines in a
 gap flagged QA bit 4 and the product marked degraded) → RPC per band fitted
@@ -24,11 +24,8 @@ record.  The directory is written as ``.<id>.partial`` and renamed when complete
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,29 +35,38 @@ from typing import Any
 import numpy as np
 
 import rsarchive
+from rsarchive.cog.writer import DEFAULT_COMPRESS, write_cog
 from rsarchive.cpf import CPF, BandCalibration, load_cpf
 from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, UsageError
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
 from rsarchive.geometry.image_coordinates import ImageCoordinates, node_step
-from rsarchive.geometry.metadata import PRODUCT_FORMAT
 from rsarchive.geometry.occlusion import dem_on_grid, terrain_occlusion
-from rsarchive.geometry.ortho import SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes, write_cog
-from rsarchive.geometry.refine import (NOT_REFINED, REFINED, Refinement, estimate_correction, match_chips,
-                                      prepare_reference, robust_inliers)
+from rsarchive.geometry.ortho import SUN_GRID_STEP, OrthoGrid, SunGrid, scene_grid, sun_zenith_nodes
+from rsarchive.geometry.refine import (
+    NOT_REFINED,
+    REFINED,
+    Refinement,
+    estimate_correction,
+    match_chips,
+    prepare_reference,
+    robust_inliers,
+)
 from rsarchive.geometry.resample import resample
 from rsarchive.geometry.rpc import DEFAULT_HEIGHT_RANGE, RPCFit, fit_rpc
 from rsarchive.geometry.sensor import SensorModel, mid_integration
+from rsarchive.product import metadata as pm
 from rsarchive.radiometry.encoding import REFLECTANCE_ENCODING
 from rsarchive.radiometry.qa import QA_ANCILLARY, QA_CLOUD, QA_NODATA, QA_TERRAIN
 from rsarchive.radiometry.toa import toa_encode_rows
-from rsarchive.raw.cog import DEFAULT_COMPRESS
+from rsarchive.raw.metadata import QaFile, QaRef, RawBand, RawSceneMetadata, now_utc, qa_section, read_raw_metadata
+from rsarchive.resources import listing, searched
+from rsarchive.threads import ThreadBudget
 
 __all__ = ["ProductOptions", "ProductResult", "process_product"]
 
 log = logging.getLogger(__name__)
 _NS = np.timedelta64(1, "ns")
-RAW_FORMAT = "rsarchive-raw/1"
 _STRIP_ROWS = 512
 """Rows of the output grid processed at once (TOA, masks, encoding): bounds the float temporaries."""
 GDAL_CACHE_MB = 256
@@ -74,7 +80,8 @@ class ProductOptions:
     ms_resolution_m: float = 10.0
     pan_resolution_m: float = 2.5
     resampling: str = "cubic"
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int = field(default_factory=lambda: ThreadBudget.of_machine().cpu)
+    """The CPU threads of the caller's :class:`~rsarchive.threads.ThreadBudget` (default: every core)."""
     refine: bool = True
     affine: bool = False
     match_band: str = "red"
@@ -90,17 +97,17 @@ class ProductResult:
     """Where the product went and its metadata."""
 
     path: Path
-    metadata: dict[str, Any]
+    metadata: pm.ProductMetadata
 
     @property
     def refined(self) -> bool:
-        return self.metadata["geometry"]["refinement"]["status"] == REFINED
+        return self.metadata.geometry.refinement.status == REFINED
 
 
 @dataclass
 class _Band:
     cal: BandCalibration
-    entry: dict[str, Any]
+    entry: RawBand
     lines: int
     t0: np.datetime64
     degraded: np.ndarray
@@ -116,19 +123,15 @@ def _t64(text: str) -> np.datetime64:
     return np.datetime64(text.rstrip("Z"), "ns")
 
 
-def _load_cpf(meta: dict[str, Any], cpf: CPF | str | Path | None, config_dir: Path | None) -> CPF:
+def _load_cpf(meta: RawSceneMetadata, cpf: CPF | str | Path | None, config_dir: Path | None) -> CPF:
     if isinstance(cpf, CPF):
         return cpf
     if cpf is not None:
         return load_cpf(cpf, config_dir)
-    version = meta["cpf"]["version"]
-    source = Path(str(meta["cpf"].get("source", "")))
+    version = meta.cpf.version
+    source = Path(meta.cpf.source)
     candidates = [source] if source.suffix == ".json" and source.is_file() else []
-    if config_dir is None:
-        from rsarchive.settings import CONFIG_DIR
-
-        config_dir = CONFIG_DIR
-    candidates += sorted((Path(config_dir) / "cpf").glob("*.json"))
+    candidates += listing("cpf", "*.json", config_dir).values()
     for path in candidates:
         try:
             found = load_cpf(path)
@@ -136,17 +139,16 @@ def _load_cpf(meta: dict[str, Any], cpf: CPF | str | Path | None, config_dir: Pa
             continue
         if found.version == version:
             return found
-    raise CalibrationError(f"CPF version {version} of the raw scene not found ({source} or {config_dir}/cpf/)")
+    raise CalibrationError(f"CPF version {version} of the raw scene not found "
+                           f"({source} or {searched('cpf', config_dir)})")
 
 
-def _sensor_model(meta: dict[str, Any], cpf: CPF) -> SensorModel:
-    anc = meta.get("ancillary") or {}
-    try:
-        eph, att = anc["ephemeris"], anc["attitude"]
-        return SensorModel.from_samples(cpf, [_t64(t) for t in eph["time"]], eph["position_m"], eph["velocity_m_s"],
-                                        [_t64(t) for t in att["time"]], att["quaternion"])
-    except (KeyError, TypeError) as exc:
-        raise ProcessingError(f"raw scene {meta.get('scene_id')}: ancillary section incomplete ({exc})") from None
+def _sensor_model(meta: RawSceneMetadata, cpf: CPF) -> SensorModel:
+    eph, att = meta.ancillary.ephemeris, meta.ancillary.attitude
+    if None in eph.time or None in att.time:
+        raise ProcessingError(f"raw scene {meta.scene_id}: ancillary section incomplete (a sample without a time)")
+    return SensorModel.from_samples(cpf, [_t64(t) for t in eph.time], eph.position_m, eph.velocity_m_s,  # type: ignore[arg-type]
+                                    [_t64(t) for t in att.time], att.quaternion)  # type: ignore[arg-type]
 
 
 def _dem_heights(dem: Any, model: SensorModel, cal: BandCalibration, times: np.ndarray, detectors: int
@@ -168,20 +170,19 @@ def process_product(
     cpf: CPF | str | Path | None = None,
     config_dir: Path | None = None,
     overwrite: bool = False,
+    raw_metadata: RawSceneMetadata | None = None,
 ) -> ProductResult:
-    """Make the L2A product of the raw scene directory ``raw_scene`` in ``out_dir/<scene-id>/``."""
+    """Make the L2A product of the raw scene directory ``raw_scene`` in ``out_dir/<scene-id>/``.
+
+    ``raw_metadata``: the scene's metadata as the raw stage returned it (else read from its
+    ``metadata.json``)."""
     raw_dir = Path(raw_scene)
-    meta_path = raw_dir / "metadata.json"
-    if not meta_path.is_file():
-        raise UsageError(f"{raw_dir} is not a raw scene directory (no metadata.json)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != RAW_FORMAT:
-        raise UsageError(f"{meta_path}: format {meta.get('format')!r}, expected {RAW_FORMAT}")
+    meta = raw_metadata if raw_metadata is not None else read_raw_metadata(raw_dir)
     for path, what in ((dem, "DEM"), (reference, "reference orthoimage")):
         if path is not None and not Path(path).is_file():
             raise UsageError(f"{what} {path} does not exist")
     opts = options or ProductOptions()
-    sid = meta["scene_id"]
+    sid = meta.scene_id
     out = Path(out_dir)
     final = out / sid
     if final.exists() and not overwrite:
@@ -192,17 +193,13 @@ def process_product(
     work.mkdir(parents=True)
     try:
         import rasterio
-        from rasterio.errors import NotGeoreferencedWarning
 
-        # GDAL's block cache defaults to 5 % of the machine's RAM (> 1 GB here) and fills with the
-        # raw band read by the warper and the COG written: bounded, it costs no measurable time
-        with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        # GDAL's block cache bounded (its default is 5 % of RAM; why: docs/DECISIONS.md, Memory over a
+        # long ingest pass)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             metadata = _Product(raw_dir, meta, work, _load_cpf(meta, cpf, config_dir), opts,
                                 Path(dem) if dem else None, Path(reference) if reference else None).run()
-        from rsarchive.raw.metadata import write_metadata
-
-        write_metadata(work / "metadata.json", metadata)
+        metadata.write(work / "metadata.json")
         if final.exists():
             shutil.rmtree(final)
         work.rename(final)
@@ -216,7 +213,7 @@ def process_product(
 class _Product:
     """One product being made (state shared by the steps of :func:`process_product`)."""
 
-    def __init__(self, raw_dir: Path, meta: dict[str, Any], work: Path, cpf: CPF, opts: ProductOptions,
+    def __init__(self, raw_dir: Path, meta: RawSceneMetadata, work: Path, cpf: CPF, opts: ProductOptions,
                  dem: Path | None, reference: Path | None) -> None:
         self.raw_dir, self.meta, self.work, self.cpf, self.opts = raw_dir, meta, work, cpf, opts
         self.dem_path, self.reference = dem, reference
@@ -236,10 +233,10 @@ class _Product:
         height_range = DEFAULT_HEIGHT_RANGE
         self.dem_record: dict[str, Any] = {"used": False}
         if self.dem is not None:
-            cal0 = self.cpf.band(self.meta["bands"][0]["name"])
-            e0 = self.meta["bands"][0]
-            times = _t64(e0["start_utc"]) + np.rint(np.arange(e0["lines"]["count"]) * cal0.line_period_s * 1e9
-                                                   ).astype(np.int64) * _NS
+            e0 = self.meta.bands[0]
+            cal0 = self.cpf.band(e0.name)
+            times = _t64(e0.start_utc) + np.rint(np.arange(e0.lines.count) * cal0.line_period_s * 1e9  # type: ignore[arg-type]
+                                                 ).astype(np.int64) * _NS
             heights, covered = _dem_heights(self.dem, self.model, cal0, times, cal0.detectors)
             finite = heights[np.isfinite(heights)]
             lo = min(float(finite.min()) if finite.size else 0.0, 0.0) - 50.0
@@ -253,10 +250,10 @@ class _Product:
                 log.warning(text)
                 self.warnings.append(text)
                 self.dem_record["warning"] = text
-        for entry in self.meta["bands"]:
-            cal = self.cpf.band(entry["name"])
-            n = int(entry["lines"]["count"])
-            t0 = _t64(entry["start_utc"])
+        for entry in self.meta.bands:
+            cal = self.cpf.band(entry.name)
+            n = entry.lines.count
+            t0 = _t64(entry.start_utc)  # type: ignore[arg-type]
             band = _Band(cal, entry, n, t0, np.zeros(n, bool), None, None,  # type: ignore[arg-type]
                          cal.common_name == "pan" or cal.fwhm_um >= 0.2)
             band.degraded = self.model.degraded(cal, band.line_times(np.arange(n)))
@@ -300,19 +297,19 @@ class _Product:
 
         rpc = rpc or band.rpc
         decoders = str(max(1, self.opts.threads))  # GDAL decodes the tiles on that many threads
-        with rasterio.open(self.raw_dir / band.entry["file"], NUM_THREADS=decoders) as ds:
+        with rasterio.open(self.raw_dir / band.entry.file, NUM_THREADS=decoders) as ds:
             image = ds.read(1)
         qa = None
         if with_qa:
-            qa_ref = band.entry["qa"]
-            with rasterio.open(self.raw_dir / qa_ref["file"], NUM_THREADS=decoders) as ds:
-                qa = ds.read(int(qa_ref["band"]))
+            qa_ref = band.entry.qa
+            with rasterio.open(self.raw_dir / qa_ref.file, NUM_THREADS=decoders) as ds:
+                qa = ds.read(qa_ref.band)
             if band.degraded.any():
                 qa[band.degraded] |= np.uint16(QA_ANCILLARY)
         coords, heights = self._coordinates(grid, rpc, keep=not band.is_pan)
-        radiance, out_qa = resample(image, coords, kind=self.opts.resampling, nodata=band.entry["nodata"],
+        radiance, out_qa = resample(image, coords, kind=self.opts.resampling, nodata=band.entry.nodata,
                                     heights=heights, qa=qa, qa_fill=QA_NODATA, threads=self.opts.threads,
-                                    scale=band.entry["scale"], offset=band.entry["offset"])
+                                    scale=band.entry.scale, offset=band.entry.offset)
         del image, qa
         if out_qa is not None and heights is not None:
             valid = (out_qa & np.uint16(QA_NODATA)) == 0
@@ -381,7 +378,7 @@ class _Product:
         return result, before
 
     # -- the run ------------------------------------------------------------------------
-    def run(self) -> dict[str, Any]:
+    def run(self) -> pm.ProductMetadata:
         # band registration (NumPy/SciPy, one core) runs beside the rest: each band is measured as soon
         # as it and the reference band are made, the last while the COGs are written (GDAL releases
         # the GIL); the measurements are independent, so the result is the same as in sequence
@@ -391,13 +388,13 @@ class _Product:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, registration_pool: ThreadPoolExecutor) -> dict[str, Any]:
+    def _run(self, registration_pool: ThreadPoolExecutor) -> pm.ProductMetadata:
         from rsarchive.radiometry.solar import earth_sun_distance
 
         bands = self._bands()
         ms_grid, pan_grid = self._grids(bands)
         refinement, before = self._refine(bands, ms_grid)
-        centre_t = _t64(self.meta["centre_utc"])
+        centre_t = _t64(self.meta.centre_utc)  # type: ignore[arg-type]
         distance = float(earth_sun_distance(centre_t))
         ms_names = [n for n, b in bands.items() if not b.is_pan]
         pan_names = [n for n, b in bands.items() if b.is_pan]
@@ -451,7 +448,7 @@ class _Product:
                     reflectance[name] = radiance
                 register(name, block_mean if block_mean is not None else radiance)
                 # the dicts hold what is kept (_write frees each array after its COG): a PAN band's float
-                # radiance (≈ 300 MB) is freed here
+                # radiance is freed here
                 del radiance, q, out, strip, block_mean
         finally:
             self._heights.clear()
@@ -469,7 +466,7 @@ class _Product:
                 qa[n][cloud] |= np.uint16(QA_CLOUD)
             if pan_grid is not None:
                 # each cloudy multispectral cell flags its pan_factor² PAN cells that have data: the
-                # cloudy blocks alone are touched (a 70 Mpx repeat of the mask cost ~0.16 s a scene)
+                # cloudy blocks alone are touched, the mask is not repeated up to the PAN grid
                 rows, cols = np.nonzero(cloud)
                 for n in pan_names:
                     blocks = qa[n].reshape(ms_grid.height, pan_factor, ms_grid.width, pan_factor)
@@ -545,43 +542,44 @@ class _Product:
                valid: np.ndarray) -> dict[str, Any]:
         """The COGs and the thumbnail; ``counts`` and ``qa`` are consumed (emptied) on the way."""
         enc = REFLECTANCE_ENCODING
-        common = {"SCENE_ID": self.meta["scene_id"], "LEVEL": "product (L2A)", "CPF_VERSION": self.cpf.version,
+        common = {"SCENE_ID": self.meta.scene_id, "LEVEL": "product (L2A)", "CPF_VERSION": self.cpf.version,
                   "SOFTWARE": f"rsarchive {rsarchive.__version__}"}
         # each array is handed over (popped, not copied) and freed once its COG is written
-        opts = dict(tile=self.opts.tile, compress=self.opts.compress, release=True)
+        opts = dict(tile=self.opts.tile, compress=self.opts.compress, release=True, threads=self.opts.threads)
         writes: list[tuple[int, Any]] = []  # (pixels, write)
         for name, band in bands.items():
             grid = pan_grid if band.is_pan else ms_grid
             assert grid is not None
             writes.append((grid.width * grid.height, partial(
-                write_cog, self.work / f"{name}.tif", [counts.pop(name)], grid, nodata=enc.nodata,
+                write_cog, self.work / f"{name}.tif", [counts.pop(name)], crs=grid.crs, transform=grid.transform,
+                nodata=enc.nodata,
                 overview_resampling="average", descriptions=[f"{name} TOA reflectance ({band.cal.common_name})"],
                 scale=enc.scale, offset=enc.offset, tags={**common, "BAND": name},
                 band_tags=[{"BAND": name, "COMMON_NAME": band.cal.common_name,
                             "CENTER_WAVELENGTH_UM": band.cal.center_um}], **opts)))
-        qa_files: list[dict[str, Any]] = []
+        qa_files: list[QaFile] = []
         groups = [("QA", [n for n, b in bands.items() if not b.is_pan], ms_grid)]
         groups += [(f"QA_{n}", [n], pan_grid) for n, b in bands.items() if b.is_pan]
         for file_key, members, grid in groups:
             if not members or grid is None:
                 continue
             writes.append((grid.width * grid.height * len(members), partial(
-                write_cog, self.work / f"{file_key}.tif", [qa.pop(m) for m in members], grid, nodata=None,
+                write_cog, self.work / f"{file_key}.tif", [qa.pop(m) for m in members], crs=grid.crs,
+                transform=grid.transform, nodata=None,
                 overview_resampling="mode", descriptions=[f"{m} quality bitfield" for m in members],
                 tags={**common, "QA_BANDS": ",".join(members)}, **opts)))
-            qa_files.append({"file": f"{file_key}.tif", "bands": members, "resolution_m": grid.resolution_m})
+            qa_files.append(QaFile(file=f"{file_key}.tif", bands=members, resolution_m=grid.resolution_m))
         # two COGs at a time, the largest first: GDAL builds a COG's overviews on one core (MEM driver),
-        # so the PAN band's are built while its QA's are instead of one after the other (≈ 10 % of the
-        # writing time)
+        # so the PAN band's are built while its QA's are instead of one after the other
         writes.sort(key=lambda w: -w[0])
-        with ThreadPoolExecutor(max_workers=max(1, min(2, self.opts.threads)), thread_name_prefix="cog") as pool:
+        with ThreadPoolExecutor(max_workers=ThreadBudget(self.opts.threads).share(2), thread_name_prefix="cog") as pool:
             futures = [pool.submit(write) for _, write in writes]
             thumb = self._thumbnail(by_common, valid)  # meanwhile (GDAL writes without the GIL)
             for future in futures:
                 future.result()
         return {"qa": qa_files, "thumbnail": thumb}
 
-    def _thumbnail(self, by_common: dict[str, np.ndarray], valid: np.ndarray) -> dict[str, Any] | None:
+    def _thumbnail(self, by_common: dict[str, np.ndarray], valid: np.ndarray) -> pm.Thumbnail | None:
         import rasterio
 
         rgb = [by_common.get(k) for k in ("red", "green", "blue")]
@@ -594,9 +592,7 @@ class _Product:
         for band in rgb:
             assert band is not None
             blocks = band[:hh * step, :ww * step].reshape(hh, step, ww, step)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                layers.append(np.nanmean(blocks, axis=(1, 3)))
+            layers.append(_nanmean_blocks(blocks))
         stack = np.stack(layers)
         ok = np.all(np.isfinite(stack), axis=0)
         out = np.zeros((4, hh, ww), dtype=np.uint8)
@@ -612,8 +608,8 @@ class _Product:
         aux = self.work / "thumbnail.png.aux.xml"
         if aux.exists():
             aux.unlink()
-        return {"file": "thumbnail.png", "media_type": "image/png", "shape": [hh, ww],
-                "bands": ["red", "green", "blue", "alpha"], "stretch": "2-98 % per band, gamma 1/1.5"}
+        return pm.Thumbnail(file="thumbnail.png", media_type="image/png", shape=[hh, ww],
+                            bands=["red", "green", "blue", "alpha"], stretch="2-98 % per band, gamma 1/1.5")
 
     def _footprint(self, valid: np.ndarray, grid: OrthoGrid) -> Any:
         import shapely
@@ -628,7 +624,7 @@ class _Product:
         to_ll = Transformer.from_crs(grid.epsg, 4326, always_xy=True)
         return shapely.transform(area, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
 
-    def _view(self, band: _Band) -> dict[str, Any]:
+    def _view(self, band: _Band) -> pm.ViewRecord:
         from rsarchive.geometry.ellipsoid import geodetic_to_ecef, up_vector
         from rsarchive.radiometry.solar import solar_angles
 
@@ -652,79 +648,78 @@ class _Product:
         to_sat = -look
         azimuth = float(np.degrees(np.arctan2(to_sat @ east, to_sat @ north)) % 360.0)
         zen, azi = solar_angles(t[0], g.lat[0, 0], g.lon[0, 0])
-        return {"sun_azimuth": float(azi), "sun_elevation": 90.0 - float(zen), "off_nadir": off_nadir,
-                "incidence_angle": incidence, "azimuth": azimuth if off_nadir > 1e-3 else None,
-                "centre_lat": float(g.lat[0, 0]), "centre_lon": float(g.lon[0, 0]), "at_utc": _iso(t[0])}
+        return pm.ViewRecord(sun_azimuth=float(azi), sun_elevation=90.0 - float(zen), off_nadir=off_nadir,
+                             incidence_angle=incidence, azimuth=azimuth if off_nadir > 1e-3 else None,
+                             centre_lat=float(g.lat[0, 0]), centre_lon=float(g.lon[0, 0]), at_utc=_iso(t[0]))
 
     def _metadata(self, bands: dict[str, _Band], ms_grid: OrthoGrid, pan_grid: OrthoGrid | None,
                   files: dict[str, Any], cloud_record: dict[str, Any], accuracy: dict[str, Any],
                   refinement: Refinement, degraded: bool, degraded_lines: dict[str, int], valid: np.ndarray,
-                  distance: float) -> dict[str, Any]:
+                  distance: float) -> pm.ProductMetadata:
         import shapely
 
         enc = REFLECTANCE_ENCODING
         footprint = self._footprint(valid, ms_grid)
         band_list = []
-        qa_of = {m: (f["file"], k + 1) for f in files["qa"] for k, m in enumerate(f["bands"])}
+        qa_of = {m: (f.file, k + 1) for f in files["qa"] for k, m in enumerate(f.bands)}
         for name, band in bands.items():
             grid = pan_grid if band.is_pan else ms_grid
             assert grid is not None
-            band_list.append({
-                "name": name, "common_name": band.cal.common_name, "center_wavelength_um": band.cal.center_um,
-                "full_width_half_max_um": band.cal.fwhm_um, "esun_w_m2_um": band.cal.esun,
-                "file": f"{name}.tif", **enc.to_dict(), "units": "1",
-                "quantity": "TOA reflectance = count * scale + offset",
-                "resolution_m": grid.resolution_m, "grid": "pan" if band.is_pan else "ms",
-                "qa": {"file": qa_of[name][0], "band": qa_of[name][1]},
-                "rpc": band.rpc.to_dict(),
-            })
-        grids = {"ms": ms_grid.to_dict()}
+            band_list.append(pm.ProductBand(
+                name=name, common_name=band.cal.common_name, center_wavelength_um=band.cal.center_um,
+                full_width_half_max_um=band.cal.fwhm_um, esun_w_m2_um=band.cal.esun, file=f"{name}.tif",
+                **{**enc.to_dict(), "units": "1"}, quantity="TOA reflectance = count * scale + offset",
+                resolution_m=grid.resolution_m, grid="pan" if band.is_pan else "ms",
+                qa=QaRef(file=qa_of[name][0], band=qa_of[name][1]), rpc=band.rpc.to_dict()))
+        grids = {"ms": pm.GridRecord.model_validate(ms_grid.to_dict())}
         if pan_grid is not None:
-            grids["pan"] = pan_grid.to_dict()
+            grids["pan"] = pm.GridRecord.model_validate(pan_grid.to_dict())
         view_band = self._band_by_common(bands, self.opts.match_band) or next(iter(bands.values()))
-        from rsarchive.raw.metadata import now_utc, qa_section
-
-        qa = qa_section(files["qa"])
-        qa["terrain_occlusion"] = (
+        qa = qa_section(files["qa"], terrain_occlusion=(
             {"computed": True, "percent_of_valid": dict(self.occluded),
              "method": "cells whose image coordinate (with the DEM height) falls behind terrain already passed "
                        "on the same image line or column, walking away from the sensor (rsarchive.geometry.occlusion)"}
             if self.dem_path is not None else
-            {"computed": False, "reason": "no DEM: orthorectified on the ellipsoid, where nothing hides anything"})
-        return {
-            "format": PRODUCT_FORMAT, "level": "product", "processing_level": "L2A",
-            "product_id": f"{self.meta['scene_id']}_L2A", "scene_id": self.meta["scene_id"],
-            "datastrip_id": self.meta.get("datastrip_id"), "mission": self.meta.get("mission"),
-            "datetime": self.meta["centre_utc"], "start_utc": self.meta["start_utc"], "end_utc": self.meta["end_utc"],
-            "proj:code": ms_grid.crs, "grids": grids,
-            "footprint": shapely.geometry.mapping(footprint) if footprint is not None else None,
-            "bbox": list(footprint.bounds) if footprint is not None else None,
-            "bands": band_list,
-            "qa": qa,
-            "thumbnail": files["thumbnail"],
-            "view": self._view(view_band),
-            "sun": {"earth_sun_distance_au": distance,
-                    "zenith": f"per pixel: NREL SPA on nodes every {SUN_GRID_STEP * ms_grid.resolution_m:g} m "
-                              f"({SUN_GRID_STEP} px of the multispectral grid) at each node's acquisition time, "
-                              "bilinear between them"},
-            "cloud": cloud_record,
-            "eo:cloud_cover": cloud_record["eo:cloud_cover"],
-            "geometry": {"method": "RPC fitted to the rigorous sensor model (rsarchive.geometry.rpc), "
-                                   "resampled by rsarchive.geometry.resample",
-                         "resampling": {"bands": self.opts.resampling, "qa": "nearest"},
-                         "refinement": refinement.to_dict(), "dem": accuracy["dem"]},
-            "refinement": refinement.status,
-            "accuracy": accuracy,
-            "degraded": degraded,
-            "degraded_lines": degraded_lines,
-            "warnings": list(self.warnings),
-            "lineage": {"raw_scene_id": self.meta["scene_id"], "raw_dir": str(self.raw_dir.resolve()),
-                        "cpf_version": self.cpf.version, "downlink_sha256": (self.meta.get("downlink") or {}).get("sha256"),
-                        "dem": str(self.dem_path) if self.dem_path else None,
-                        "reference": str(self.reference) if self.reference else None,
-                        "software": {"rsarchive": rsarchive.__version__, "gdal": _gdal_version()}},
-            "created_utc": now_utc(),
-        }
+            {"computed": False, "reason": "no DEM: orthorectified on the ellipsoid, where nothing hides anything"}))
+        cloud = pm.CloudRecord.model_validate(cloud_record)
+        return pm.ProductMetadata(
+            product_id=f"{self.meta.scene_id}_L2A", scene_id=self.meta.scene_id,
+            datastrip_id=self.meta.datastrip_id, mission=self.meta.mission, datetime=self.meta.centre_utc,
+            start_utc=self.meta.start_utc, end_utc=self.meta.end_utc, proj_code=ms_grid.crs, grids=grids,
+            footprint=shapely.geometry.mapping(footprint) if footprint is not None else None,
+            bbox=list(footprint.bounds) if footprint is not None else None,
+            bands=band_list, qa=qa, thumbnail=files["thumbnail"], view=self._view(view_band),
+            sun=pm.SunRecord(
+                earth_sun_distance_au=distance,
+                zenith=f"per pixel: NREL SPA on nodes every {SUN_GRID_STEP * ms_grid.resolution_m:g} m "
+                       f"({SUN_GRID_STEP} px of the multispectral grid) at each node's acquisition time, "
+                       "bilinear between them"),
+            cloud=cloud, eo_cloud_cover=cloud.eo_cloud_cover,
+            geometry=pm.GeometryRecord(
+                method="RPC fitted to the rigorous sensor model (rsarchive.geometry.rpc), resampled by "
+                       "rsarchive.geometry.resample",
+                resampling={"bands": self.opts.resampling, "qa": "nearest"},
+                refinement=pm.RefinementRecord.model_validate(refinement.to_dict()),
+                dem=pm.DemRecord.model_validate(accuracy["dem"])),
+            refinement=refinement.status, accuracy=pm.Accuracy.model_validate(accuracy), degraded=degraded,
+            degraded_lines=degraded_lines, warnings=list(self.warnings),
+            lineage=pm.Lineage(
+                raw_scene_id=self.meta.scene_id, raw_dir=str(self.raw_dir.resolve()), cpf_version=self.cpf.version,
+                downlink_sha256=self.meta.downlink.sha256, dem=str(self.dem_path) if self.dem_path else None,
+                reference=str(self.reference) if self.reference else None,
+                software={"rsarchive": rsarchive.__version__, "gdal": _gdal_version()}),
+            created_utc=now_utc(),
+        )
+
+
+def _nanmean_blocks(blocks: np.ndarray) -> np.ndarray:
+    """``np.nanmean(blocks, axis=(1, 3))`` (the same arithmetic, so the same values) without its warning for
+    blocks with no data: NaN there.  ``np.errstate`` is per thread; warning filters are per process."""
+    missing = np.isnan(blocks)
+    total = np.sum(np.where(missing, 0, blocks), axis=(1, 3))
+    count = np.sum(~missing, axis=(1, 3), dtype=np.intp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.true_divide(total, count, out=total, casting="unsafe")
 
 
 def _per_band(names: list[str], reference_band: str, band_to_band: dict[str, Any] | None,
@@ -754,9 +749,10 @@ def _per_band(names: list[str], reference_band: str, band_to_band: dict[str, Any
 def _toa_strip(radiance: np.ndarray, qa: np.ndarray, out: np.ndarray, factor: np.float32, sun: SunGrid,
                rows: int, block_mean: np.ndarray | None, fine: int, r0: int) -> None:
     """TOA reflectance, masks and encoding of rows ``r0 … r0 + rows`` (in place in ``radiance``, ``qa`` and
-    ``out``): strips bound the cos θs temporaries (the float64 sun-zenith field of a PAN band alone was
-    ≈ 560 MB).  ``block_mean``: also the mean reflectance of each ``fine × fine`` block (NaN where a
-    pixel has no data), rows ``r0 / fine …`` of it (``rows`` and the height are multiples of ``fine``)."""
+    ``out``): strips bound the cos θs temporaries (no full-band field is made).  ``block_mean``: also
+    the mean reflectance of each ``fine × fine`` block (NaN where a pixel has no data), rows
+    ``r0 / fine …`` of it (``rows`` and the height are multiples of ``fine``).  Strips are disjoint, so
+    several may run at once on threads."""
     r1 = min(r0 + rows, radiance.shape[0])
     means = block_mean[r0 // fine:r1 // fine] if block_mean is not None else None
     toa_encode_rows(radiance[r0:r1], qa[r0:r1], sun.cos_parts(r0, r1), float(factor), out[r0:r1],

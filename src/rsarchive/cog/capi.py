@@ -1,18 +1,15 @@
 """A COG from NumPy arrays through GDAL's C API (ctypes), so that Python threads keep running meanwhile.
 
-rasterio's ``build_overviews`` holds Python's GIL for as long as GDAL computes the
-overviews (measured: a pure-Python thread ran at 1 % of its speed during it).  In
-the ingest a band's overviews take 0.2–0.9 s, and py-spy over a 10-scene pass
-found the GIL held in them for about 30 s of 110: every Python thread of the
-worker (band registration, the next scene's raw level, storing the last one)
-stood still.  ctypes releases the GIL for the length of each foreign call.
+rasterio's ``build_overviews`` holds Python's GIL while GDAL computes the overviews;
+ctypes releases it for the length of each foreign call, so other Python threads of the
+process run while a COG is made here.
+(why: docs/DECISIONS.md, COG overviews through GDAL's C API: Python threads keep running)
 
 The arrays are wrapped, not copied, in a GDAL ``MEM`` dataset (``DATAPOINTER``),
 its overviews are made in place and the COG driver copies it.  The overviews
 (``average`` of bands with no-data, ``mode``, of 8- and 16-bit bands) are
-computed by :mod:`rsarchive.raw.overviews` (GDAL's cells, in a third to a sixth
-of its time) and written into the overview bands GDAL creates; any other kind
-by ``GDALBuildOverviews``.  The files are those rasterio's in-memory dataset
+computed by :mod:`rsarchive.cog.overviews` (GDAL's cells) and written into the
+overview bands GDAL creates; any other kind by ``GDALBuildOverviews``.  The files are those rasterio's in-memory dataset
 with GDAL's overviews gave (tested, byte for byte).  The library is the very libgdal
 rasterio loaded (found in the process's memory map), so drivers and
 configuration (``rasterio.Env``) are shared.
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from rsarchive.cog.overviews import average_overviews, is_value, mode_overviews, overview_size
 from rsarchive.errors import ProcessingError
-from rsarchive.raw.overviews import average_overviews, is_value, mode_overviews, overview_size
 
-__all__ = ["ArrayDataset", "BandSpec", "gdal_overviews", "write_cog_arrays"]
+__all__ = ["GDAL_TYPES", "ArrayDataset", "BandSpec", "check", "library", "mem_dataset", "write_cog_arrays"]
 
 
-_GDT = {"uint8": 1, "uint16": 2, "int16": 3, "uint32": 4, "int32": 5, "float32": 6, "float64": 7}
+GDAL_TYPES = {"uint8": 1, "uint16": 2, "int16": 3, "uint32": 4, "int32": 5, "float32": 6, "float64": 7}
 _lib: Any = None
 _lib_lock = threading.Lock()
 
@@ -54,7 +50,7 @@ class BandSpec:
     """Metadata items by domain ("" is the default domain)."""
 
 
-def _gdal() -> Any:
+def library() -> Any:
     """rasterio's libgdal, with the signatures used here."""
     global _lib
     with _lib_lock:
@@ -103,16 +99,16 @@ def _strings(items: Sequence[str]) -> Any:
     return ctypes.cast(array, ctypes.POINTER(ctypes.c_char_p))
 
 
-def _check(ok: bool, what: str) -> None:
+def check(ok: bool, what: str) -> None:
     if not ok:
-        message = (_gdal().CPLGetLastErrorMsg() or b"").decode(errors="replace")
+        message = (library().CPLGetLastErrorMsg() or b"").decode(errors="replace")
         raise ProcessingError(f"GDAL: {what} failed{': ' + message if message else ''}")
 
 
 def _metadata(lib: Any, obj: Any, items: Mapping[str, Mapping[str, str]]) -> None:
     for domain, values in items.items():
         for key, value in values.items():
-            _check(lib.GDALSetMetadataItem(obj, key.encode(), str(value).encode(), domain.encode() or None) == 0,
+            check(lib.GDALSetMetadataItem(obj, key.encode(), str(value).encode(), domain.encode() or None) == 0,
                    f"metadata {key}")
 
 
@@ -131,22 +127,22 @@ def write_cog_arrays(path: str | Path, arrays: Sequence[np.ndarray], bands: Sequ
     shape, dtype = arrays[0].shape, np.dtype(arrays[0].dtype)
     if any(a.shape != shape or a.dtype != dtype or a.ndim != 2 for a in arrays):
         raise ProcessingError("the bands of a COG must be 2-D arrays of one shape and type")
-    if dtype.name not in _GDT:
+    if dtype.name not in GDAL_TYPES:
         raise ProcessingError(f"no GDAL type for {dtype.name}")
-    lib = _gdal()
+    lib = library()
     data = [np.ascontiguousarray(a) for a in arrays]  # kept alive until the dataset is closed
     lib.CPLErrorReset()
-    mem = _mem_dataset(lib, data)
+    mem = mem_dataset(lib, data)
     try:
         if transform is not None:
-            _check(lib.GDALSetGeoTransform(mem, (ctypes.c_double * 6)(*transform)) == 0, "setting the geotransform")
+            check(lib.GDALSetGeoTransform(mem, (ctypes.c_double * 6)(*transform)) == 0, "setting the geotransform")
         if crs_wkt:
-            _check(lib.GDALSetProjection(mem, crs_wkt.encode()) == 0, "setting the CRS")
+            check(lib.GDALSetProjection(mem, crs_wkt.encode()) == 0, "setting the CRS")
         _metadata(lib, mem, metadata or {})
         for k, spec in enumerate(bands, start=1):
             band = lib.GDALGetRasterBand(mem, k)
             if spec.nodata is not None:
-                _check(lib.GDALSetRasterNoDataValue(band, float(spec.nodata)) == 0, "setting nodata")
+                check(lib.GDALSetRasterNoDataValue(band, float(spec.nodata)) == 0, "setting nodata")
             if spec.scale is not None:
                 lib.GDALSetRasterScale(band, float(spec.scale))
             if spec.offset is not None:
@@ -160,69 +156,33 @@ def write_cog_arrays(path: str | Path, arrays: Sequence[np.ndarray], bands: Sequ
             _build_overviews(lib, mem, data, bands, overviews, resampling)
         out = lib.GDALCreateCopy(lib.GDALGetDriverByName(b"COG"), str(path).encode(), mem, 0,
                                  _strings([f"{k}={v}" for k, v in options.items()]), None, None)
-        _check(bool(out), f"writing the COG {path}")
+        check(bool(out), f"writing the COG {path}")
         lib.GDALClose(out)
     finally:
         lib.GDALClose(mem)
 
 
-def _mem_dataset(lib: Any, data: Sequence[np.ndarray]) -> Any:
+def mem_dataset(lib: Any, data: Sequence[np.ndarray]) -> Any:
     """A GDAL ``MEM`` dataset whose bands are ``data`` (C-contiguous 2-D arrays of one shape and type),
     wrapped, not copied: the arrays must outlive it."""
     height, width = data[0].shape
-    gdt = _GDT[data[0].dtype.name]
+    gdt = GDAL_TYPES[data[0].dtype.name]
     mem = lib.GDALCreate(lib.GDALGetDriverByName(b"MEM"), b"", width, height, 0, gdt, None)
-    _check(bool(mem), "creating an in-memory dataset")
+    check(bool(mem), "creating an in-memory dataset")
     try:
         for a in data:
             pointer = [f"DATAPOINTER={a.ctypes.data}", f"PIXELOFFSET={a.itemsize}", f"LINEOFFSET={a.strides[0]}"]
-            _check(lib.GDALAddBand(mem, gdt, _strings(pointer)) == 0, "adding a band")
+            check(lib.GDALAddBand(mem, gdt, _strings(pointer)) == 0, "adding a band")
     except BaseException:
         lib.GDALClose(mem)
         raise
     return mem
 
 
-def gdal_overviews(band: np.ndarray, nodata: float | None, factors: Sequence[int], resampling: str, *,
-                   chunk_rows: int | None = None) -> tuple[list[np.ndarray], float]:
-    """GDAL's own ``BuildOverviews`` of ``band`` in memory, the reference of :mod:`rsarchive.raw.overviews`
-    (its tests, ``bench/overviews``): the levels read back, largest first, and the CPU seconds (this
-    thread's) that ``BuildOverviews`` took.  ``chunk_rows``: ``GDAL_OVR_CHUNKYSIZE``, the rows GDAL reads
-    at once (None: GDAL's choice)."""
-    import rasterio
-
-    lib = _gdal()
-    data = [np.ascontiguousarray(band)]
-    gdt = _GDT[data[0].dtype.name]
-    with rasterio.Env(**({"GDAL_OVR_CHUNKYSIZE": str(chunk_rows)} if chunk_rows else {})):
-        lib.CPLErrorReset()
-        mem = _mem_dataset(lib, data)
-        try:
-            handle = lib.GDALGetRasterBand(mem, 1)
-            if nodata is not None:
-                _check(lib.GDALSetRasterNoDataValue(handle, float(nodata)) == 0, "setting nodata")
-            levels = (ctypes.c_int * len(factors))(*factors)
-            start = time.thread_time()
-            _check(lib.GDALBuildOverviews(mem, resampling.upper().encode(), len(factors), levels, 0, None, None,
-                                          None) == 0, f"building {resampling} overviews")
-            seconds = time.thread_time() - start
-            out = []
-            for i in range(lib.GDALGetOverviewCount(handle)):
-                ovr = lib.GDALGetOverview(handle, i)
-                w, h = lib.GDALGetRasterBandXSize(ovr), lib.GDALGetRasterBandYSize(ovr)
-                level = np.empty((h, w), data[0].dtype)
-                _check(lib.GDALRasterIO(ovr, 0, 0, 0, w, h, level.ctypes.data, w, h, gdt, 0, 0) == 0,
-                       "reading an overview")
-                out.append(level)
-        finally:
-            lib.GDALClose(mem)
-    return sorted(out, key=lambda a: -a.size), seconds
-
-
 def _build_overviews(lib: Any, mem: Any, data: Sequence[np.ndarray], bands: Sequence[BandSpec],
                      factors: Sequence[int], resampling: str) -> None:
     """The overviews of the in-memory dataset ``mem``: ``average`` (bands with no-data) and ``mode`` of
-    8- and 16-bit bands computed by :mod:`rsarchive.raw.overviews` (GDAL's pixels, one read of the
+    8- and 16-bit bands computed by :mod:`rsarchive.cog.overviews` (GDAL's pixels, one read of the
     band) into the overview bands GDAL creates; anything else by GDAL."""
     levels = (ctypes.c_int * len(factors))(*factors)
     kind = resampling.lower()
@@ -236,12 +196,12 @@ def _build_overviews(lib: Any, mem: Any, data: Sequence[np.ndarray], bands: Sequ
         # GDAL leaves an overview one pixel wide or high unfilled (seen with 3.10): such levels are its own
         ours = all(w >= 2 and h >= 2 for w, h in sizes)
     if not ours:
-        _check(lib.GDALBuildOverviews(mem, resampling.upper().encode(), len(factors), levels, 0, None, None,
+        check(lib.GDALBuildOverviews(mem, resampling.upper().encode(), len(factors), levels, 0, None, None,
                                       None) == 0, f"building {resampling} overviews")
         return
-    _check(lib.GDALBuildOverviews(mem, b"NONE", len(factors), levels, 0, None, None, None) == 0,
+    check(lib.GDALBuildOverviews(mem, b"NONE", len(factors), levels, 0, None, None, None) == 0,
            "creating the overview bands")
-    gdt = _GDT[data[0].dtype.name]
+    gdt = GDAL_TYPES[data[0].dtype.name]
     for k, (array, spec) in enumerate(zip(data, bands, strict=True), start=1):
         band = lib.GDALGetRasterBand(mem, k)
         targets = [lib.GDALGetOverview(band, i) for i in range(lib.GDALGetOverviewCount(band))]
@@ -254,7 +214,7 @@ def _build_overviews(lib: Any, mem: Any, data: Sequence[np.ndarray], bands: Sequ
         else:
             levels_data = mode_overviews(array, spec.nodata, shapes)
         for target, (w, h), level in zip(targets, shapes, levels_data, strict=True):
-            _check(lib.GDALRasterIO(target, 1, 0, 0, w, h, level.ctypes.data, w, h, gdt, 0, 0) == 0,
+            check(lib.GDALRasterIO(target, 1, 0, 0, w, h, level.ctypes.data, w, h, gdt, 0, 0) == 0,
                    "writing an overview")
 
 

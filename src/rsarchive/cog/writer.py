@@ -5,7 +5,7 @@ first in the file), so writing is two steps:
 
 1. :func:`create_tiled` opens a dataset to fill: in memory (``path=None``, the
    default in the pipeline: NumPy arrays and their metadata,
-   :class:`~rsarchive.raw.cog_capi.ArrayDataset`) or an uncompressed tiled
+   :class:`~rsarchive.cog.capi.ArrayDataset`) or an uncompressed tiled
    GeoTIFF.  :class:`WindowTarget` s are the targets of
    ``dask.array.store(..., compute=False)``, so the caller computes every band
    of a scene in one pass;
@@ -15,49 +15,45 @@ first in the file), so writing is two steps:
    predictor).
 
 In memory, the arrays are wrapped in a GDAL in-memory dataset through GDAL's C
-API (:mod:`rsarchive.raw.cog_capi`: the GIL is released, where rasterio's
+API (:mod:`rsarchive.cog.capi`: the GIL is released, where rasterio's
 ``build_overviews`` held it), the overviews are made in it (GDAL's cells:
 ``average`` every level from the full-resolution image, ``mode`` each from the
-level before, sizes rounded up; computed by :mod:`rsarchive.raw.overviews`) and
+level before, sizes rounded up; computed by :mod:`rsarchive.cog.overviews`) and
 the COG driver uses them (``OVERVIEWS=FORCE_USE_EXISTING``) at the
 levels it would have chosen by itself (:func:`overview_factors`).  From a file,
 the COG driver builds them through a temporary overview file, each level from
 the one before, sizes rounded down.  Full resolution and the first overview are
 the same; coarser levels differ by rounding (at most 1 count where both have
-data, tested) and by a row or column where a size is odd.  On a reference PAN
-product band (8440 × 8844 uint16) the COG took 3.8–4.2 s of CPU from a file
-and 2.1–2.4 s from memory.  The memory path holds the bands once more while
-they are written (≈ 150 MB for a PAN band); the product hands its arrays over.
+data, tested) and by a row or column where a size is odd.  The memory path holds the
+bands once more while they are written; :func:`write_cog` with ``release=True`` takes
+the caller's arrays instead of copying them.
 
-Both pass ``rio_cogeo.cogeo.cog_validate``.  ``rio_cogeo.cog_translate``
-was measured as no faster than GDAL's COG driver, which is used: one library
-fewer at run time, and GDAL's own overview code.
-
-Compression: ZSTD level 1 with the horizontal predictor is the default.  On the
-same PAN scene it encoded in 0.9–1.3 s against 2.3–4.5 s for DEFLATE level 6 (the
-previous default), and the file was ≈ 8 % smaller (39.9 vs 43.3 MB).  ZSTD in
-GeoTIFF is read by GDAL ≥ 2.3 and by the rasterio / GDAL Python wheels;
-``compress="DEFLATE"`` (GDAL's level 6 unless ``level`` is given) remains
-available for readers without ZSTD.
+Both pass ``rio_cogeo.cogeo.cog_validate``.  Compression: ZSTD level 1 with the
+horizontal predictor is the default (:data:`DEFAULT_COMPRESS`, :data:`DEFAULT_LEVELS`);
+ZSTD in GeoTIFF is read by GDAL ≥ 2.3 and by the rasterio / GDAL Python wheels, and
+``compress="DEFLATE"`` (GDAL's level 6 unless ``level`` is given) remains available for
+readers without ZSTD.  The :class:`WindowTarget` s of one dataset share a lock, so
+``dask.array.store`` may write them from several threads.
+(why: docs/DECISIONS.md, COG writing: overviews made in memory, GDAL's COG driver, ZSTD level 1)
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rsarchive.cog.capi import ArrayDataset
 from rsarchive.errors import ProcessingError
-from rsarchive.raw.cog_capi import ArrayDataset
+from rsarchive.threads import ThreadBudget
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WindowTarget", "create_tiled", "finish_cog", "overview_factors", "validate_cog"]
+__all__ = ["WindowTarget", "create_tiled", "finish_cog", "overview_factors", "write_cog"]
 
 DEFAULT_TILE = 512
 DEFAULT_COMPRESS = "ZSTD"
@@ -107,7 +103,6 @@ def create_tiled(
     Without ``crs`` and ``transform`` the dataset is in sensor geometry (no georeference).
     """
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
 
     if tile % 16:
         raise ProcessingError(f"tile size must be a multiple of 16, got {tile}")
@@ -118,10 +113,8 @@ def create_tiled(
     georef = {k: v for k, v in (("crs", crs), ("transform", transform)) if v is not None}
     target, options = str(path), {"driver": "GTiff", "tiled": True, "blockxsize": tile, "blockysize": tile,
                                   "BIGTIFF": "IF_SAFER", "SPARSE_OK": "TRUE"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        ds = rasterio.open(target, "w", width=width, height=height, count=len(bands), dtype=dtype, nodata=nodata,
-                           **georef, **options)
+    ds = rasterio.open(target, "w", width=width, height=height, count=len(bands), dtype=dtype, nodata=nodata,
+                       **georef, **options)
     try:
         _describe(ds, bands, tags)
     except Exception:
@@ -170,21 +163,23 @@ def finish_cog(
     tile: int = DEFAULT_TILE,
     compress: str = DEFAULT_COMPRESS,
     level: int | None = None,
+    threads: int | None = None,
 ) -> None:
     """Write the COG of a dataset filled through :func:`create_tiled`.
 
     ``source``: the open in-memory dataset (its overviews are built here; the caller closes it) or
     the path of the closed temporary GeoTIFF (deleted afterwards).  ``resampling`` is the overview
     resampling (``average``, ``mode``, ``nearest`` …); ``level`` the compression level (None:
-    :data:`DEFAULT_LEVELS`, else GDAL's default).
+    :data:`DEFAULT_LEVELS`, else GDAL's default); ``threads`` GDAL's encoding threads (the caller's
+    :class:`~rsarchive.threads.ThreadBudget`; None: every core).
     """
     import rasterio
     import rasterio.shutil
     from rasterio.enums import Resampling
-    from rasterio.errors import NotGeoreferencedWarning
 
     options = {"COMPRESS": compress.upper(), "BLOCKSIZE": str(tile), "OVERVIEW_RESAMPLING": resampling.upper(),
-               "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+               "BIGTIFF": "IF_SAFER",
+               "NUM_THREADS": str(threads or ThreadBudget.of_machine().cpu)}
     if compress.upper() in ("DEFLATE", "ZSTD", "LZW"):
         options["PREDICTOR"] = "YES"
     if level is None:
@@ -192,8 +187,7 @@ def finish_cog(
     if level is not None:
         options["LEVEL"] = str(level)
     in_memory = not isinstance(source, (str, Path))
-    with warnings.catch_warnings(), rasterio.Env(GDAL_PAM_ENABLED="NO"):
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"):
         if in_memory:
             if resampling.lower() not in Resampling.__members__:
                 raise ProcessingError(f"unknown overview resampling {resampling!r}")
@@ -205,11 +199,39 @@ def finish_cog(
             Path(source).unlink()
 
 
-def validate_cog(path: str | Path, strict: bool = False) -> tuple[bool, list[str], list[str]]:
-    """``rio_cogeo.cogeo.cog_validate``: (valid, errors, warnings).  ``strict`` turns warnings into errors."""
-    from rio_cogeo.cogeo import cog_validate
+def write_cog(path: str | Path, bands: list[np.ndarray], *, crs: Any, transform: Any, nodata: float | None,
+              overview_resampling: str, descriptions: list[str] | None = None,
+              scale: float | None = None, offset: float | None = None, units: str | None = None,
+              tags: dict[str, Any] | None = None, band_tags: list[dict[str, Any]] | None = None,
+              tile: int = 512, compress: str | None = None, release: bool = False, threads: int | None = None
+              ) -> None:
+    """Write georeferenced arrays (``crs``, affine ``transform``) as a COG: an in-memory dataset with its
+    overviews, then GDAL's COG driver.
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        valid, errors, warns = cog_validate(str(path), strict=strict)
-    return bool(valid), list(errors), list(warns)
+    ``release``: the arrays are handed over (taken out of ``bands``, not copied) and freed once the COG
+    is written (the product's peak memory).
+    """
+    specs: list[dict[str, Any]] = []
+    for k in range(len(bands)):
+        spec: dict[str, Any] = {}
+        if descriptions:
+            spec["description"] = descriptions[k]
+        if band_tags:
+            spec["tags"] = band_tags[k]
+        if scale is not None:
+            spec.update(scale=scale, offset=offset or 0.0)
+        if units:
+            spec["units"] = units
+        specs.append(spec)
+    count, dtype = len(bands), str(bands[0].dtype)
+    height, width = bands[0].shape
+    ds, _ = create_tiled(None, width, height, dtype, specs, nodata=nodata, tile=tile, tags=tags, crs=crs,
+                         transform=transform)
+    with ds:
+        for k in range(1, count + 1):
+            if release:  # handed over: no copy
+                ds.adopt(bands.pop(0), k)
+            else:
+                ds.write(bands[k - 1], k)
+        finish_cog(ds, Path(path), resampling=overview_resampling, tile=tile, compress=compress or DEFAULT_COMPRESS,
+                   threads=threads)

@@ -1,12 +1,9 @@
 """COG overview levels of 8- and 16-bit bands, as GDAL's ``BuildOverviews`` computes them, faster.
 
-The ingest writes every band's overviews (levels 2 … 32 for a PAN band).  GDAL
-computes ``average`` levels of a band with no-data each from the full-resolution
-band (five reads of 70 Mpx) and ``mode`` levels each from the level before:
-0.5–0.9 CPU-s per PAN band for either.  These kernels give the same cells in a
-third (``average``) and a sixth (``mode``) of GDAL's time (``bench/overviews``),
-without the GIL; a 10-scene ingest pass (raw and product levels) takes about
-19 CPU-s less (134–139 → 115–120 s, measured in turns).
+GDAL computes ``average`` levels of a band with no-data each from the
+full-resolution band and ``mode`` levels each from the level before; these kernels
+give the same cells, faster and without the GIL (numba, ``nogil``).
+(why: docs/DECISIONS.md, Overview kernels instead of GDAL's `BuildOverviews`)
 
 GDAL's rules (``gcore/overview.cpp``), for an overview of ``ow × oh`` cells of a
 ``w × h`` band (``ow = ceil(w / factor)``, :func:`overview_size`):
@@ -24,12 +21,9 @@ GDAL's rules (``gcore/overview.cpp``), for an overview of ``ow × oh`` cells of 
 The one difference, by choice: GDAL reads the band in chunks of rows (512 rows
 of a PAN band) and, where a cell's window crosses a chunk's first row, counts
 only the part inside the chunk, so a row of cells every 512 source rows of the
-levels with fractional windows (the PAN product's 8, 16 and 32, the raw PAN's
-16; in the multispectral product bands, at source row 2048) averages part of
-its window (on the reference scene 0.01–3.5 % of those levels' cells, up to
-2 400 counts off where the cut window held few pixels with data).  Here every
-cell is its whole window; the tests compare with GDAL asked to read the band in
-one chunk (``GDAL_OVR_CHUNKYSIZE``) and find every cell equal.
+levels with fractional windows averages part of its window.  Here every cell is
+its whole window; the tests compare with GDAL asked to read the band in one
+chunk (``GDAL_OVR_CHUNKYSIZE``) and find every cell equal.
 
 How: ``average`` levels whose cells are whole blocks sum integers (exact, so the
 order of the sums does not matter).  Other levels sum each row of cells' rows

@@ -9,32 +9,26 @@ like a revoked one until it is renewed.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rsarchive.db import connect
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
-from rsarchive.identity import (
+from rsarchive.users.identity import (
     DEFAULT_TOKEN_LIFETIME_DAYS,
     INTERNAL_CATALOG_ROLES,
     LEGACY_TOKEN_CLEARANCE,
+    TOKEN_PREFIX,
     check_lifetime,
     expiry_text,
+    new_token,
     renew_token as _renew,
+    token_digest,
 )
 
 __all__ = ["TokenCaller", "TokenInfo", "create_token", "list_tokens", "lookup_token_async", "refusal_async",
-           "renew_token", "revoke_token", "token_hash"]
-
-PREFIX = "rsa_"
-
-
-def token_hash(token: str) -> str:
-    """The stored form of a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+           "renew_token", "revoke_token"]
 
 
 @dataclass(frozen=True)
@@ -54,13 +48,13 @@ def create_token(internal_dsn: str, name: str, lifetime_days: int = DEFAULT_TOKE
     name = name.strip()
     if not name or len(name) > 100:
         raise UsageError("token name must be 1–100 characters")
-    token = PREFIX + secrets.token_urlsafe(32)
+    token = new_token()
     with connect(internal_dsn) as conn:
         if conn.execute("SELECT 1 FROM rsarchive.api_tokens WHERE name = %s", (name,)).fetchone():
             raise ConflictError(f"a token named {name!r} already exists; revoke it or choose another name")
         conn.execute("INSERT INTO rsarchive.api_tokens (name, token_sha256, expires_at) "
                      "VALUES (%s, %s, now() + make_interval(days => %s))",
-                     (name, token_hash(token), check_lifetime(lifetime_days)))
+                     (name, token_digest(token), check_lifetime(lifetime_days)))
         conn.commit()
     return token
 
@@ -102,7 +96,7 @@ class TokenCaller:
     """False for a user whose role may not read the internal catalog (403)."""
     clearance: str
     """The user's clearance; ``unclassified`` for a token without a user
-    (:data:`rsarchive.identity.LEGACY_TOKEN_CLEARANCE`)."""
+    (:data:`rsarchive.users.identity.LEGACY_TOKEN_CLEARANCE`)."""
 
 
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -127,12 +121,12 @@ async def lookup_token_async(pool: Any, token: str) -> TokenCaller | None:
     says which).
 
     Looked up on every request (no cache), so a revocation takes effect at once."""
-    if not token.startswith(PREFIX):
+    if not token.startswith(TOKEN_PREFIX):
         return None
     # A token with an owner (``rsarchive users``, migration 0040) counts only while the user is
-    # active; its role must allow the internal catalog (rsarchive.identity.INTERNAL_CATALOG_ROLES).
+    # active; its role must allow the internal catalog (rsarchive.users.identity.INTERNAL_CATALOG_ROLES).
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(_LOOKUP_SQL, token_hash(token))
+        row = await conn.fetchrow(_LOOKUP_SQL, token_digest(token))
     if row is None:
         return None
     if row["user_id"] is None:
@@ -146,12 +140,12 @@ async def refusal_async(pool: Any, token: str) -> str:
     is missing, invalid or revoked (which of these is not said)."""
     if not token:
         return "thiếu mã truy cập (Authorization: Bearer …) / missing bearer token"
-    if token.startswith(PREFIX):
+    if token.startswith(TOKEN_PREFIX):
         async with pool.acquire() as conn:
             expired = await conn.fetchval(
                 "SELECT t.expires_at FROM rsarchive.api_tokens t LEFT JOIN rsarchive.users u ON u.id = t.user_id "
                 "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND (t.user_id IS NULL OR u.revoked_at IS NULL) "
-                "AND t.expires_at <= now()", token_hash(token))
+                "AND t.expires_at <= now()", token_digest(token))
         if expired is not None:
             when = expiry_text(expired)
             return f"mã truy cập đã hết hạn lúc {when} / token expired at {when}"

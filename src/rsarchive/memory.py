@@ -1,22 +1,18 @@
 """Heap hygiene for long-running workers (glibc ``malloc``).
 
 A pass is processed scene after scene, each allocating and freeing a few hundred
-MB of arrays (NumPy, GDAL's warper and COG writer, from several threads).  Two
-glibc behaviours keep that memory in the process after it is freed, so the
-resident size grew with the length of the pass:
+MB of arrays from several threads; glibc keeps freed memory in the process (the
+dynamic mmap threshold, one arena per thread), so left alone the resident size
+grows with the length of the pass.
 
-- the *dynamic mmap threshold*: freeing an mmapped block raises the threshold to
-  that block's size (up to 32 MB), after which blocks below it come from the heap
-  arenas, where freed memory is kept for reuse and fragments (fixing the threshold
-  at 32 MiB keeps the reuse of strip-sized blocks, which is faster, but stops it
-  moving);
-- one arena per thread that ever allocated (up to 8 × cores), each keeping its
-  free memory.
-
-:func:`tune_malloc` fixes the mmap threshold (large arrays are always mapped, and
-unmapped when freed) and bounds the number of arenas; :func:`release_memory`
-returns the free pages of every arena to the system (``malloc_trim``) — the
-ingest calls it after each scene.  Elsewhere than glibc both do nothing.
+:func:`tune_malloc` fixes the mmap threshold at :data:`MMAP_THRESHOLD` (large
+arrays are always mapped, and unmapped when freed), sets the trim threshold and
+bounds the number of arenas; it changes the whole process, so it is called once
+where a process starts (:func:`rsarchive.runtime.configure_process`).
+:func:`release_memory` returns the free pages of every arena to the system
+(``malloc_trim``) and may be called from any thread — the ingest calls it after
+each scene.  Elsewhere than glibc both do nothing.
+(why: docs/DECISIONS.md, Memory over a long ingest pass)
 """
 
 from __future__ import annotations
@@ -35,9 +31,9 @@ _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
 MMAP_THRESHOLD = 32 << 20
-"""Blocks of this size (32 MiB) and above are mapped, never taken from an arena.  Not lower: the
-product's row-strip temporaries (≈ 17 MB) then came from fresh mappings each time, and zeroing
-their pages doubled the system CPU time of an ingest (measured at 1 MiB: 27 s vs 11 s for 2 scenes)."""
+"""Blocks of this size (32 MiB) and above are mapped, never taken from an arena; smaller ones
+(the product's row-strip temporaries) are reused from the arenas.  Not lower
+(why: docs/DECISIONS.md, Memory over a long ingest pass)."""
 TRIM_THRESHOLD = 32 << 20
 """Free memory at the top of the main heap above this (32 MiB) is returned at once."""
 ARENA_MAX = 4
