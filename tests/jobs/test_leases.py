@@ -107,7 +107,6 @@ def test_any_heartbeat_failure_ends_the_run_cleanly(queue: JobQueue) -> None:
                           RETURN NEW;
                         END $$""")
     committed: list[int] = []
-    refused_at: list[float] = []
 
     def runner(context: JobContext) -> dict[str, Any]:
         for n in range(200):
@@ -116,7 +115,6 @@ def test_any_heartbeat_failure_ends_the_run_cleanly(queue: JobQueue) -> None:
                 with connect(queue.dsn, autocommit=True) as conn:
                     conn.execute("CREATE TRIGGER no_heartbeat BEFORE UPDATE ON rsarchive.jobs "
                                  "FOR EACH ROW EXECUTE FUNCTION public.no_heartbeat()")
-                refused_at.append(time.monotonic())
             time.sleep(0.05)
             with context.fenced() as conn:
                 conn.execute("INSERT INTO public.steps VALUES (%s)", (n,))
@@ -124,14 +122,14 @@ def test_any_heartbeat_failure_ends_the_run_cleanly(queue: JobQueue) -> None:
         return {"steps": len(committed)}
 
     worker = Worker(queue, runner, name="w", lease_seconds=2, heartbeat_seconds=0.2)
-    started = time.monotonic()
     final = worker.run_once()
     assert final is not None and final.state == "queued"  # given back at once, not left to expire
     assert final.error is not None and "heartbeat failed" in final.error and "test fault" in final.error
-    assert time.monotonic() - refused_at[0] < 5.0 and time.monotonic() - started < 15
     with connect(queue.dsn) as conn:
         steps = [r[0] for r in conn.execute("SELECT n FROM public.steps ORDER BY n")]
-    assert steps == committed and 4 <= len(steps) < 200
+    # stopped within a few steps of the fault (a step is ≥ 50 ms, a heartbeat every 200 ms); before, the
+    # heartbeat thread died silently and the run went on to the end
+    assert steps == committed and 4 <= len(steps) < 4 + 40
 
 
 def _die_in_work_dir(root: Path) -> None:
