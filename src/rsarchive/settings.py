@@ -125,6 +125,8 @@ class Settings(BaseSettings):
                          "encoding, COG overviews); 0 = every core of the machine")
     io_threads: int = Field(default=4, ge=1, le=64, description="transfers one job runs at once (object store parts, "
                             "catalog export files)")
+    job_lease_seconds: float = Field(default=60.0, ge=1, le=3600, description="lease of a claimed job (renewed by "
+                                     "heartbeats); a dead worker's job is taken over after it (worker, ingest --wait)")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_statement_timeout_ms: int = Field(default=5000, ge=1, description="PostgreSQL statement_timeout of the API's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,16 @@ def make_scene(lines: int = 200, ms_detectors: int = 64, seed: int = 1) -> Scene
     return Scene(dns, dt.datetime(2026, 3, 1, 3, 0, 0, tzinfo=dt.timezone.utc), lines)
 
 
-def write_downlink(profile: MissionProfile, scene: Scene, impairments: Impairments | None = None,
-                   **kwargs) -> tuple[bytes, WriteReport]:
-    """Write ``scene`` (MS at 100 lines/s, PAN 4× finer, ancillary at 10/1 Hz) into bytes."""
+Counter = Callable[[int, int], "int | None"]
+"""(band id, true line counter) → the counter written (None: the line is not written)."""
+Clock = Callable[[int, int, dt.datetime], dt.datetime]
+"""(band id, true line counter, true time) → the time written."""
+
+
+def write_downlink(profile: MissionProfile, scene: Scene, impairments: Impairments | None = None, *,
+                   counter: Counter | None = None, clock: Clock | None = None, **kwargs) -> tuple[bytes, WriteReport]:
+    """Write ``scene`` (MS at 100 lines/s, PAN 4× finer, ancillary at 10/1 Hz) into bytes; ``counter`` and
+    ``clock`` craft the line counters and times written."""
     buf = io.BytesIO()
     with DownlinkWriter(buf, profile, impairments, **kwargs) as w:
         for i in range(scene.lines):
@@ -59,10 +67,13 @@ def write_downlink(profile: MissionProfile, scene: Scene, impairments: Impairmen
             if i % 100 == 0:
                 w.ephemeris(t, [7.0e6 + i, 1.0, 2.0], [0.0, 7500.0, 1.0])
                 w.housekeeping(t, 20.0 + i / 1000)
-            for b in range(4):
-                w.image_line(b, i, t, scene.dns[b][i])
-            for k in range(4):
-                w.image_line(4, 4 * i + k, t + dt.timedelta(seconds=0.0025 * k), scene.dns[4][4 * i + k])
+            lines = [(b, i, t) for b in range(4)]
+            lines += [(4, 4 * i + k, t + dt.timedelta(seconds=0.0025 * k)) for k in range(4)]
+            for band, line, when in lines:
+                written = line if counter is None else counter(band, line)
+                if written is not None:
+                    w.image_line(band, written, when if clock is None else clock(band, line, when),
+                                 scene.dns[band][line])
     return buf.getvalue(), w.report
 
 

@@ -115,6 +115,7 @@ def test_abandoned_publication_leaves_nothing(archive: Archive) -> None:
 def test_gc_removes_staging_leftovers_and_orphans_but_keeps_level0(archive: Archive) -> None:
     pub = archive.publication("crashed")
     pub.put(product_key("vnredsat1", T, "S9", "B1.tif"), b"staged, never committed")
+    del pub  # its writer is gone (gc leaves a live publication alone: tests/storage/test_inflight.py)
     orphan = product_key("vnredsat1", T, "S9", "orphan.tif")
     archive.primary.put(orphan, b"moved, never recorded")
     archive.primary.put(L0, b"stored, never recorded")

@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import random
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import rsarchive.storage
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive, audit, collect_garbage, level0_key, product_key
 from rsarchive.storage.s3 import S3Store
+from rsarchive.testing.kills import trace_kills, untrace
 
 from .conftest import SMALL_PART
 
@@ -72,22 +72,13 @@ def _child(settings: Settings, root: Path, scene: str, kill_at: int | None, coun
             store.part_size = SMALL_PART
     counter = [0]
 
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        if event == "line":
-            counter[0] += 1
-            if kill_at is not None and counter[0] >= kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-        return local
+    def on_line(frame: Any) -> bool:
+        counter[0] += 1
+        return kill_at is not None and counter[0] >= kill_at
 
-    def tracer(frame: Any, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename.startswith(STORAGE_DIR) else None
-
-    import threading
-
-    threading.settrace(tracer)
-    sys.settrace(tracer)
+    trace_kills(STORAGE_DIR, on_line)
     job(archive, root, scene)
-    sys.settrace(None)
+    untrace()
     if count_file is not None:
         count_file.write_text(str(counter[0]))
 

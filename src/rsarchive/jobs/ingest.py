@@ -16,7 +16,10 @@ stores the same object (an identical re-put is a no-op); each scene's raw and
 product files are published in one storage transaction whose id is derived from
 the downlink and the scene, committed together with the catalog items in the
 internal database — a crash anywhere leaves either the whole scene or nothing,
-and the re-run finishes the scenes not yet committed.
+and the re-run finishes the scenes not yet committed.  Every commit joins a
+transaction fenced by the job's claim (:meth:`JobContext.fenced`): a run whose
+lease was lost commits nothing.  Each claim works in its own directory
+(:mod:`rsarchive.jobs.workdir`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pydantic import BaseModel, ConfigDict
 from rsarchive.errors import UsageError
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
 from rsarchive.jobs.queue import Job, JobQueue
+from rsarchive.jobs.workdir import run_directory
 from rsarchive.jobs.worker import JobContext
 from rsarchive.jsoninput import read_model
 from rsarchive.settings import Settings
@@ -136,7 +140,7 @@ class _Run:
         self.sha256: str = self.job.input["sha256"]
         self.path = Path(self.job.input["path"])
         self.archive = Archive.from_settings(settings)
-        self.work = settings.archive_root / "work" / f"job-{self.job.id}"
+        self.work = settings.archive_root / "work" / f"job-{self.job.id}-{self.job.attempts}"
         # Fail closed: no code default.  Neither the reception record nor the pipeline states
         # one → None: the items are catalogued internally and held until an officer classifies them.
         self.security: str | None = self.reception.classification or self.spec.options.classification
@@ -164,14 +168,12 @@ class _Run:
                 spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - started, 3)
 
     def run(self) -> dict[str, Any]:
-        if self.work.exists():
-            shutil.rmtree(self.work)  # a previous attempt's leftovers: recomputed deterministically
-        self.work.mkdir(parents=True)
-        try:
-            self._run()
-        finally:
-            self._stop_clock()
-            shutil.rmtree(self.work, ignore_errors=True)
+        # this claim's own directory; earlier attempts' leftovers are removed (recomputed deterministically)
+        with run_directory(self.work.parent, self.job.id, self.job.attempts) as self.work:
+            try:
+                self._run()
+            finally:
+                self._stop_clock()
         return self.result
 
     # -- stages ------------------------------------------------------------------------------------
@@ -345,7 +347,8 @@ class _Run:
                 items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
 
             self._stage("catalog")
-            publication.commit(on_commit=catalog if plan.catalog else None)
+            with self.ctx.fenced() as conn:
+                publication.commit(on_commit=catalog if plan.catalog else None, conn=conn)
             self.ctx.progress("catalog", index + 1, total)
         self.result["scenes"].append(scene_id)
         if plan.publish:
@@ -400,7 +403,6 @@ class _Run:
         from shapely.ops import unary_union
 
         from rsarchive.catalog import ensure_collections, item_dict, load_items
-        from rsarchive.db import connect
         from rsarchive.jobs import items as item_mapping
 
         if not self.plan.catalog or not footprints:
@@ -412,10 +414,9 @@ class _Run:
             reception=self._reception(), quality=quality, start=min(times), end=max(times),
             footprint=json.loads(json.dumps(footprint)), security=self.security, profile=self.spec.profile)
         item = item_dict(scene)
-        with connect(self.settings.internal_database_dsn) as conn:
+        with self.ctx.fenced() as conn:
             ensure_collections(conn, [item["collection"]])
             load_items(conn, [item])
-            conn.commit()
         self.ctx.progress("catalog", 1, 1)
         self.result["items"]["level0"].append(datastrip)
         if self.security is None:
@@ -432,11 +433,9 @@ class _Run:
         self._stage("publish")
         if not self.spec.options.publish:
             return
-        with connect(self.settings.internal_database_dsn) as internal, \
-                connect(self.settings.public_database_dsn) as public:
+        with self.ctx.fenced() as internal, connect(self.settings.public_database_dsn) as public:
             report = publish_items(internal, public, items, public_url=self.settings.public_url)
             public.commit()
-            internal.commit()
         self.result["published"] += list(report.published)
         self.result["withheld"] += list(report.withheld)
         self.ctx.progress("publish", 1, 1)

@@ -51,18 +51,18 @@ class StageBars:
 
 def follow(settings: Settings, job_id: int, *, run_here: bool = True, scheduler: str | None = None,
            progress: bool = True, poll_seconds: float = 1.0) -> Job:
-    """Wait for a job to finish; with ``run_here`` this process works the queue meanwhile."""
+    """Wait for a job to finish; with ``run_here`` this process runs it whenever it can be claimed: when
+    queued and due, and when a worker's lease on it expired (a worker, or an earlier foreground run, died)."""
     queue = JobQueue(settings.internal_database_dsn)
     bars = StageBars(progress)
     client = open_scheduler(scheduler)
     try:
-        worker = Worker(queue, IngestRunner(settings, scheduler=client))
+        worker = Worker(queue, IngestRunner(settings, scheduler=client), lease_seconds=settings.job_lease_seconds)
         while True:
             job = queue.get(job_id)
             if job.state in ("succeeded", "failed", "cancelled"):
                 return job
-            if run_here and job.state == "queued":
-                worker.run_once(on_progress=bars)
+            if run_here and worker.run_once(on_progress=bars, job_id=job_id) is not None:
                 continue
             for stage, p in job.progress.items():
                 bars(stage, p.get("done", 0), p.get("total", 1))

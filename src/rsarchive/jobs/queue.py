@@ -4,7 +4,16 @@ A claimed job carries a lease (owner + expiry) that the worker extends with
 heartbeats.  A job whose lease expired (its worker died) is claimable again, so
 another worker finishes it; every state change checks the lease owner, so a
 worker that lost its lease cannot overwrite the new owner's work.  Transient
-failures go back to the queue with exponential backoff until ``max_attempts``.
+failures go back to the queue with exponential backoff until ``max_attempts``;
+so do expired leases: a job whose worker died ``max_attempts`` times (a downlink
+that kills its worker) ends ``failed`` at the next claim instead of being retried
+forever.
+
+Fencing: a claim's token is (worker, attempt).  Every commit a run makes joins a
+transaction that first checks the token and locks the job's row ``FOR KEY SHARE``
+(:meth:`JobQueue.fence`): a claim (``FOR UPDATE``) cannot take the job while that
+transaction is open, and once another worker has claimed the job the old run's
+check fails, so a worker that lost its lease commits nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from rsarchive.db import connect
-from rsarchive.errors import ConflictError, NotFoundError, UsageError
+from rsarchive.errors import ConflictError, NotFoundError, RsArchiveError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +34,10 @@ _COLUMNS = (
     "id, kind, identity, pipeline, input, state, attempts, max_attempts, run_after, lease_owner, "
     "lease_expires, heartbeat_at, stage, progress, error, result, created_at, updated_at, finished_at"
 )
+
+
+class LeaseLost(RsArchiveError):
+    """This worker no longer holds the job's lease (it expired and another worker took it, or it was cancelled)."""
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,13 @@ class JobQueue:
             return _job(existing), False
 
     # Workers ----------------------------------------------------------------------
-    def claim(self, worker: str, lease_seconds: float, kinds: tuple[str, ...] = ("ingest",)) -> Job | None:
-        """Take the oldest runnable job (queued and due, or running with an expired lease)."""
+    def claim(self, worker: str, lease_seconds: float, kinds: tuple[str, ...] = ("ingest",),
+              job_id: int | None = None) -> Job | None:
+        """Take the oldest runnable job (queued and due, or running with an expired lease); with
+        ``job_id``, only that job.  A job whose lease expired after its last attempt is failed first."""
+        params = {"worker": worker, "lease": lease_seconds, "kinds": list(kinds), "job": job_id}
         with connect(self.dsn) as conn:
+            self._give_up_expired(conn, params)
             row = conn.execute(
                 f"""
                 UPDATE rsarchive.jobs SET state = 'running', lease_owner = %(worker)s,
@@ -101,15 +118,15 @@ class JobQueue:
                        attempts = attempts + 1, updated_at = now(), error = NULL
                  WHERE id = (
                        SELECT id FROM rsarchive.jobs
-                        WHERE kind = ANY(%(kinds)s)
+                        WHERE kind = ANY(%(kinds)s) AND (%(job)s::bigint IS NULL OR id = %(job)s::bigint)
                           AND ((state = 'queued' AND run_after <= now())
-                               OR (state = 'running' AND lease_expires < now()))
+                               OR (state = 'running' AND lease_expires < now() AND attempts < max_attempts))
                         ORDER BY run_after, id
                         FOR UPDATE SKIP LOCKED
                         LIMIT 1)
                 RETURNING {_COLUMNS}
                 """,
-                {"worker": worker, "lease": lease_seconds, "kinds": list(kinds)},
+                params,
             ).fetchone()
             if row is None:
                 return None
@@ -117,6 +134,39 @@ class JobQueue:
             self._event(conn, job.id, "claimed", worker, job.stage, {"attempt": job.attempts})
             log.info("worker %s claimed job %d (attempt %d)", worker, job.id, job.attempts)
             return job
+
+    def _give_up_expired(self, conn: Any, params: dict[str, Any]) -> None:
+        """Fail the jobs whose last allowed attempt's lease expired (its worker died or hung)."""
+        rows = conn.execute(
+            """
+            UPDATE rsarchive.jobs SET state = 'failed', lease_owner = NULL, lease_expires = NULL,
+                   updated_at = now(), finished_at = now(),
+                   error = format('gave up after %%s attempts; the last worker''s lease expired (worker %%s, '
+                                  'stage %%s)', attempts, lease_owner, coalesce(stage, 'none'))
+             WHERE id IN (
+                   SELECT id FROM rsarchive.jobs
+                    WHERE kind = ANY(%(kinds)s) AND (%(job)s::bigint IS NULL OR id = %(job)s::bigint)
+                      AND state = 'running' AND lease_expires < now() AND attempts >= max_attempts
+                    FOR UPDATE SKIP LOCKED)
+            RETURNING id, error
+            """,
+            params,
+        ).fetchall()
+        for job_id, error in rows:
+            self._event(conn, job_id, "failed", None, None, {"error": error, "transient": True})
+            log.error("job %d: %s", job_id, error)
+
+    def fence(self, conn: Any, job_id: int, worker: str, attempt: int) -> None:
+        """Inside the caller's transaction on ``conn``: check that ``worker``'s claim ``attempt`` still
+        holds the job and lock its row until the transaction ends (no claim meanwhile).  Raises
+        :class:`LeaseLost` otherwise, so the transaction rolls back and nothing of it is committed."""
+        row = conn.execute(
+            "SELECT 1 FROM rsarchive.jobs WHERE id = %s AND lease_owner = %s AND attempts = %s "
+            "AND state = 'running' FOR KEY SHARE",
+            (job_id, worker, attempt),
+        ).fetchone()
+        if row is None:
+            raise LeaseLost(f"job {job_id}: worker {worker} lost its lease (attempt {attempt}); nothing committed")
 
     def heartbeat(self, job_id: int, worker: str, lease_seconds: float) -> bool:
         """Extend the lease; False when this worker no longer holds it (expired and taken, or cancelled)."""
@@ -139,9 +189,18 @@ class JobQueue:
             ).fetchone()
             return row is not None
 
-    def stage_started(self, job_id: int, worker: str, stage: str) -> None:
+    def stage_started(self, job_id: int, worker: str, stage: str, attempt: int | None = None) -> bool:
+        """Record a stage boundary; False (nothing recorded) when ``worker`` (at ``attempt``) lost the job."""
         with connect(self.dsn) as conn:
+            held = conn.execute(
+                "SELECT 1 FROM rsarchive.jobs WHERE id = %s AND lease_owner = %s AND state = 'running' "
+                "AND (%s::int IS NULL OR attempts = %s::int)",
+                (job_id, worker, attempt, attempt),
+            ).fetchone()
+            if held is None:
+                return False
             self._event(conn, job_id, "stage", worker, stage, {})
+            return True
 
     def complete(self, job_id: int, worker: str, result: dict[str, Any]) -> bool:
         with connect(self.dsn) as conn:

@@ -1,4 +1,11 @@
-"""Workers: claim jobs, run their pipeline, keep the lease alive, retry transient failures."""
+"""Workers: claim jobs, run their pipeline, keep the lease alive, retry transient failures.
+
+The heartbeat thread renews the lease; when it cannot (the database is unreachable
+for longer than the lease can last, or any other error), it marks the lease lost and
+ends: the run stops at its next stage boundary or progress report
+(:class:`LeaseLost`), and its commits, each fenced by the claim's token
+(:meth:`JobContext.fenced`), refuse to go through.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,12 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from rsarchive.db import connect
 
 from rsarchive.errors import (
     CalibrationError,
@@ -25,17 +35,13 @@ from rsarchive.errors import (
     StorageError,
     UsageError,
 )
-from rsarchive.jobs.queue import Job, JobQueue
+from rsarchive.jobs.queue import Job, JobQueue, LeaseLost
 
 log = logging.getLogger(__name__)
 
 PERMANENT = (DecodeError, CalibrationError, UsageError, ConfigError, CatalogError, ProcessingError, IntegrityError)
 """Errors that another attempt cannot fix: the job fails at once with the message."""
 TRANSIENT = (ServiceError, StorageError, ConnectionError, TimeoutError)
-
-
-class LeaseLost(RsArchiveError):
-    """This worker no longer holds the job's lease (it expired and another worker took it, or it was cancelled)."""
 
 
 @dataclass
@@ -49,13 +55,16 @@ class JobContext:
     on_progress: Callable[[str, int, int], None] | None = None
     report_interval_s: float = 0.5
     """Progress within a stage is written to the queue at most this often (the last step always)."""
+    lost_reason: str = ""
     _seen: set[str] = field(default_factory=set)
     _reported: dict[str, float] = field(default_factory=dict)
 
     def stage(self, name: str) -> None:
         """Enter a stage (again: stages like raw/product repeat per scene; progress is kept)."""
         self.ensure_lease()
-        self.queue.stage_started(self.job.id, self.worker, name)
+        if not self.queue.stage_started(self.job.id, self.worker, name, self.job.attempts):
+            self.lose("another worker holds the job now, or it was cancelled")
+            self.ensure_lease()
         if name not in self._seen:
             self._seen.add(name)
             self.progress(name, 0, 1)
@@ -69,14 +78,35 @@ class JobContext:
         if last is None or done <= 0 or done >= total or now - last >= self.report_interval_s:
             self._reported[stage] = now
             if not self.queue.report_progress(self.job.id, self.worker, stage, done, total):
-                self.lease_lost.set()
+                self.lose("another worker holds the job now, or it was cancelled")
                 self.ensure_lease()
         if self.on_progress is not None:
             self.on_progress(stage, done, total)
 
+    def lose(self, reason: str) -> None:
+        """Mark the lease lost: the run stops at its next stage boundary and commits nothing."""
+        if not self.lease_lost.is_set():
+            self.lost_reason = reason
+            self.lease_lost.set()
+
     def ensure_lease(self) -> None:
         if self.lease_lost.is_set():
-            raise LeaseLost(f"job {self.job.id}: lease lost by worker {self.worker}")
+            why = f" ({self.lost_reason})" if self.lost_reason else ""
+            raise LeaseLost(f"job {self.job.id}: lease lost by worker {self.worker}{why}")
+
+    @contextmanager
+    def fenced(self) -> Iterator[Any]:
+        """A transaction on the queue's database that commits only while this run still holds its job:
+        the claim's token (worker, attempt) is checked first and the job's row stays locked against a
+        new claim until the transaction ends.  Every commit of a run's work joins one of these."""
+        self.ensure_lease()
+        with connect(self.queue.dsn) as conn, conn.transaction():
+            try:
+                self.queue.fence(conn, self.job.id, self.worker, self.job.attempts)
+            except LeaseLost:
+                self.lose("another worker holds the job now, or it was cancelled")
+                raise
+            yield conn
 
 
 Runner = Callable[[JobContext], dict[str, Any]]
@@ -98,9 +128,11 @@ class Worker:
         self.heartbeat_seconds = heartbeat_seconds or max(lease_seconds / 4, 0.5)
         self.kinds = kinds
 
-    def run_once(self, on_progress: Callable[[str, int, int], None] | None = None) -> Job | None:
-        """Claim and run one job; return the claimed job (None when the queue had nothing)."""
-        job = self.queue.claim(self.name, self.lease_seconds, self.kinds)
+    def run_once(self, on_progress: Callable[[str, int, int], None] | None = None,
+                 job_id: int | None = None) -> Job | None:
+        """Claim and run one job (with ``job_id``, only that one); return it as it ended (None when
+        there was nothing to claim)."""
+        job = self.queue.claim(self.name, self.lease_seconds, self.kinds, job_id=job_id)
         if job is None:
             return None
         context = JobContext(job, self.queue, self.name, on_progress=on_progress)
@@ -112,6 +144,7 @@ class Worker:
             result = self.runner(context)
         except LeaseLost as exc:
             log.warning("%s", exc)
+            self._give_back(job, str(exc))
         except PERMANENT as exc:
             log.error("job %d failed: %s", job.id, exc)
             self.queue.fail(job.id, self.name, str(exc), transient=False)
@@ -132,16 +165,36 @@ class Worker:
             beat.join()
         return self.queue.get(job.id)
 
+    def _give_back(self, job: Job, reason: str) -> None:
+        """After a lost lease: when this worker still holds the job (its heartbeat failed but the lease
+        survived), put it back in the queue now rather than when the lease expires."""
+        try:
+            self.queue.fail(job.id, self.name, reason, transient=True)
+        except Exception as exc:  # noqa: BLE001 - the database may be the reason: the lease then expires
+            log.warning("job %d: could not give the job back (%s); its lease will expire", job.id, exc)
+
     def _heartbeat(self, job: Job, context: JobContext, stop: threading.Event) -> None:
+        """Renew the lease until ``stop``.  An unreachable database is retried while the lease may still
+        be valid; past that, or on any other error, the lease counts as lost and the thread ends."""
+        renewed = time.monotonic()
         while not stop.wait(self.heartbeat_seconds):
             try:
                 alive = self.queue.heartbeat(job.id, self.name, self.lease_seconds)
             except ServiceError as exc:
-                log.warning("heartbeat for job %d failed: %s", job.id, exc)
-                continue
-            if not alive:
-                context.lease_lost.set()
+                if time.monotonic() + self.heartbeat_seconds - renewed < self.lease_seconds:
+                    log.warning("heartbeat for job %d failed, retrying: %s", job.id, exc)
+                    continue
+                context.lose(f"heartbeats failed for longer than the lease: {exc}")
+                log.error("job %d: %s", job.id, context.lost_reason)
                 return
+            except Exception as exc:  # noqa: BLE001 - any failure ends the run cleanly, never silently
+                context.lose(f"heartbeat failed: {type(exc).__name__}: {exc}")
+                log.error("job %d: %s", job.id, context.lost_reason)
+                return
+            if not alive:
+                context.lose("another worker holds the job now, or it was cancelled")
+                return
+            renewed = time.monotonic()
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 2.0) -> None:
         """Run jobs until ``stop`` is set; sleep ``poll_seconds`` when the queue is empty."""

@@ -10,6 +10,17 @@ Missing lines (gaps in the line counter) are present in the output as **fill val
 (compression ≠ 0, wrong length or pixel count) are fill with flag
 :data:`FLAG_UNREADABLE`.  DN 0 is also a real value (dead detectors read 0), so the
 per-line flag — not the fill value — tells lost lines from dark pixels.
+
+A line counter is trusted only as far as the line's time agrees with it (spec §3:
++1 per line; the CUC time is the start of the line's integration).  A counter
+that does not follow the previous line is checked against the time elapsed since
+that line, in line periods (the period is measured from the band's own consecutive
+lines): a gap the time confirms is lost lines (fill); a counter the time
+contradicts (a bit flip, a corrupt jump forward or back) is replaced by the
+position the time gives, so the spool grows with the pass, not with the counter,
+and the lines after it are kept.  Without times (or before the period is known),
+a jump is accepted only when the next line continues from it, and a jump larger
+than :data:`MAX_BLIND_GAP` is never filled.
 """
 
 from __future__ import annotations
@@ -36,6 +47,10 @@ FLAG_UNREADABLE = 2
 LINE_HEADER = 8  # counter 4, band 1, compression 1, pixel count 2
 MAX_FILL_GAP = 1_000_000
 """A counter jump larger than this is a new acquisition, not lost lines."""
+MAX_BLIND_GAP = 4096
+"""Without a time to check it against, a counter jump larger than this is not filled."""
+_PERIOD_PAIRS = 16
+"""Consecutive line pairs whose median time step is taken as the band's line period."""
 
 
 @dataclass
@@ -105,6 +120,8 @@ class LineAssembler:
         self.hdr = 6 + self.sec + LINE_HEADER
         self._pending: list[bytes] = []
         self._next: int | None = None     # next line counter to output
+        self._last_ns: int | None = None  # time of the last placed line (ns), when it has one
+        self._period_ns: float | None = None  # the band's line period, measured
         self.detectors: int | None = None
 
     def add(self, pkt: bytes) -> Iterator[LineBlock]:
@@ -145,18 +162,34 @@ class LineAssembler:
         readable = (~short & (comp == 0) & (npix == n_det) & (sizes == hdr + n_det * 3 // 2)
                     & (band_ids == self.band.id) & (n_det > 0))
         unreadable_ok = ~short  # a counter we can still trust enough to place the line
-        # Keep strictly increasing counters; drop repeats / backward lines.
+        # Place each line: strictly increasing counters, checked against the line's time.
+        times_ns = times.astype("datetime64[ns]").view(np.int64)
+        timed = self.sec >= 6
+        if timed:
+            self._measure_period(counters, times_ns, unreadable_ok)
         keep = np.zeros(len(pkts), dtype=bool)
+        placed = counters.copy()
         last = self._next - 1 if self._next is not None else None
+        last_ns = self._last_ns
         for i, c in enumerate(counters.tolist()):
             if not unreadable_ok[i]:
                 self.q.lines_unreadable += 1
                 continue
-            if last is not None and c <= last:
-                self.q.lines_out_of_sequence += 1
-                continue
+            t = int(times_ns[i]) if timed else None
+            if last is not None and c != last + 1:
+                position = self._position(i, last, last_ns, counters, times_ns if timed else None,
+                                          unreadable_ok)
+                if position is None:
+                    self.q.lines_out_of_sequence += 1
+                    continue
+                if position != c:
+                    self.q.lines_counter_repaired += 1
+                c = position
             keep[i] = True
-            last = c
+            placed[i] = c
+            last, last_ns = c, t
+        self._last_ns = last_ns
+        counters = placed
         idx = np.flatnonzero(keep)
         if not idx.size:
             return
@@ -191,6 +224,51 @@ class LineAssembler:
         self._next = int(counters[-1]) + 1
         q.last_line = int(counters[-1])
         q.last_time = _iso(times[-1])
+
+    def _measure_period(self, counters: np.ndarray, times_ns: np.ndarray, ok: np.ndarray) -> None:
+        """The line period from the time steps of consecutive lines (once, from the first block that has
+        enough of them; steps far from their median — corrupt lines — do not count)."""
+        if self._period_ns is not None or len(counters) < 2:
+            return
+        pairs = ok[1:] & ok[:-1] & (np.diff(counters) == 1)
+        steps = np.diff(times_ns)[pairs]
+        steps = steps[steps > 0]
+        if steps.size >= _PERIOD_PAIRS:
+            median = float(np.median(steps))
+            # the mean of the steps near the median: CUC ticks (15 µs) quantise each step, the mean does not
+            self._period_ns = float(steps[np.abs(steps - median) <= median / 2].mean())
+
+    def _position(self, i: int, last: int, last_ns: int | None, counters: np.ndarray, times_ns: np.ndarray | None,
+                  ok: np.ndarray) -> int | None:
+        """Where line ``i``, whose counter does not follow ``last``, belongs (None: drop it)."""
+        c = int(counters[i])
+        later = [j for j in range(i + 1, min(i + 4, len(counters))) if ok[j]][:1]
+        if times_ns is not None and last_ns is not None and self._period_ns is not None:
+            period = self._period_ns
+
+            def steps(j: int) -> int:
+                return round((int(times_ns[j]) - last_ns) / period)
+
+            def agrees(counter: int, n: int) -> bool:
+                return n >= 1 and abs(counter - (last + n)) <= n // 100
+
+            n = steps(i)
+            if agrees(c, n):
+                return c  # lost lines, and the time says so
+            # Counter and time disagree.  When the next line's counter agrees with its time, the counters
+            # run true and this line's time is the damaged one; otherwise the counter is.
+            if later and agrees(int(counters[later[0]]), steps(later[0])) and last < c < int(counters[later[0]]):
+                return c
+            if 1 <= n <= MAX_BLIND_GAP:
+                return last + n  # the time places the line
+            return None  # a repeat, or neither counter nor time can be trusted
+        if c <= last:
+            return None
+        if c - last - 1 <= MAX_BLIND_GAP:
+            return c
+        if later and int(counters[later[0]]) == c + 1:
+            return c  # the next line continues from the jump: a real one (filled or split below)
+        return None
 
     def _blocks(self, c0: int, counters: np.ndarray, times: np.ndarray, readable: np.ndarray,
                 row_pix: np.ndarray, pixels: np.ndarray, n_det: int) -> Iterator[LineBlock]:

@@ -55,6 +55,7 @@ class BandQuality:
     lines_missing: int = 0     # counter gaps: present as fill, flag 1
     lines_unreadable: int = 0  # packet present but not decodable (compression ≠ 0, bad length): fill, flag 2
     lines_out_of_sequence: int = 0  # repeated or backward line counters, dropped
+    lines_counter_repaired: int = 0  # counters that contradict the line's time (bit flips): placed by the time
     counter_jumps: int = 0     # gaps too large to fill (treated as a new acquisition)
     first_line: int | None = None
     last_line: int | None = None

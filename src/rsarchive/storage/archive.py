@@ -21,6 +21,7 @@ from rsarchive.errors import IntegrityError, NotFoundError, StorageError, UsageE
 from rsarchive.storage import records
 from rsarchive.storage.base import ObjectInfo, ObjectStore, Source
 from rsarchive.storage.factory import open_store
+from rsarchive.storage.inflight import InFlight
 from rsarchive.storage.keys import COPIED_FORMS, Form, form_of
 from rsarchive.storage.publication import Publication
 from rsarchive.storage.records import ObjectRecord
@@ -101,16 +102,18 @@ class Archive:
         form = form_of(key)
         if form in (Form.STAGING, Form.COPY):
             raise UsageError(f"{key!r}: staging keys are written by publications, copies by the archive itself")
-        primary = self.primary.put(key, source, expected_sha256=expected_sha256)
-        assert primary.sha256 is not None
-        copies, copy_url = 1, None
-        if form in COPIED_FORMS:
-            transfer(self.primary, key, self.copy, expected_sha256=primary.sha256, expected_size=primary.size)
-            verified = self.copy.get(key, None, expected_sha256=primary.sha256, expected_size=primary.size)
-            log.debug("copy of %s verified in %s (sha256 %s)", key, self.copy.url, verified.sha256)
-            copies, copy_url = 2, self.copy.url
-        with self.connect() as conn:
-            record = records.upsert(conn, key, form, primary.size, primary.sha256, copies, self.primary.url, copy_url)
+        with InFlight(self.connect):  # storage gc leaves this write alone until it is recorded
+            primary = self.primary.put(key, source, expected_sha256=expected_sha256)
+            assert primary.sha256 is not None
+            copies, copy_url = 1, None
+            if form in COPIED_FORMS:
+                transfer(self.primary, key, self.copy, expected_sha256=primary.sha256, expected_size=primary.size)
+                verified = self.copy.get(key, None, expected_sha256=primary.sha256, expected_size=primary.size)
+                log.debug("copy of %s verified in %s (sha256 %s)", key, self.copy.url, verified.sha256)
+                copies, copy_url = 2, self.copy.url
+            with self.connect() as conn:
+                record = records.upsert(conn, key, form, primary.size, primary.sha256, copies, self.primary.url,
+                                        copy_url)
         log.info("stored %s (%d bytes, sha256 %s, %d cop%s)", key, record.size, record.sha256, copies,
                  "y" if copies == 1 else "ies")
         return record

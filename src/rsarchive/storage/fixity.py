@@ -14,6 +14,7 @@ from rsarchive.errors import IntegrityError, NotFoundError, StorageError
 from rsarchive.storage import records
 from rsarchive.storage.archive import Archive, transfer
 from rsarchive.storage.base import ObjectStore
+from rsarchive.storage.inflight import InFlight
 from rsarchive.storage.keys import Form
 from rsarchive.storage.records import ObjectRecord
 
@@ -135,7 +136,8 @@ def _audit_one(conn: object, archive: Archive, record: ObjectRecord, run: str, r
     target_name = bad[0]
     source, target = ((archive.copy, archive.primary) if target_name == "primary"
                       else (archive.primary, archive.copy))
-    done, why = _repair(source, target, record)
+    with InFlight(archive.connect):  # a write: storage gc leaves its upload alone
+        done, why = _repair(source, target, record)
     records.log_event(conn, run, key, target_name, "repair", "repaired" if done else "failed", record.sha256,
                       record.sha256 if done else None, record.size if done else None, why)
     records.mark_checked(conn, key, "repaired" if done else "unrepairable")

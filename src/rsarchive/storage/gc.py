@@ -7,10 +7,13 @@
   older than the threshold (left by a commit interrupted after its objects moved);
 * interrupted writes: temp files, incomplete multipart uploads older than the threshold.
 
-Publications being committed right now hold their row lock; gc skips them and
-their keys.  Unrecorded ``level0``/``original`` objects (a store interrupted
-before its record) are immutable: gc reports them and never deletes them — running
-the ingest again records them.
+Nothing in flight is touched, whatever its age or the clocks: publications
+being staged or committed hold their advisory lock (and, while committing, their
+row lock), so gc skips them and their keys; orphans and interrupted writes are
+removed only when no write is in flight at all (:mod:`rsarchive.storage.inflight`).
+The age threshold only adds to that.  Unrecorded ``level0``/``original`` objects
+(a store interrupted before its record) are immutable: gc reports them and never
+deletes them — running the ingest again records them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from rsarchive.errors import UsageError
 from rsarchive.storage import records
 from rsarchive.storage.archive import Archive
+from rsarchive.storage.inflight import try_publication, try_writes
 from rsarchive.storage.keys import Form, unstage_key
 
 log = logging.getLogger(__name__)
@@ -49,12 +53,15 @@ class GcReport:
     publications_abandoned: list[str] = field(default_factory=list)
     unrecorded_immutable: list[str] = field(default_factory=list)
     busy_publications: list[str] = field(default_factory=list)
+    writes_in_flight: bool = False
+    """Orphans and interrupted writes were not looked at: some write was in flight (the next gc does it)."""
 
     def summary(self) -> str:
         return (f"removed {len(self.staging_removed)} staging object(s), {len(self.orphans_removed)} orphan(s), "
                 f"{self.partials_removed} interrupted write(s); abandoned {len(self.publications_abandoned)} "
                 f"publication(s); {len(self.unrecorded_immutable)} unrecorded level0/original object(s) kept; "
-                f"{len(self.busy_publications)} publication(s) busy (skipped)")
+                f"{len(self.busy_publications)} publication(s) busy (skipped)"
+                + ("; writes in flight: orphans and interrupted writes left for the next gc" if self.writes_in_flight else ""))
 
 
 def collect_garbage(archive: Archive, older_than: dt.timedelta = dt.timedelta(hours=24), *,
@@ -68,21 +75,27 @@ def collect_garbage(archive: Archive, older_than: dt.timedelta = dt.timedelta(ho
         return modified is None or modified <= cutoff
 
     with archive.connect() as conn, conn.transaction():
+        # Publications in flight first (their advisory lock, then their row lock), states after: a
+        # publication gc holds cannot start, resume or commit until gc's transaction ends.
+        staged = list(primary.list(Form.STAGING.value + "/"))
+        named = {r[0] for r in conn.execute("SELECT txn_id FROM rsarchive.storage_txns WHERE state = 'staging'")}
+        named |= {unstage_key(info.key)[0] for info in staged}
+        held = {t for t in sorted(named) if not try_publication(conn, t)}
         states = dict(conn.execute("SELECT txn_id, state FROM rsarchive.storage_txns").fetchall())
         staging = [t for t, s in states.items() if s == "staging"]
         lockable = {r[0] for r in conn.execute(
             "SELECT txn_id FROM rsarchive.storage_txns WHERE txn_id = ANY(%s) FOR UPDATE SKIP LOCKED",
             (staging,))}
-        busy = set(staging) - lockable
+        busy = (set(staging) - lockable) | held
         report.busy_publications = sorted(busy)
         created = dict(conn.execute("SELECT txn_id, created_at FROM rsarchive.storage_txns WHERE txn_id = ANY(%s)",
                                     (staging,)).fetchall())
-        stale = {t for t in lockable if created[t] <= cutoff}
+        stale = {t for t in lockable - busy if created[t] <= cutoff}
         protected = {r[0] for r in conn.execute(
             "SELECT key FROM rsarchive.storage_txn_objects WHERE txn_id = ANY(%s)", (sorted(busy),))}
 
         # 1. staging
-        for info in list(primary.list(Form.STAGING.value + "/")):
+        for info in staged:
             txn, _ = unstage_key(info.key)
             state = states.get(txn)
             if txn in busy:
@@ -96,10 +109,13 @@ def collect_garbage(archive: Archive, older_than: dt.timedelta = dt.timedelta(ho
                 conn.execute("UPDATE rsarchive.storage_txns SET state = 'abandoned' WHERE txn_id = %s", (txn,))
             report.publications_abandoned.append(txn)
 
-        # 2. orphans
+        # 2. orphans and 3. interrupted writes: only when no write is in flight (an object being stored
+        # is unrecorded until its write ends); new writes wait for the end of gc's transaction
+        idle = try_writes(conn)
+        report.writes_in_flight = not idle
         known = records.keys(conn)
         for form in (Form.RAW, Form.PRODUCT):
-            for info in list(primary.list(form.value + "/")):
+            for info in list(primary.list(form.value + "/")) if idle else []:
                 if info.key not in known and info.key not in protected and old(info.modified):
                     if not dry_run:
                         primary.delete(info.key)
@@ -110,8 +126,7 @@ def collect_garbage(archive: Archive, older_than: dt.timedelta = dt.timedelta(ho
                     if info.key not in known:
                         report.unrecorded_immutable.append(f"{store.url}: {info.key}")
 
-        # 3. interrupted writes
-        if not dry_run:
+        if idle and not dry_run:
             report.partials_removed = primary.cleanup_partials(older_than) + archive.copy.cleanup_partials(older_than)
     for line in report.unrecorded_immutable:
         log.warning("unrecorded immutable object (re-run its ingest to record it): %s", line)

@@ -7,6 +7,10 @@
    transaction — records the objects, marks the publication committed and runs
    the caller's ``on_commit(conn, records)`` (the catalog inserts its items there).
 
+From its start to its commit (or abandon) a publication holds its in-flight lock
+(:class:`~rsarchive.storage.inflight.InFlight`): ``storage gc`` never deletes its
+staging objects meanwhile, whatever their age.
+
 Nothing is visible to the catalog before step 2's transaction commits.  A crash
 before it leaves staging objects (removed by ``rsarchive storage gc``) and maybe
 unrecorded final objects (orphans, also removed by gc); running the same
@@ -26,6 +30,7 @@ from rsarchive.errors import ConflictError, IntegrityError, NotFoundError, Usage
 from rsarchive.storage import records
 from rsarchive.storage.base import ObjectStore, Source, open_source
 from rsarchive.storage.checksum import sha256_stream
+from rsarchive.storage.inflight import InFlight
 from rsarchive.storage.keys import Form, form_of, staging_key
 from rsarchive.storage.records import ObjectRecord
 
@@ -68,6 +73,7 @@ class Publication:
         self.connect = connect
         self.txn_id = txn_id or secrets.token_hex(8)
         staging_key(self.txn_id, "product/x/x")  # validates the id as a key segment
+        self._inflight = InFlight(connect, publication=self.txn_id)
         with connect(autocommit=True) as conn:
             conn.execute("INSERT INTO rsarchive.storage_txns (txn_id, state) VALUES (%s, 'staging') "
                          "ON CONFLICT (txn_id) DO NOTHING", (self.txn_id,))
@@ -75,6 +81,8 @@ class Publication:
                          "WHERE txn_id = %s AND state = 'abandoned'", (self.txn_id,))
             self.state: str = conn.execute("SELECT state FROM rsarchive.storage_txns WHERE txn_id = %s",
                                            (self.txn_id,)).fetchone()[0]
+        if self.committed:
+            self._inflight.release()
 
     def __enter__(self) -> Publication:
         return self
@@ -82,6 +90,7 @@ class Publication:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if self.state == "staging":
             self.abandon()
+        self._inflight.release()
 
     @property
     def committed(self) -> bool:
@@ -141,8 +150,11 @@ class Publication:
         inside a transaction: then it is durable only when the caller commits)."""
         if conn is None:
             with self.connect() as own:
-                return self._commit(own, on_commit)
-        return self._commit(conn, on_commit)
+                done = self._commit(own, on_commit)
+        else:
+            done = self._commit(conn, on_commit)  # the caller's open transaction keeps the row locked
+        self._inflight.release()
+        return done
 
     def _commit(self, conn: Any, on_commit: OnCommit | None) -> list[ObjectRecord]:
         primary = self.primary
@@ -192,4 +204,5 @@ class Publication:
                 removed += primary.delete(info.key)
             conn.execute("UPDATE rsarchive.storage_txns SET state = 'abandoned' WHERE txn_id = %s", (self.txn_id,))
         self.state = "abandoned"
+        self._inflight.release()
         return removed
