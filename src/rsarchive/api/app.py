@@ -301,7 +301,9 @@ def create_app(settings: Settings) -> Any:
     from rsarchive.identities import api_public_dsn, for_process
 
     public = stac_api(
-        "Viet Nam national remote-sensing archive",
+        "Cơ sở dữ liệu viễn thám quốc gia / Viet Nam national remote-sensing archive",
+        "Siêu dữ liệu được công bố của cơ sở dữ liệu viễn thám quốc gia (Quyết định 81/2010/QĐ-TTg, Điều 7): "
+        "dữ liệu mức 0, dữ liệu ảnh thô và sản phẩm ảnh VNREDSat-1, cùng dữ liệu gốc nước ngoài đã đăng ký.\n\n"
         "Published metadata of the national remote-sensing archive (Decision 81/2010/QĐ-TTg, Art. 7): "
         "VNREDSat-1 level-0, raw image data and image products, and registered foreign originals.",
         "rsarchive-public", statement_timeout_ms=settings.api_statement_timeout_ms,
@@ -360,13 +362,13 @@ def create_app(settings: Settings) -> Any:
     def root(request: Request) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/")
         return {
-            "title": "Viet Nam national remote-sensing archive",
+            "title": "Cơ sở dữ liệu viễn thám quốc gia / Viet Nam national remote-sensing archive",
             "links": [
                 {"rel": "service-desc", "href": f"{base}{PUBLIC_PREFIX}/api", "title": "public STAC API (OpenAPI)"},
                 {"rel": "data", "href": f"{base}{PUBLIC_PREFIX}/", "title": "public STAC API"},
                 {"rel": "data", "href": f"{base}{INTERNAL_PREFIX}/", "title": "internal STAC API (token)"},
                 {"rel": "alternate", "href": f"{base}{BROWSER_PREFIX}/", "title": "STAC Browser"},
-                {"rel": "license", "href": f"{base}/licence", "title": "terms of use"},
+                {"rel": "license", "href": f"{base}/licence", "title": "điều khoản sử dụng / terms of use"},
             ],
         }
 
