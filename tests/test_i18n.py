@@ -8,7 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from rsarchive.i18n import bilingual, format_amount, format_date, format_datetime, item_title, negotiate
+from rsarchive.i18n import (
+    bilingual,
+    format_amount,
+    format_date,
+    format_datetime,
+    item_title,
+    negotiate,
+)
 
 
 @pytest.mark.parametrize(("header", "chosen", "remembered", "expected"), [

@@ -80,7 +80,7 @@ def test_licence_page_vietnamese_first() -> None:
 
     page = shipped("catalog/licence.html").read_text(encoding="utf-8")
     assert '<html lang="vi">' in page
-    sections = re.findall(r'<section lang="(\w+)" id="\w+">(.*?)</section>', page, flags=re.S)
+    sections = re.findall(r'<section lang="(\w+)" id="\w+">(.*?)</section>', page, flags=re.DOTALL)
     assert [lang for lang, _ in sections] == ["vi", "en"]
     words = [re.sub(r"<[^>]+>", " ", body) for _, body in sections]
     assert is_vietnamese(words[0]) and "Quyết định 81/2010/QĐ-TTg" in words[0] and "bên thứ ba" in words[0]

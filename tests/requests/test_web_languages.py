@@ -16,7 +16,7 @@ from rsarchive.api.lang import LANG_COOKIE
 from rsarchive.api.requests_app import create_requests_app
 from rsarchive.testing.languages import is_english, is_vietnamese
 from rsarchive.testing.server import serve
-from rsarchive.testing.web import log_in
+from rsarchive.testing.web import csrf_of, log_in
 
 pytestmark = pytest.mark.services
 
@@ -30,7 +30,7 @@ def url(archive: Archive) -> Iterator[str]:
 def visible(page: httpx.Response) -> str:
     """The text a person reads (tags, styles and the language switch's own names left out)."""
     body = page.text.split("<body>", 1)[-1]
-    body = re.sub(r'<nav id="lang-switch".*?</nav>', " ", body, flags=re.S)
+    body = re.sub(r'<nav id="lang-switch".*?</nav>', " ", body, flags=re.DOTALL)
     return " ".join(re.sub(r"<[^>]+>", " ", body).split())
 
 
@@ -103,3 +103,20 @@ def test_request_pages_statuses_dates_amounts(url: str, archive: Archive) -> Non
         assert ">Đã cung cấp<" in vi_page.text and "bên thứ ba" in vi_page.text
         en_page = client.get(f"{url}/web/requests/{rid}?lang=en")
         assert f">{total:,} VND<" in en_page.text and ">Fulfilled<" in en_page.text and "third part" in en_page.text
+
+
+def test_form_errors_in_each_language(url: str, archive: Archive) -> None:
+    with httpx.Client() as client:
+        log_in(client, url, "alice", archive.tokens["alice"])
+        for language, expected, absent in (("vi", "không phải là ngày hợp lệ", "Input should be"),
+                                           ("en", "Input should be", "không phải là ngày hợp lệ")):
+            form = client.get(f"{url}/web/requests/new?lang={language}")
+            sent = client.post(f"{url}/web/requests/new", data={
+                "csrf_token": csrf_of(form), "contact_name": "Nguyễn Văn A", "contact_email": "not-an-address",
+                "purpose": "state_management", "bbox": "105.0, 21.0, 105.2, 21.2", "start": "2024-13-45",
+                "end": "2024-04-30", "levels": "product", "intended_use": "Kiểm kê đất đai"})
+            assert sent.status_code == 422, sent.text
+            errors = dict(re.findall(r'<li data-field="([^"]+)"><strong>[^<]*</strong>: ([^<]*)</li>', sent.text))
+            assert expected in errors["start"] and absent not in sent.text, errors
+            if language == "vi":
+                assert errors["contact.email"].startswith("giá trị không hợp lệ (not an e-mail address"), errors

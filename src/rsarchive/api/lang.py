@@ -30,9 +30,18 @@ from rsarchive.errors import (
     RsArchiveError,
     UsageError,
 )
-from rsarchive.i18n import LANGUAGE_NAMES, Lang, format_amount, format_date, format_datetime, negotiate, parse_lang
+from rsarchive.i18n import (
+    LANGUAGE_NAMES,
+    Lang,
+    format_amount,
+    format_date,
+    format_datetime,
+    negotiate,
+    parse_lang,
+)
 
-__all__ = ["LANG_COOKIE", "STATUS_LABELS", "error_message", "install", "remember", "request_lang", "text"]
+__all__ = ["LANG_COOKIE", "STATUS_LABELS", "error_message", "install", "remember", "request_lang", "text",
+           "validation_message"]
 
 LANG_COOKIE = "rsarchive_lang"
 
@@ -57,6 +66,43 @@ _ERROR_SUMMARIES: tuple[tuple[type[Exception], str, str], ...] = (
     (ConflictError, "Không thực hiện được ở trạng thái hiện tại", "Not possible in the current state"),
     (UsageError, "Yêu cầu không hợp lệ", "Invalid request"),
 )
+
+
+_VALIDATION_VI: dict[str, str] = {
+    "missing": "bắt buộc phải điền",
+    "string_too_short": "quá ngắn",
+    "string_too_long": "quá dài",
+    "too_short": "quá ít giá trị",
+    "too_long": "quá nhiều giá trị",
+    "enum": "không thuộc các giá trị cho phép",
+    "literal_error": "không thuộc các giá trị cho phép",
+    "float_parsing": "không phải là số",
+    "int_parsing": "không phải là số nguyên",
+    "finite_number": "không phải là số hữu hạn",
+    "greater_than": "nhỏ hơn mức cho phép",
+    "greater_than_equal": "nhỏ hơn mức cho phép",
+    "less_than": "lớn hơn mức cho phép",
+    "less_than_equal": "lớn hơn mức cho phép",
+    "date_parsing": "không phải là ngày hợp lệ (năm-tháng-ngày)",
+    "date_from_datetime_parsing": "không phải là ngày hợp lệ (năm-tháng-ngày)",
+    "extra_forbidden": "trường không được phép",
+    "dict_type": "sai kiểu dữ liệu",
+    "list_type": "sai kiểu dữ liệu",
+    "string_type": "sai kiểu dữ liệu",
+}
+
+
+def validation_message(lang: Lang, error: dict[str, Any]) -> str:
+    """One pydantic error of a form in the page's language: in Vietnamese, a summary by the error's type
+    (the English detail follows for checks written in the library, ``value_error``)."""
+    english = str(error.get("msg", ""))
+    if lang != "vi":
+        return english
+    kind = str(error.get("type", ""))
+    if kind in _VALIDATION_VI:
+        return _VALIDATION_VI[kind]
+    detail = english.removeprefix("Value error, ")
+    return f"giá trị không hợp lệ ({detail})"
 
 
 def request_lang(request: Request) -> Lang:

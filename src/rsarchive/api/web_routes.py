@@ -26,6 +26,7 @@ from rsarchive.api.auth import session_user
 from rsarchive.api.sessions import SESSION_COOKIE
 from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError, TokenExpiredError
+from rsarchive.i18n import Lang
 from rsarchive.requests import calendar, delivery, lifecycle, reports
 from rsarchive.requests.models import (
     LEVELS,
@@ -83,8 +84,9 @@ EXPIRED = ("Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.", "
 NEEDS_REASON = ("Từ chối phải kèm lý do bằng văn bản (Điều 8.2(c)).", "A refusal needs a written reason (Art. 8.2(c)).")
 
 
-def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [{"field": ".".join(str(p) for p in err["loc"]) or "form", "message": err["msg"]} for err in exc.errors()]
+def _errors(exc: ValidationError, language: Lang) -> list[dict[str, str]]:
+    return [{"field": ".".join(str(p) for p in err["loc"]) or "form",
+             "message": lang.validation_message(language, dict(err))} for err in exc.errors()]
 
 
 def web_router(settings: Settings) -> APIRouter:
@@ -216,7 +218,8 @@ def web_router(settings: Settings) -> APIRouter:
             try:
                 body = RequestForm.model_validate(_form_to_request(data))
             except ValidationError as exc:
-                return page(request, "request_form.html", p, status=422, values=data, errors=_errors(exc))
+                return page(request, "request_form.html", p, status=422, values=data,
+                            errors=_errors(exc, lang.request_lang(request)))
             with transaction(settings) as conn:
                 record = lifecycle.submit(conn, p, body)
             return RedirectResponse(f"/web/requests/{record.id}", status_code=303)
@@ -255,7 +258,8 @@ def web_router(settings: Settings) -> APIRouter:
                                        description=str(form.get("description") or ""))
             except ValidationError as exc:
                 return page(request, "error.html", p, status=422,
-                            message="; ".join(f"{e['field']}: {e['message']}" for e in _errors(exc)))
+                            message="; ".join(f"{e['field']}: {e['message']}"
+                                              for e in _errors(exc, lang.request_lang(request))))
             with transaction(settings) as conn:
                 reports.report(conn, p, request_id, body)
             return RedirectResponse(f"/web/requests/{request_id}", status_code=303)
@@ -312,7 +316,8 @@ def web_router(settings: Settings) -> APIRouter:
                 decision = Triage(action=str(form.get("action") or ""), note=str(form.get("note") or ""))
             except ValidationError as exc:
                 return page(request, "error.html", p, status=422,
-                            message="; ".join(f"{e['field']}: {e['message']}" for e in _errors(exc)))
+                            message="; ".join(f"{e['field']}: {e['message']}"
+                                              for e in _errors(exc, lang.request_lang(request))))
             with transaction(settings) as conn:
                 reports.triage(conn, settings, p, report_id, decision)
             return RedirectResponse("/web/officer", status_code=303)
