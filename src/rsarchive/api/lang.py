@@ -6,6 +6,7 @@ A page's language is ``?lang=vi|en`` (the visible switch in every page's header)
 
 * ``lang`` — ``"vi"`` or ``"en"``; ``t(vi, en)`` — the text in the page's language;
 * ``status_label(status)`` — a request's or error report's status in words;
+* ``localized(mapping, key)`` — ``mapping["<key>_vi"]`` on Vietnamese pages when present (fee lines);
 * filters ``date`` / ``datetime`` / ``amount`` — ``07/12/2026``, ``1.500.000 đ`` in Vietnamese;
 * ``switch_url(lang)`` — this page in the other language.
 
@@ -172,7 +173,14 @@ def install(templates: Jinja2Templates) -> None:
     def amount_filter(ctx: Any, value: Any, currency: str = "VND") -> str:
         return format_amount(value, ctx.get("lang", "vi"), currency)
 
-    env.globals.update(t=t, status_label=status_label)
+    @pass_context
+    def localized(ctx: Any, mapping: Any, key: str) -> Any:
+        """``mapping[key + "_vi"]`` on Vietnamese pages when it has one, else ``mapping[key]``."""
+        if ctx.get("lang", "vi") == "vi" and mapping.get(f"{key}_vi"):
+            return mapping[f"{key}_vi"]
+        return mapping.get(key)
+
+    env.globals.update(t=t, status_label=status_label, localized=localized)
     env.filters.update(date=date_filter, datetime=datetime_filter, amount=amount_filter)
 
 
