@@ -101,6 +101,8 @@ def test_request_pages_statuses_dates_amounts(url: str, archive: Archive) -> Non
         vi_total = f"{total:,}".replace(",", ".") + " đ"
         assert f'data-amount="{total}">{vi_total}<' in vi_page.text, vi_page.text
         assert ">Đã cung cấp<" in vi_page.text and "bên thứ ba" in vi_page.text
+        assert re.search(r'<td data-action="approved">Đã chấp thuận \(Đang xét duyệt → Đã chấp thuận\)</td>',
+                         vi_page.text), vi_page.text
         assert ">Điều 11.2: phí theo biểu phí" in vi_page.text and "<td>Xử lý yêu cầu</td><td>1 yêu cầu</td>" in vi_page.text
         en_page = client.get(f"{url}/web/requests/{rid}?lang=en")
         assert f">{total:,} VND<" in en_page.text and ">Fulfilled<" in en_page.text and "third part" in en_page.text

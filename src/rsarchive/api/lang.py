@@ -58,6 +58,10 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "dismissed": ("Đã bác", "Dismissed"),
     "reprocessed": ("Đã xử lý lại", "Reprocessed"),
     "withdrawn": ("Đã rút khỏi danh mục công khai", "Withdrawn from the public catalogue"),
+    # history actions besides the statuses
+    "error_report": ("Báo lỗi dữ liệu", "Error report"),
+    "item": ("Ảnh", "Item"),
+    "reinstated": ("Đã khôi phục", "Reinstated"),
 }
 
 _ERROR_SUMMARIES: tuple[tuple[type[Exception], str, str], ...] = (
@@ -158,8 +162,9 @@ def install(templates: Jinja2Templates) -> None:
 
     @pass_context
     def status_label(ctx: Any, status: str) -> str:
-        vi, en = STATUS_LABELS.get(status, (status, status))
-        return text(ctx.get("lang", "vi"), vi, en)
+        """A status (or a history action such as ``error_report.dismissed``) in words."""
+        language = ctx.get("lang", "vi")
+        return ": ".join(text(language, *STATUS_LABELS.get(part, (part, part))) for part in str(status).split("."))
 
     @pass_context
     def date_filter(ctx: Any, value: dt.date | str | None) -> str:
