@@ -85,3 +85,13 @@ def test_licence_page_vietnamese_first() -> None:
     words = [re.sub(r"<[^>]+>", " ", body) for _, body in sections]
     assert is_vietnamese(words[0]) and "Quyết định 81/2010/QĐ-TTg" in words[0] and "bên thứ ba" in words[0]
     assert is_english(words[1]) and "third parties" in words[1]
+
+
+def test_queryables_titles_vietnamese_first() -> None:
+    queryables = json.loads(shipped("catalog/queryables.json").read_text(encoding="utf-8"))
+    titles = [q["definition"]["title"] for name, q in queryables.items() if not name.startswith("$")]
+    assert titles
+    for title in titles:
+        vi, en = _pair(title, " / ")
+        assert any(c in vi for c in "ảạăâđêôơưáàếềốồớờứừíìúùóòữệộ"), title
+        assert not is_vietnamese(en), title
