@@ -7,7 +7,8 @@
 # into the package's src/locales/vi/ (STAC Browser's own locale mechanism: config.json, texts.json,
 # fields.json, ...) and the build is configured with locale=vi, fallbackLocale=en, supportedLocales
 # vi en, without detecting the locale from the browser (the user switches in the interface; the choice
-# is stored).  The catalog URL is injected at serve time, so the build does not depend on host or port.
+# is stored).  scripts/stac-browser/fields.config.js labels the archive's own rsarchive:* fields.
+# The catalog URL is injected at serve time, so the build does not depend on host or port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ STAC_BROWSER_VERSION=4.0.1
 # so the compatible release is pinned (it has no lockfile of its own).
 OL_STAC_VERSION=1.1.0
 locale_dir=scripts/stac-browser/vi
-BUILD_ID="$STAC_BROWSER_VERSION+vi-$(cat "$locale_dir"/* "$0" | sha256sum | cut -c1-12)"
+BUILD_ID="$STAC_BROWSER_VERSION+vi-$(cat "$locale_dir"/* scripts/stac-browser/fields.config.js "$0" | sha256sum | cut -c1-12)"
 browser_dir=build/stac-browser
 if [[ "$(cat "$browser_dir/.version" 2>/dev/null)" == "$BUILD_ID" ]]; then
   exit 0
@@ -35,6 +36,7 @@ here=$PWD
   cd package
   mkdir -p src/locales/vi
   cp "$here/$locale_dir"/* src/locales/vi/
+  cp "$here/scripts/stac-browser/fields.config.js" fields.config.js   # labels of the rsarchive:* fields
   # STAC Browser 4.0.1 only calls switchLocale when a locale was stored or detected from the browser;
   # without it the configured default's formatters (dates 07/12/2026) and field labels are never set
   # up.  One line makes it switch to the configured locale (vi) when nothing else was chosen.

@@ -89,6 +89,8 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
         assert _wait(lambda: "Siêu dữ liệu" in driver.find_element(By.TAG_NAME, "body").text, 10), text[:2000]
         text = driver.find_element(By.TAG_NAME, "body").text
         assert "Tệp dữ liệu" in text and "Thời gian chụp" in text, text[:2000]   # stacAssets, fields "Time of Data"
+        assert "Thông tin lưu trữ" in text and "Dạng dữ liệu" in text, text    # the rsarchive:* fields' labels
+        assert "Security Classification" not in text and "Acquisition Route" not in text, text
         assert is_vietnamese(text), text[:2000]
         assert ok, [img.get_attribute("src") for img in driver.find_elements(By.TAG_NAME, "img")]
         refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
