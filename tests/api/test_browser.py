@@ -50,6 +50,9 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
         pytest.skip("Debian chromium and chromium-driver are needed")
     from selenium.webdriver.common.by import By
 
+    landing = httpx.get(loaded.base_url + "/stac/").json()   # the catalog STAC Browser opens on
+    assert landing["title"].startswith("Cơ sở dữ liệu viễn thám quốc gia / ")
+    assert is_vietnamese(landing["description"].split("\n\n")[0])
     page = httpx.get(loaded.base_url + "/browser/")
     assert page.status_code == 200 and f'"catalogUrl": "{loaded.base_url}/stac/"' in page.text
     policy = page.headers["content-security-policy"]

@@ -339,7 +339,10 @@ def create_app(settings: Settings) -> Any:
         # Same paths as the mounted STAC APIs: their landing pages build the service-desc and
         # service-doc links with url_for("openapi"), which resolves against this app's routes.
         openapi_url="/api", docs_url="/api.html", redoc_url=None,
-        description="Viet Nam's national remote-sensing archive. Public STAC API at /stac/ "
+        description="Cơ sở dữ liệu viễn thám quốc gia của Việt Nam. API STAC công khai tại /stac/ "
+                    "(OpenAPI: /stac/api.html), API STAC nội bộ tại /internal/stac/ (cần mã truy cập), "
+                    "STAC Browser tại /browser/.\n\n"
+                    "Viet Nam's national remote-sensing archive. Public STAC API at /stac/ "
                     "(OpenAPI: /stac/api.html), internal STAC API at /internal/stac/ (token), "
                     "STAC Browser at /browser/.",
     )
