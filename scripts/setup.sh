@@ -46,34 +46,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   "$VENV/bin/python" -m pip install -q -e '.[test]' 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$want" > "$stamp"
 fi
-# STAC Browser (radiantearth, npm), served by `rsarchive serve` at /browser/.  Built once into
-# build/stac-browser (gitignored); rebuilt only when missing or when the pinned version changes.
-# The catalog URL is injected at serve time, so the build does not depend on host or port.
-STAC_BROWSER_VERSION=4.0.1
-# stac-browser 4.0.1 pins ol ~10.6 but accepts ol-stac ^1.1.0; ol-stac >= 1.2 needs a newer ol,
-# so the compatible release is pinned (it has no lockfile of its own).
-OL_STAC_VERSION=1.1.0
-browser_dir=build/stac-browser
-if [[ "$(cat "$browser_dir/.version" 2>/dev/null)" != "$STAC_BROWSER_VERSION" ]]; then
-  if command -v npm >/dev/null; then
-    echo "setup: building STAC Browser $STAC_BROWSER_VERSION into $browser_dir (npm; a few minutes)"
-    work=$(mktemp -d)
-    (
-      cd "$work"
-      npm pack -q "@radiantearth/stac-browser@$STAC_BROWSER_VERSION" >/dev/null
-      tar xzf radiantearth-stac-browser-*.tgz
-      cd package
-      npm install -q --no-audit --no-fund --loglevel=error >/dev/null
-      npm install -q --no-audit --no-fund --loglevel=error "ol-stac@$OL_STAC_VERSION" >/dev/null
-      npx vue-cli-service build --pathPrefix=/browser/ --historyMode=history >/dev/null
-    ) || { echo "setup: error: the STAC Browser build failed (in $work)" >&2; exit 1; }
-    rm -rf "$browser_dir"
-    mkdir -p "$(dirname "$browser_dir")"
-    mv "$work/package/dist" "$browser_dir"
-    echo "$STAC_BROWSER_VERSION" > "$browser_dir/.version"
-    rm -rf "$work"
-  else
-    echo "setup: warning: npm not found; STAC Browser not built (/browser/ will say so)" >&2
-  fi
-fi
+# STAC Browser (radiantearth, npm), served by `rsarchive serve` at /browser/, with a Vietnamese
+# interface by default: scripts/build-stac-browser.sh (rebuilt only when its pinned version changes).
+./scripts/build-stac-browser.sh
 echo "setup: ready ($VENV)"

@@ -1,9 +1,11 @@
 """STAC Browser at /browser/ in headless Chromium: the collections list shows, and an
 item page shows its thumbnail (Debian chromium + chromium-driver, Selenium), under the
-page's Content-Security-Policy (the console reports no violation)."""
+page's Content-Security-Policy (the console reports no violation).  Its interface is
+Vietnamese by default (issue #21), although Chromium asks for English (Accept-Language en-US)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -12,6 +14,7 @@ import httpx
 import pytest
 
 from rsarchive.api.app import _browser_dir
+from rsarchive.testing.languages import is_vietnamese
 
 
 def _driver():
@@ -47,6 +50,9 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
         pytest.skip("Debian chromium and chromium-driver are needed")
     from selenium.webdriver.common.by import By
 
+    landing = httpx.get(loaded.base_url + "/stac/").json()   # the catalog STAC Browser opens on
+    assert landing["title"].startswith("Cơ sở dữ liệu viễn thám quốc gia / ")
+    assert is_vietnamese(landing["description"].split("\n\n")[0])
     page = httpx.get(loaded.base_url + "/browser/")
     assert page.status_code == 200 and f'"catalogUrl": "{loaded.base_url}/stac/"' in page.text
     policy = page.headers["content-security-policy"]
@@ -56,10 +62,20 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
     driver, profile = _driver()
     try:
         driver.get(loaded.base_url + "/browser/")
-        titles = ("VNREDSat-1 image products (L2A)", "VNREDSat-1 raw image data (L1A)", "VNREDSat-1 level-0 downlinks")
+        titles = ("Sản phẩm ảnh VNREDSat-1 (L2A)", "Dữ liệu ảnh thô VNREDSat-1 (L1A)",
+                  "Dữ liệu thu mức 0 của VNREDSat-1")
         body = _wait(lambda: all(t in driver.find_element(By.TAG_NAME, "body").text for t in titles)
                      and driver.find_element(By.TAG_NAME, "body").text)
         assert body, driver.find_element(By.TAG_NAME, "body").text[:2000]
+        # the interface's own words (browse, search.title, source.label, source.share.label, description,
+        # additionalResources) in Vietnamese, and dates day first (07/12/2026) in the collections' extents
+        interface = ("Duyệt", "Tìm kiếm", "Nguồn", "Chia sẻ", "Mô tả", "Tài nguyên khác", "Ngôn ngữ: Tiếng Việt")
+        body = _wait(lambda: all(w in driver.find_element(By.TAG_NAME, "body").text for w in interface)
+                     and driver.find_element(By.TAG_NAME, "body").text, 10)
+        assert body, driver.find_element(By.TAG_NAME, "body").text[:2000]
+        for english in ("Browse", "Search", "Source", "Share", "Description", "Language:"):
+            assert english not in body.split("\n"), english
+        assert re.search(r"Từ \d\d:\d\d:\d\d UTC 27/06/2015 đến nay", body), body[:3000]
 
         item_id = loaded.public_ids[0]
         driver.get(f"{loaded.base_url}/browser/collections/vnredsat1-product/items/{item_id}")
@@ -73,6 +89,12 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
         ok = _wait(thumbnail_loaded, 40)
         text = driver.find_element(By.TAG_NAME, "body").text
         assert item_id in text, text[:2000]
+        assert _wait(lambda: "Siêu dữ liệu" in driver.find_element(By.TAG_NAME, "body").text, 10), text[:2000]
+        text = driver.find_element(By.TAG_NAME, "body").text
+        assert "Tệp dữ liệu" in text and "Thời gian chụp" in text, text[:2000]   # stacAssets, fields "Time of Data"
+        assert "Thông tin lưu trữ" in text and "Dạng dữ liệu" in text, text    # the rsarchive:* fields' labels
+        assert "Security Classification" not in text and "Acquisition Route" not in text, text
+        assert is_vietnamese(text), text[:2000]
         assert ok, [img.get_attribute("src") for img in driver.find_elements(By.TAG_NAME, "img")]
         refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
         assert not refused, refused

@@ -137,7 +137,9 @@ def test_unclassified_ingest_and_registration_are_held_not_published(run: Run) -
         with httpx.Client() as client:
             assert log_in(client, base, "officer-held", token).status_code == 303
             page = client.get(base + "/web/officer/held")
+            english = client.get(base + "/web/officer/held?lang=en")   # issue #21: the page's language
         assert page.status_code == 200 and "Dữ liệu chờ phân loại mật" in page.text
+        assert "Items held for classification" in english.text and "Dữ liệu chờ phân loại mật" not in english.text
         assert all(f'data-item-id="{i}"' in page.text for i in every)
         anonymous = httpx.get(base + "/web/officer/held")
         assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/web/login")

@@ -67,3 +67,15 @@ def test_letter_html_and_pdf_contain_reason_and_date() -> None:
 def test_no_letter_unless_refused() -> None:
     with pytest.raises(ConflictError, match="only a refused request"):
         letters.RefusalLetter.of(refused("x", status="approved"))
+
+
+def test_letter_dates_the_vietnamese_way() -> None:
+    """Issue #21: the Vietnamese text writes dates day first (29/04/2025), before the English ISO date."""
+    letter = letters.RefusalLetter.of(refused("Khu vực cấm / restricted zone"))
+    html = letters.render_html(letter)
+    assert "Hà Nội, ngày 29 tháng 04 năm 2025 (29/04/2025) / Date:" in html
+    assert html.index("29/04/2025") < html.index("2025-04-29")
+    text = " ".join("".join(p.extract_text() for p in PdfReader(io.BytesIO(letters.render_pdf(letter))).pages).split())
+    assert "(29/04/2025) / Date: 2025-04-29" in text
+    assert "01/01/2024 – 31/12/2024 / 2024-01-01 – 2024-12-31" in html
+    assert "Thương mại, khác / Commercial and other" in html          # the purpose, Vietnamese first

@@ -121,7 +121,7 @@ def test_session_cookie_csrf_and_headers(archive: Archive) -> None:
                                                      "csrf_token": foreign}).status_code == 403
         # the right user name is needed with the token
         wrong_user = log_in(client, url, "anna", archive.tokens["alice"])
-        assert wrong_user.status_code == 401 and "Wrong user name or token" in wrong_user.text
+        assert wrong_user.status_code == 401 and "Tên người dùng hoặc mã truy cập không đúng" in wrong_user.text
 
         done = log_in(client, url, "alice", archive.tokens["alice"])
         assert done.status_code == 303 and done.headers["location"] == "/web/"

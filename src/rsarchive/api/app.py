@@ -300,7 +300,9 @@ def create_app(settings: Settings) -> Any:
     from rsarchive.identities import api_public_dsn, for_process
 
     public = stac_api(
-        "Viet Nam national remote-sensing archive",
+        "Cơ sở dữ liệu viễn thám quốc gia / Viet Nam national remote-sensing archive",
+        "Siêu dữ liệu được công bố của cơ sở dữ liệu viễn thám quốc gia (Quyết định 81/2010/QĐ-TTg, Điều 7): "
+        "dữ liệu mức 0, dữ liệu ảnh thô và sản phẩm ảnh VNREDSat-1, cùng dữ liệu gốc nước ngoài đã đăng ký.\n\n"
         "Published metadata of the national remote-sensing archive (Decision 81/2010/QĐ-TTg, Art. 7): "
         "VNREDSat-1 level-0, raw image data and image products, and registered foreign originals.",
         "rsarchive-public", statement_timeout_ms=settings.api_statement_timeout_ms,
@@ -336,7 +338,10 @@ def create_app(settings: Settings) -> Any:
         # Same paths as the mounted STAC APIs: their landing pages build the service-desc and
         # service-doc links with url_for("openapi"), which resolves against this app's routes.
         openapi_url="/api", docs_url="/api.html", redoc_url=None,
-        description="Viet Nam's national remote-sensing archive. Public STAC API at /stac/ "
+        description="Cơ sở dữ liệu viễn thám quốc gia của Việt Nam. API STAC công khai tại /stac/ "
+                    "(OpenAPI: /stac/api.html), API STAC nội bộ tại /internal/stac/ (cần mã truy cập), "
+                    "STAC Browser tại /browser/.\n\n"
+                    "Viet Nam's national remote-sensing archive. Public STAC API at /stac/ "
                     "(OpenAPI: /stac/api.html), internal STAC API at /internal/stac/ (token), "
                     "STAC Browser at /browser/.",
     )
@@ -359,13 +364,13 @@ def create_app(settings: Settings) -> Any:
     def root(request: Request) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/")
         return {
-            "title": "Viet Nam national remote-sensing archive",
+            "title": "Cơ sở dữ liệu viễn thám quốc gia / Viet Nam national remote-sensing archive",
             "links": [
                 {"rel": "service-desc", "href": f"{base}{PUBLIC_PREFIX}/api", "title": "public STAC API (OpenAPI)"},
                 {"rel": "data", "href": f"{base}{PUBLIC_PREFIX}/", "title": "public STAC API"},
                 {"rel": "data", "href": f"{base}{INTERNAL_PREFIX}/", "title": "internal STAC API (token)"},
                 {"rel": "alternate", "href": f"{base}{BROWSER_PREFIX}/", "title": "STAC Browser"},
-                {"rel": "license", "href": f"{base}/licence", "title": "terms of use"},
+                {"rel": "license", "href": f"{base}/licence", "title": "điều khoản sử dụng / terms of use"},
             ],
         }
 

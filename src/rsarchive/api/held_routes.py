@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
+from rsarchive.api import lang
 from rsarchive.api.auth import ErrorTranslatingRoute, require_role, session_user
 from rsarchive.catalog.classification import classify, held_items
 from rsarchive.db import transaction
@@ -44,7 +45,8 @@ def held_router(settings: Settings) -> APIRouter:
     """The held-items page and JSON routes."""
     router = APIRouter(route_class=ErrorTranslatingRoute, tags=["classification"])
     officer = require_role(settings, "officer")
-    templates = Jinja2Templates(directory=template_dirs(settings.site_dir))
+    templates = Jinja2Templates(directory=template_dirs(settings.site_dir), context_processors=[lang.context_processor])
+    lang.install(templates)
 
     @router.get("/api/items/held", summary="Items held for want of a security classification")
     def held(principal: Principal = Depends(officer)) -> list[dict[str, Any]]:
@@ -73,8 +75,10 @@ def held_router(settings: Settings) -> APIRouter:
         except AuthError:
             return RedirectResponse("/web/login", status_code=303)
         except RsArchiveError as exc:
-            return templates.TemplateResponse(request, "error.html", {"me": None, "message": str(exc)},
-                                              status_code=exc.http_status)
-        return templates.TemplateResponse(request, "officer_held.html", {"me": principal, "held": found})
+            message = lang.error_message(lang.request_lang(request), exc)
+            return lang.remember(request, templates.TemplateResponse(request, "error.html", {"me": None, "message": message},
+                                                                     status_code=exc.http_status))
+        return lang.remember(request, templates.TemplateResponse(request, "officer_held.html",
+                                                                 {"me": principal, "held": found}))
 
     return router

@@ -21,11 +21,12 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rsarchive.api import csrf, logins, sessions
+from rsarchive.api import csrf, lang, logins, sessions
 from rsarchive.api.auth import session_user
 from rsarchive.api.sessions import SESSION_COOKIE
 from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError, TokenExpiredError
+from rsarchive.i18n import Lang
 from rsarchive.requests import calendar, delivery, lifecycle, reports
 from rsarchive.requests.models import (
     LEVELS,
@@ -77,22 +78,31 @@ def _form_to_request(data: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-WRONG = ("Tên người dùng hoặc mã truy cập không đúng, hoặc mã đã bị thu hồi. / "
+WRONG = ("Tên người dùng hoặc mã truy cập không đúng, hoặc mã đã bị thu hồi.",
          "Wrong user name or token, or the token is revoked.")
-EXPIRED = "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại. / Your session has expired; log in again."
+EXPIRED = ("Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.", "Your session has expired; log in again.")
+NEEDS_REASON = ("Từ chối phải kèm lý do bằng văn bản (Điều 8.2(c)).", "A refusal needs a written reason (Art. 8.2(c)).")
 
 
-def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [{"field": ".".join(str(p) for p in err["loc"]) or "form", "message": err["msg"]} for err in exc.errors()]
+def _errors(exc: ValidationError, language: Lang) -> list[dict[str, str]]:
+    return [{"field": ".".join(str(p) for p in err["loc"]) or "form",
+             "message": lang.validation_message(language, dict(err))} for err in exc.errors()]
 
 
 def web_router(settings: Settings) -> APIRouter:
     """The pages under ``/web``."""
-    templates = Jinja2Templates(directory=template_dirs(settings.site_dir), context_processors=[csrf.template_context])
+    templates = Jinja2Templates(directory=template_dirs(settings.site_dir),
+                                context_processors=[csrf.template_context, lang.context_processor])
+    lang.install(templates)
 
     def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"me": principal, "purposes": PURPOSE_LABELS,
-                                                          "levels": LEVELS, **context}, status_code=status)
+        response = templates.TemplateResponse(request, name, {"me": principal, "purposes": PURPOSE_LABELS,
+                                                              "levels": LEVELS, **context}, status_code=status)
+        lang.remember(request, response)
+        return response
+
+    def say(request: Request, pair: tuple[str, str]) -> str:
+        return lang.text(lang.request_lang(request), *pair)
 
     def forged(request: Request) -> Response:
         return page(request, "error.html", None, status=403, message=csrf.REFUSAL)
@@ -117,7 +127,8 @@ def web_router(settings: Settings) -> APIRouter:
             response.delete_cookie(SESSION_COOKIE, path="/")
             return response
         except RsArchiveError as exc:
-            return page(request, "error.html", None, status=exc.http_status, message=str(exc))
+            return page(request, "error.html", None, status=exc.http_status,
+                        message=lang.error_message(lang.request_lang(request), exc))
 
     def login_page(request: Request, status: int = 200, headers: dict[str, str] | None = None,
                    **context: Any) -> Response:
@@ -130,7 +141,7 @@ def web_router(settings: Settings) -> APIRouter:
     @router.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/web/", expired: bool = False) -> Response:
         return login_page(request, next=next if next.startswith("/web/") else "/web/",
-                          error=EXPIRED if expired else None)
+                          error=say(request, EXPIRED) if expired else None)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
@@ -151,7 +162,7 @@ def web_router(settings: Settings) -> APIRouter:
                     secret, _, _ = sessions.start_session(conn, name, token, settings.session_lifetime_minutes)
                 except AuthError as exc:
                     logins.record_failure(conn, keys, limits)
-                    return 0, None, str(exc) if isinstance(exc, TokenExpiredError) else WRONG
+                    return 0, None, str(exc) if isinstance(exc, TokenExpiredError) else say(request, WRONG)
                 logins.clear_account(conn, keys)
                 sessions.end_session(conn, request.cookies.get(SESSION_COOKIE))  # a session this browser had before
                 return 0, secret, None
@@ -159,8 +170,8 @@ def web_router(settings: Settings) -> APIRouter:
         wait, secret, error = await run_in_threadpool(attempt)
         if wait:
             return login_page(request, status=429, headers={"Retry-After": str(wait)}, next=target, user_name=name,
-                              error=f"Quá nhiều lần đăng nhập sai; hãy thử lại sau {wait} giây. / "
-                                    f"Too many failed logins; try again in {wait} seconds.")
+                              error=say(request, (f"Quá nhiều lần đăng nhập sai; hãy thử lại sau {wait} giây.",
+                                                  f"Too many failed logins; try again in {wait} seconds.")))
         if secret is None:
             return login_page(request, status=401, next=target, user_name=name, error=error)
         response = RedirectResponse(target, status_code=303)
@@ -207,7 +218,8 @@ def web_router(settings: Settings) -> APIRouter:
             try:
                 body = RequestForm.model_validate(_form_to_request(data))
             except ValidationError as exc:
-                return page(request, "request_form.html", p, status=422, values=data, errors=_errors(exc))
+                return page(request, "request_form.html", p, status=422, values=data,
+                            errors=_errors(exc, lang.request_lang(request)))
             with transaction(settings) as conn:
                 record = lifecycle.submit(conn, p, body)
             return RedirectResponse(f"/web/requests/{record.id}", status_code=303)
@@ -246,7 +258,8 @@ def web_router(settings: Settings) -> APIRouter:
                                        description=str(form.get("description") or ""))
             except ValidationError as exc:
                 return page(request, "error.html", p, status=422,
-                            message="; ".join(f"{e['field']}: {e['message']}" for e in _errors(exc)))
+                            message="; ".join(f"{e['field']}: {e['message']}"
+                                              for e in _errors(exc, lang.request_lang(request))))
             with transaction(settings) as conn:
                 reports.report(conn, p, request_id, body)
             return RedirectResponse(f"/web/requests/{request_id}", status_code=303)
@@ -283,12 +296,13 @@ def web_router(settings: Settings) -> APIRouter:
                         record = lifecycle.get(conn, p, request_id)
                         return page(request, "officer_request.html", p, status=422, r=record, delivery=None,
                                     reports=[], today=calendar.today_vn(),
-                                    refuse_error="A refusal needs a written reason (Art. 8.2(c)).")
+                                    refuse_error=say(request, NEEDS_REASON))
                     lifecycle.refuse(conn, p, request_id, reason)
                 elif action == "fulfil":
                     delivery.fulfil(conn, settings, p, request_id)
                 else:
-                    return page(request, "error.html", p, status=404, message=f"no action {action!r}")
+                    return page(request, "error.html", p, status=404,
+                                message=say(request, (f"Không có thao tác {action!r}", f"no action {action!r}")))
             return RedirectResponse(f"/web/requests/{request_id}", status_code=303)
 
         return guarded(request, ("officer",), work)
@@ -302,7 +316,8 @@ def web_router(settings: Settings) -> APIRouter:
                 decision = Triage(action=str(form.get("action") or ""), note=str(form.get("note") or ""))
             except ValidationError as exc:
                 return page(request, "error.html", p, status=422,
-                            message="; ".join(f"{e['field']}: {e['message']}" for e in _errors(exc)))
+                            message="; ".join(f"{e['field']}: {e['message']}"
+                                              for e in _errors(exc, lang.request_lang(request))))
             with transaction(settings) as conn:
                 reports.triage(conn, settings, p, report_id, decision)
             return RedirectResponse("/web/officer", status_code=303)

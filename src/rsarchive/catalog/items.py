@@ -8,7 +8,9 @@ schema is available offline (``../shared/stac-schemas``) and readers load the it
   per-asset ``proj:shape``/``proj:transform``;
 * raster **v1.1.0** (``raster:bands`` with scale/offset/nodata, what odc-stac reads);
 * classification **v1.1.0** (bitfields of the QA band, inside its ``raster:bands``);
-* eo v1.1.0, view v1.0.0, sat v1.0.0, file v2.1.0, processing v1.2.0, timestamps v1.1.0.
+* eo v1.1.0, view v1.0.0, sat v1.0.0, file v2.1.0, processing v1.2.0, timestamps v1.1.0;
+* language **v1.0.0** (shipped in ``data/stac-schemas``): public text is Vietnamese first, English
+  second (``"vi / en"``, issue #21), so ``language`` is Vietnamese and ``languages`` adds English.
 
 Archive fields use the ``rsarchive:`` prefix (see :data:`ARCHIVE_FIELDS`).
 """
@@ -29,6 +31,7 @@ from shapely.geometry import mapping, shape
 
 from rsarchive.catalog.inputs import ACQUISITION_ROUTES, AssetInput, SceneMetadata
 from rsarchive.errors import CatalogError
+from rsarchive.i18n import bilingual, item_title
 
 __all__ = ["ARCHIVE_FIELDS", "EXTENSIONS", "QA_BITFIELDS", "build_item", "collection_link", "item_dict", "with_collection_link"]
 
@@ -42,6 +45,7 @@ EXTENSIONS: dict[str, str] = {
     "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
     "classification": "https://stac-extensions.github.io/classification/v1.1.0/schema.json",
     "timestamps": "https://stac-extensions.github.io/timestamps/v1.1.0/schema.json",
+    "language": "https://stac-extensions.github.io/language/v1.0.0/schema.json",
 }
 """Extension name → the schema URL the archive declares (all resolvable offline)."""
 
@@ -65,20 +69,25 @@ ARCHIVE_FIELDS: dict[str, str] = {
 }
 
 QA_BITFIELDS: list[dict[str, Any]] = [
-    {"offset": bit, "length": 1, "name": name, "description": text,
-     "classes": [{"value": 0, "name": f"not_{name}", "description": f"not {text.lower()}"},
-                 {"value": 1, "name": name, "description": text}]}
-    for bit, name, text in (
-        (0, "nodata", "No data"),
-        (1, "lost", "Lost: missing packet or line"),
-        (2, "defective_detector", "Defective detector, filled"),
-        (3, "saturated", "Saturated"),
-        (4, "ancillary_degraded", "Ancillary degraded: ephemeris/attitude interpolated over a gap"),
-        (5, "terrain_occlusion", "Terrain occlusion"),
-        (6, "cloud", "Cloud (product level)"),
+    {"offset": bit, "length": 1, "name": name, "description": bilingual(vi, en),
+     "classes": [{"value": 0, "name": f"not_{name}", "description": bilingual(vi_not, f"not {en.lower()}")},
+                 {"value": 1, "name": name, "description": bilingual(vi, en)}]}
+    for bit, name, vi, en, vi_not in (
+        (0, "nodata", "Không có dữ liệu", "No data", "Có dữ liệu"),
+        (1, "lost", "Mất: thiếu gói tin hoặc dòng quét", "Lost: missing packet or line", "Không mất gói tin hay dòng quét"),
+        (2, "defective_detector", "Đầu thu hỏng, đã bù", "Defective detector, filled", "Đầu thu tốt"),
+        (3, "saturated", "Bão hòa", "Saturated", "Không bão hòa"),
+        (4, "ancillary_degraded", "Dữ liệu phụ trợ suy giảm: lịch vệ tinh/tư thế nội suy qua khoảng trống",
+         "Ancillary degraded: ephemeris/attitude interpolated over a gap", "Dữ liệu phụ trợ đầy đủ"),
+        (5, "terrain_occlusion", "Bị địa hình che khuất", "Terrain occlusion", "Không bị địa hình che khuất"),
+        (6, "cloud", "Mây (mức sản phẩm)", "Cloud (product level)", "Không có mây (mức sản phẩm)"),
     )
 ]
 """The uint16 quality bitfield of ARCHITECTURE.md (bits 7–15 reserved)."""
+
+LANGUAGE: dict[str, str] = {"code": "vi", "name": "Tiếng Việt", "alternate": "Vietnamese"}
+LANGUAGES: list[dict[str, str]] = [{"code": "en", "name": "English", "alternate": "Tiếng Anh"}]
+"""The language extension's fields of every collection and item: Vietnamese text first, then English."""
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -162,8 +171,12 @@ def build_item(scene: SceneMetadata) -> pystac.Item:
         properties={},
         collection=scene.collection,
     )
-    used: dict[str, str] = {"timestamps": EXTENSIONS["timestamps"]}
+    used: dict[str, str] = {"timestamps": EXTENSIONS["timestamps"], "language": EXTENSIONS["language"]}
     props = item.properties
+    level = scene.processing.level if scene.processing is not None else None
+    props["title"] = item_title(scene.form, scene.platform, level, _utc(scene.datetime) or now)
+    props["language"] = dict(LANGUAGE)
+    props["languages"] = [dict(lang) for lang in LANGUAGES]
     props["created"] = _iso(scene.created or now)
     props["updated"] = _iso(now)
     props["platform"] = scene.platform

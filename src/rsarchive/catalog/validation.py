@@ -7,7 +7,9 @@ registry filled from two places:
 * the folder of extension schemas (``index.json`` maps URL → file): the setting
   ``stac_schemas`` / ``$RSARCHIVE_STAC_SCHEMAS``, else ``../shared/stac-schemas``
   beside the repository;
-* pystac's bundled core STAC 1.1.0 and GeoJSON schemas.
+* pystac's bundled core STAC 1.1.0 and GeoJSON schemas;
+* the schemas shipped with the package (``data/stac-schemas``, e.g. the language extension),
+  for URLs the folder does not have.
 
 A schema that is in neither place is an error ("not available offline"), never a
 network request.  An invalid object raises :class:`~rsarchive.errors.CatalogError`
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rsarchive.errors import CatalogError, ConfigError
-from rsarchive.resources import stac_schemas_dir
+from rsarchive.resources import shipped, stac_schemas_dir
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ class SchemaStore:
         self.folder = folder
         index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
         self._files: dict[str, Path] = {_strip(url): folder / rel for url, rel in index.items()}
+        own = shipped("stac-schemas")
+        for url, rel in json.loads((own / "index.json").read_text(encoding="utf-8")).items():
+            self._files.setdefault(_strip(url), own / rel)
         self._bundled: dict[str, dict[str, Any]] = {_strip(k): v for k, v in get_local_schema_cache().items()}
         self._lock = threading.Lock()
         self._validators: dict[str, Any] = {}

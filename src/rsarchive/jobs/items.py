@@ -20,6 +20,7 @@ from rsarchive.catalog import (
     ViewGeometry,
 )
 from rsarchive.errors import UsageError
+from rsarchive.i18n import bilingual
 from rsarchive.storage.records import ObjectRecord
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ def _file_asset(key: str, name: str, record: ObjectRecord, href: str, media_type
                       checksum=record.checksum, size=record.size, bands=bands, grid=grid, quality_band=quality_band)
 
 
+def _qa_title(bands: list[str]) -> str:
+    """Vietnamese first; ends with the band list in parentheses, which :mod:`rsarchive.cube.bands` reads."""
+    return bilingual("Trường bit chất lượng", f"Quality bitfield ({', '.join(bands)})")
+
+
 def _qa_bands(names: list[str], resolution_m: float | None) -> tuple[BandInfo, ...]:
     """The bands of a QA file: one uint16 bitfield per data band it describes, in file order (no nodata
     value: bit 0 says where there is no data)."""
@@ -64,7 +70,7 @@ def level0_scene(*, item_id: str, mission: str, href: str, record: ObjectRecord,
                  security: str | None, profile: str) -> SceneMetadata:
     """The level-0 item: the downlink as received (never served as imagery, Art. 5.2)."""
     asset = AssetInput(key="level0", href=href, media_type="application/octet-stream", roles=("data", "level0"),
-                       title=f"Level-0 CADU stream ({profile} profile)", checksum=record.checksum, size=record.size)
+                       title=bilingual(f"Dòng CADU mức 0 (cấu hình {profile})", f"Level-0 CADU stream ({profile} profile)"), checksum=record.checksum, size=record.size)
     return SceneMetadata(
         item_id=item_id, collection=f"{mission}-level0", form="level0", datetime=start, start_datetime=start,
         end_datetime=end, footprint=footprint, assets=(asset,), reception=reception,
@@ -87,16 +93,17 @@ def raw_scene(meta: RawSceneMetadata, records: Mapping[str, ObjectRecord], hrefs
                         solar_illumination=band.esun_w_m2_um)
         grid = Grid(epsg=None, transform=None, shape=(band.lines.count, band.detectors))
         assets.append(_file_asset(band.name, band.file, records[band.file], hrefs[band.file], COG,
-                                  ("data", "radiance"), f"{band.name} radiance (sensor geometry, RPC)",
+                                  ("data", "radiance"), bilingual(f"{band.name} bức xạ (hình học ảnh chụp, RPC)",
+                                            f"{band.name} radiance (sensor geometry, RPC)"),
                                   (info,), grid))
     for qa in meta.qa.files:
         name = qa.file
         key = "qa" if name == "QA.tif" else name.removesuffix(".tif").lower()
         assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
-                                  f"Quality bitfield ({', '.join(qa.bands)})", _qa_bands(qa.bands, None),
+                                  _qa_title(qa.bands), _qa_bands(qa.bands, None),
                                   quality_band=True))
     assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
-                              "application/json", ("metadata",), "Processing metadata (rsarchive-raw/1)"))
+                              "application/json", ("metadata",), bilingual("Siêu dữ liệu xử lý", "Processing metadata (rsarchive-raw/1)")))
     if meta.geometry is None:
         raise UsageError(f"raw scene {meta.scene_id} has no footprint (its ancillary could not locate it)")
     sun = meta.sun
@@ -129,7 +136,7 @@ def product_scene(meta: ProductMetadata, records: Mapping[str, ObjectRecord], hr
                         nodata=band.nodata, scale=band.scale, offset=band.offset, unit=None,
                         spatial_resolution=band.resolution_m, solar_illumination=band.esun_w_m2_um)
         assets.append(_file_asset(band.name, band.file, records[band.file], hrefs[band.file], COG,
-                                  ("data", "reflectance"), f"{band.name} TOA reflectance", (info,),
+                                  ("data", "reflectance"), bilingual(f"{band.name} phản xạ đỉnh khí quyển", f"{band.name} TOA reflectance"), (info,),
                                   grids[band.grid]))
     for qa in meta.qa.files:
         name = qa.file
@@ -137,14 +144,14 @@ def product_scene(meta: ProductMetadata, records: Mapping[str, ObjectRecord], hr
         resolution = qa.resolution_m if qa.resolution_m is not None else 10
         grid = grids["pan"] if resolution < 5 else grids["ms"]
         assets.append(_file_asset(key, name, records[name], hrefs[name], COG, ("quality", "qa"),
-                                  f"Quality bitfield ({', '.join(qa.bands)})", _qa_bands(qa.bands, qa.resolution_m),
+                                  _qa_title(qa.bands), _qa_bands(qa.bands, qa.resolution_m),
                                   grid, quality_band=True))
     if meta.thumbnail is not None:
         name = meta.thumbnail.file
         assets.append(_file_asset("thumbnail", name, records[name], hrefs[name], "image/png", ("thumbnail",),
-                                  "True-colour thumbnail"))
+                                  bilingual("Ảnh thu nhỏ màu tự nhiên", "True-colour thumbnail")))
     assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
-                              "application/json", ("metadata",), "Processing metadata (rsarchive-product/1)"))
+                              "application/json", ("metadata",), bilingual("Siêu dữ liệu xử lý", "Processing metadata (rsarchive-product/1)")))
     v = meta.view
     view = ViewGeometry(sun_azimuth=v.sun_azimuth, sun_elevation=v.sun_elevation, off_nadir=v.off_nadir,
                         incidence_angle=v.incidence_angle, azimuth=v.azimuth)

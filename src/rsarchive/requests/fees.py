@@ -71,31 +71,43 @@ class FeeSchedule:
         lines: list[dict[str, Any]] = []
         if purpose in self.cost_only_purposes:
             basis = "Art. 11.1: security, defence or emergency — necessary service cost only"
-            lines.append({"description": "Request handling (service cost)", "quantity": 1, "unit": "request",
+            basis_vi = ("Điều 11.1: an ninh, quốc phòng, khẩn cấp — "
+                        "chỉ thu chi phí dịch vụ cần thiết")
+            lines.append({"description": "Request handling (service cost)",
+                          "description_vi": "Xử lý yêu cầu (chi phí dịch vụ)", "quantity": 1,
+                          "unit": "request", "unit_vi": "yêu cầu",
                           "rate": self.cost_only_per_request, "amount": self.cost_only_per_request})
             if items:
                 n = len(items)
                 lines.append({"description": "Preparing and verifying delivered items (service cost)",
-                              "quantity": n, "unit": "scene", "rate": self.cost_only_per_scene,
+                              "description_vi": "Chuẩn bị và kiểm tra dữ liệu cung cấp (chi phí dịch vụ)",
+                              "quantity": n, "unit": "scene", "unit_vi": "cảnh",
+                              "rate": self.cost_only_per_scene,
                               "amount": n * self.cost_only_per_scene})
         else:
             basis = "Art. 11.2: fee per the schedule"
+            basis_vi = "Điều 11.2: phí theo biểu phí"
             factor = self.purpose_factor.get(purpose, 1.0)
-            lines.append({"description": "Request handling", "quantity": 1, "unit": "request",
-                          "rate": self.per_request, "amount": self.per_request})
+            lines.append({"description": "Request handling", "description_vi": "Xử lý yêu cầu", "quantity": 1,
+                          "unit": "request", "unit_vi": "yêu cầu", "rate": self.per_request,
+                          "amount": self.per_request})
             for level in sorted({str(it["level"]) for it in items}):
                 rate = self.levels.get(level)
                 if rate is None:
                     raise ConfigError(f"fee schedule has no rate for level {level!r}")
                 chosen = [it for it in items if it["level"] == level]
                 km2 = round(sum(float(it["area_km2"]) for it in chosen), 3)
-                lines.append({"description": f"{level}: scenes", "quantity": len(chosen), "unit": "scene",
+                lines.append({"description": f"{level}: scenes", "description_vi": f"{level}: số cảnh",
+                              "quantity": len(chosen), "unit": "scene", "unit_vi": "cảnh",
                               "rate": rate.per_scene, "amount": round(len(chosen) * rate.per_scene * factor)})
-                lines.append({"description": f"{level}: area", "quantity": km2, "unit": "km²",
+                lines.append({"description": f"{level}: area", "description_vi": f"{level}: diện tích",
+                              "quantity": km2, "unit": "km²", "unit_vi": "km²",
                               "rate": rate.per_km2, "amount": round(km2 * rate.per_km2 * factor)})
             if factor != 1.0:
                 basis += f" (purpose factor {factor:g} applied to scenes and area)"
-        return {"currency": self.currency, "purpose": purpose, "basis": basis, "legal_basis": self.legal_basis,
+                basis_vi += f" (hệ số mục đích {factor:g} áp dụng cho số cảnh và diện tích)"
+        return {"currency": self.currency, "purpose": purpose, "basis": basis, "basis_vi": basis_vi,
+                "legal_basis": self.legal_basis,
                 "lines": lines, "total": int(sum(line["amount"] for line in lines))}
 
 

@@ -1,6 +1,8 @@
 """The written refusal (Art. 8.2(c)): a letter with the reasons and the date, as HTML and PDF.
 
-The heading is bilingual (Vietnamese first, English below).  The PDF is drawn
+The letter is bilingual, Vietnamese first and English second (issue #21); dates are written the
+Vietnamese way in the Vietnamese text (``29/04/2025``, "ngày 29 tháng 04 năm 2025") and as ISO dates
+in the English text.  The PDF is drawn
 with fpdf2 in a Unicode TrueType font (DejaVu Sans, Debian ``fonts-dejavu-core``)
 so Vietnamese diacritics survive.
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rsarchive.errors import ConfigError, ConflictError
+from rsarchive.i18n import format_date
 from rsarchive.requests import calendar
 from rsarchive.requests.lifecycle import RequestRecord
 from rsarchive.requests.models import PURPOSE_LABELS
@@ -24,7 +27,7 @@ FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/de
 
 _HTML = """<!doctype html>
 <html lang="vi">
-<head><meta charset="utf-8"><title>Refusal letter — request {{ l.request_id }}</title>
+<head><meta charset="utf-8"><title>Thư từ chối — yêu cầu số {{ l.request_id }} / Refusal letter — request {{ l.request_id }}</title>
 <style>
  body { font-family: "DejaVu Sans", sans-serif; max-width: 44em; margin: 2em auto; line-height: 1.45 }
  .motto { text-align: center } .motto p { margin: .1em }
@@ -36,15 +39,15 @@ _HTML = """<!doctype html>
 <div class="motto"><p><strong>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</strong></p>
 <p>Độc lập - Tự do - Hạnh phúc</p><p>Socialist Republic of Viet Nam — Independence - Freedom - Happiness</p></div>
 <p class="issuer">{{ l.archive_vi }} / {{ l.archive_en }}</p>
-<p class="date" id="letter-date">Ngày / Date: <time datetime="{{ l.date_iso }}">{{ l.date_iso }}</time> ({{ l.date_vi }})</p>
+<p class="date" id="letter-date">Hà Nội, {{ l.date_vi }} ({{ l.date_vn }}) / Date: <time datetime="{{ l.date_iso }}">{{ l.date_iso }}</time></p>
 <h1>THÔNG BÁO TỪ CHỐI CUNG CẤP DỮ LIỆU VIỄN THÁM
 <small>Notice of refusal to supply remote-sensing data</small></h1>
 <p>Kính gửi / To: <strong>{{ l.organisation }}</strong>{% if l.contact %} — {{ l.contact }}{% endif %}</p>
 <dl>
  <dt>Yêu cầu số / Request no.</dt><dd>{{ l.request_id }}</dd>
- <dt>Ngày nhận / Received</dt><dd>{{ l.received }}</dd>
+ <dt>Ngày nhận / Received</dt><dd>{{ l.received_vn }} / {{ l.received }}</dd>
  <dt>Mục đích / Purpose</dt><dd>{{ l.purpose }}</dd>
- <dt>Thời gian dữ liệu / Period</dt><dd>{{ l.period }}</dd>
+ <dt>Thời gian dữ liệu / Period</dt><dd>{{ l.period_vn }} / {{ l.period }}</dd>
 </dl>
 <p>Căn cứ Điều 8 khoản 2 điểm c Quyết định số 81/2010/QĐ-TTg, {{ l.archive_vi }} từ chối cung cấp dữ liệu
 theo yêu cầu trên vì lý do sau đây. / Under Article 8.2(c) of Decision 81/2010/QĐ-TTg, the archive refuses
@@ -76,6 +79,23 @@ class RefusalLetter:
     @property
     def date_iso(self) -> str:
         return self.date.isoformat()
+
+    @property
+    def date_vn(self) -> str:
+        """``29/04/2025``."""
+        return format_date(self.date, "vi")
+
+    @property
+    def received_vn(self) -> str:
+        return format_date(self.received, "vi")
+
+    @property
+    def period_vn(self) -> str:
+        start, _, end = self.period.partition(" – ")
+        try:
+            return f"{format_date(start, 'vi')} – {format_date(end, 'vi')}"
+        except ValueError:
+            return self.period
 
     @property
     def date_vi(self) -> str:
@@ -119,7 +139,7 @@ def render_pdf(letter: RefusalLetter) -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
-    pdf.set_title(f"Refusal letter, request {letter.request_id}")
+    pdf.set_title(f"Thư từ chối, yêu cầu số {letter.request_id} / Refusal letter, request {letter.request_id}")
     pdf.set_author(letter.archive_en)
     pdf.add_font("DejaVu", "", str(_font_path()))
     pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
@@ -135,12 +155,12 @@ def render_pdf(letter: RefusalLetter) -> bytes:
     para("Độc lập - Tự do - Hạnh phúc", 10, "", "C", 0)
     para("Socialist Republic of Viet Nam — Independence - Freedom - Happiness", 9, "", "C", 4)
     para(f"{letter.archive_vi} / {letter.archive_en}", 10)
-    para(f"Ngày / Date: {letter.date_iso} ({letter.date_vi})", 10, "", "R", 4)
+    para(f"Hà Nội, {letter.date_vi} ({letter.date_vn}) / Date: {letter.date_iso}", 10, "", "R", 4)
     para("THÔNG BÁO TỪ CHỐI CUNG CẤP DỮ LIỆU VIỄN THÁM", 13, "B", "C", 0)
     para("Notice of refusal to supply remote-sensing data", 11, "", "C", 5)
     para(f"Kính gửi / To: {letter.organisation}" + (f" — {letter.contact}" if letter.contact else ""))
-    para(f"Yêu cầu số / Request no.: {letter.request_id}\nNgày nhận / Received: {letter.received}\n"
-         f"Mục đích / Purpose: {letter.purpose}\nThời gian dữ liệu / Period: {letter.period}")
+    para(f"Yêu cầu số / Request no.: {letter.request_id}\nNgày nhận / Received: {letter.received_vn} / {letter.received}\n"
+         f"Mục đích / Purpose: {letter.purpose}\nThời gian dữ liệu / Period: {letter.period_vn} / {letter.period}")
     para("Căn cứ Điều 8 khoản 2 điểm c Quyết định số 81/2010/QĐ-TTg, cơ sở dữ liệu từ chối cung cấp dữ liệu theo yêu cầu "
          "trên vì lý do sau đây. / Under Article 8.2(c) of Decision 81/2010/QĐ-TTg, the archive refuses to supply the "
          "data requested above, for the following reason:", 10)

@@ -46,11 +46,11 @@ class Purpose(str, Enum):
         return PURPOSE_LABELS[self.value]
 
 
-PURPOSE_LABELS = {
-    "security_defence_emergency": "Security, defence, emergency (an ninh, quốc phòng, khẩn cấp)",
-    "state_management": "State management (quản lý nhà nước)",
-    "research_education": "Research and education (nghiên cứu, đào tạo)",
-    "commercial_other": "Commercial and other (thương mại, khác)",
+PURPOSE_LABELS = {  # Vietnamese first, English second (issue #21)
+    "security_defence_emergency": "An ninh, quốc phòng, khẩn cấp / Security, defence, emergency",
+    "state_management": "Quản lý nhà nước / State management",
+    "research_education": "Nghiên cứu, đào tạo / Research and education",
+    "commercial_other": "Thương mại, khác / Commercial and other",
 }
 
 

@@ -28,6 +28,7 @@ from rsarchive.catalog.inputs import (
     SecurityClassification,
     ViewGeometry,
 )
+from rsarchive.i18n import bilingual
 
 __all__ = ["MS_BANDS", "synthetic_item", "synthetic_items", "synthetic_scene"]
 
@@ -37,6 +38,9 @@ MS_BANDS: tuple[tuple[str, str, float, float], ...] = (
     ("B3", "red", 0.66, 0.06),
     ("B4", "nir", 0.83, 0.14),
 )
+_LEVEL0_TITLE = bilingual("Dữ liệu thu mức 0 (CADU), giữ nguyên từng byte", "Level-0 downlink (CADU), byte-exact")
+_THUMBNAIL_TITLE = bilingual("Ảnh thu nhỏ", "Thumbnail")
+_COMMON_VI = {"blue": "lam", "green": "lục", "red": "đỏ", "nir": "cận hồng ngoại"}
 _EPOCH = dt.datetime(2014, 1, 1, 3, 0, tzinfo=dt.timezone.utc)
 
 
@@ -96,7 +100,7 @@ def synthetic_scene(
     processing: ProcessingInfo | None
     if form == "level0":
         assets.append(AssetInput(key="level0", href=f"{base}.cadu", media_type="application/octet-stream",
-                                 roles=("data", "archive"), title="Level-0 downlink (CADU), byte-exact",
+                                 roles=("data", "archive"), title=_LEVEL0_TITLE,
                                  checksum=_checksum(item_id + "cadu"), size=92_000_000))
         processing = ProcessingInfo(level="L0", software=software, lineage="Received at VNSC-HN, stored byte-exact")
     else:
@@ -112,7 +116,8 @@ def synthetic_scene(
             grid = Grid(epsg=None if raw else epsg, transform=None if raw else (10.0, 0.0, x0, 0.0, -10.0, y0),
                         shape=(1750, 1750))
             assets.append(AssetInput(
-                key=name, href=f"{base}_{name}.tif", title=f"Band {name} ({common})",
+                key=name, href=f"{base}_{name}.tif", title=bilingual(f"Kênh {name} ({_COMMON_VI[common]})",
+                                                                   f"Band {name} ({common})"),
                 media_type="image/tiff; application=geotiff; profile=cloud-optimized", roles=("data",),
                 checksum=_checksum(item_id + name), size=2_400_000,
                 bands=(BandInfo(name=name, common_name=common, center_wavelength=wl, full_width_half_max=fwhm,
@@ -120,7 +125,8 @@ def synthetic_scene(
                 grid=grid,
             ))
         assets.append(AssetInput(
-            key="qa", href=f"{base}_QA.tif", title=f"Quality bitfield ({', '.join(b[0] for b in MS_BANDS)})",
+            key="qa", href=f"{base}_QA.tif", title=bilingual("Trường bit chất lượng",
+                                                              f"Quality bitfield ({', '.join(b[0] for b in MS_BANDS)})"),
             media_type="image/tiff; application=geotiff; profile=cloud-optimized", roles=("quality", "qa"),
             checksum=_checksum(item_id + "qa"), size=300_000,
             bands=tuple(BandInfo(name=b[0], data_type="uint16", nodata=None, spatial_resolution=10.0)
@@ -131,7 +137,7 @@ def synthetic_scene(
         ))
         if not raw:
             assets.append(AssetInput(key="thumbnail", href=thumbnail_href or f"{base}_thumb.png",
-                                     media_type="image/png", roles=("thumbnail",), title="Thumbnail",
+                                     media_type="image/png", roles=("thumbnail",), title=_THUMBNAIL_TITLE,
                                      checksum=_checksum(item_id + "thumb"), size=40_000))
     cloud = None if form == "level0" else (cloud_cover if cloud_cover is not None else round(rng.uniform(0, 100), 1))
     return SceneMetadata(
