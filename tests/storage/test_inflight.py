@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from rsarchive.storage import Archive, collect_garbage, level0_key, product_key
 from rsarchive.storage.local import LocalStore
