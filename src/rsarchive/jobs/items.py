@@ -143,6 +143,10 @@ def product_scene(meta: ProductMetadata, records: Mapping[str, ObjectRecord], hr
         name = meta.thumbnail.file
         assets.append(_file_asset("thumbnail", name, records[name], hrefs[name], "image/png", ("thumbnail",),
                                   "True-colour thumbnail"))
+    if meta.quicklook is not None:
+        name = meta.quicklook.file
+        assets.append(_file_asset("quicklook", name, records[name], hrefs[name], meta.quicklook.media_type,
+                                  ("overview",), "Ảnh xem nhanh màu thật / True-colour quicklook"))
     assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
                               "application/json", ("metadata",), "Processing metadata (rsarchive-product/1)"))
     v = meta.view
