@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rsarchive.settings import Settings
-from rsarchive.tiles.zoom import VIETNAM_LATITUDES, ground_resolution_m, preview_max_zoom
+from rsarchive.tiles.zoom import (
+    VIETNAM_LATITUDES,
+    ground_resolution_m,
+    preview_max_zoom,
+)
 
 
 def test_ground_resolution_of_web_mercator_zooms() -> None:

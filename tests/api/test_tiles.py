@@ -248,7 +248,7 @@ def test_the_mosaic_of_a_search_shows_only_what_the_caller_may_see(served: Serve
     # nothing in the search: 204; beyond the preview zoom: 403; the TileJSON keeps the search
     empty = httpx.get(f"{served.base}/tiles/mosaic/{tile.z}/{tile.x}/{tile.y}.png?collections=vnredsat1-raw")
     assert empty.status_code == 204
-    deep = WMQ.tile(*(lambda b: ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2))(served.public["bbox"]), 13)
+    deep = _tile(served.public, 13)
     assert httpx.get(f"{served.base}/tiles/mosaic/13/{deep.x}/{deep.y}.png").status_code == 403
     tj = httpx.get(f"{served.base}/tiles/mosaic/tilejson.json?collections=vnredsat1-product").json()
     assert tj["tiles"] == [f"{served.base}/tiles/mosaic/{{z}}/{{x}}/{{y}}.png?collections=vnredsat1-product"]

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
@@ -37,13 +40,24 @@ from starlette.concurrency import run_in_threadpool
 from rsarchive.api.auth import ErrorTranslatingRoute
 from rsarchive.api.query import clearance_filter
 from rsarchive.catalog.webmap import tiles_base
-from rsarchive.cube.access import CREDENTIAL_KEY, gdal_options, register_credentials
 from rsarchive.errors import AuthError, NotFoundError, UsageError
 from rsarchive.threads import ThreadBudget
-from rsarchive.tiles import read_mosaic, read_tile, render_png, tile_source, tilejson
+from rsarchive.tiles import (
+    ReadEnv,
+    draw_tile,
+    read_mosaic,
+    render_png,
+    tile_source,
+    tilejson,
+)
 from rsarchive.tiles.reader import TileSource, zoom_range
 from rsarchive.tiles.zoom import VIETNAM_LATITUDES, ground_resolution_m
-from rsarchive.users.identity import CLEARANCES, classification_rank, item_classification
+from rsarchive.users.identity import (
+    CLASSIFICATION_PROPERTY,
+    CLEARANCES,
+    classification_rank,
+    item_classification,
+)
 from rsarchive.users.tokens import lookup_token_async, refusal_async
 
 if TYPE_CHECKING:
@@ -120,6 +134,51 @@ async def _item(request: Request, caller: Caller, collection: str, item_id: str)
     if not _is_product(item) or not caller.may_see(item):  # the public: a published copy exists, so unclassified
         raise missing
     return item
+
+
+async def _check_item(request: Request, caller: Caller, collection: str, item_id: str) -> None:
+    """:class:`NotFoundError` unless the caller may have the tiles of this product (asked of the
+    catalogs on every request: a classification or publication change counts at once)."""
+    public, internal = _pools(request)
+    missing = NotFoundError(f"no map tiles of item {item_id!r} in collection {collection!r}")
+    if not caller.full:
+        async with public.acquire() as conn:
+            if not await conn.fetchval("SELECT true FROM pgstac.items WHERE collection = $1 AND id = $2",
+                                       collection, item_id):
+                raise missing
+    async with internal.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT content->'properties'->>'rsarchive:form' AS form, content->'properties'->$3 AS classification "
+            "FROM pgstac.items WHERE collection = $1 AND id = $2", collection, item_id, CLASSIFICATION_PROPERTY)
+    item = {"properties": {"rsarchive:form": row["form"], CLASSIFICATION_PROPERTY: row["classification"]}} if row else None
+    if not _is_product(item) or not caller.may_see(item):  # type: ignore[arg-type]
+        raise missing
+
+
+class SourceCache:
+    """Recently drawn items' COG paths (a product's files do not change), kept ``ttl`` seconds:
+    hydrating the whole item from pgSTAC costs more than reading a tile from GDAL's caches."""
+
+    def __init__(self, size: int = 4096, ttl: float = 60.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._held: OrderedDict[tuple[str, str], tuple[float, TileSource]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> TileSource | None:
+        with self._lock:
+            found = self._held.get(key)
+            if found is None or time.monotonic() - found[0] > self.ttl:
+                self._held.pop(key, None)
+                return None
+            self._held.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[str, str], source: TileSource) -> None:
+        with self._lock:
+            self._held[key] = (time.monotonic(), source)
+            self._held.move_to_end(key)
+            while len(self._held) > self.size:
+                self._held.popitem(last=False)
 
 
 def _check_tile(z: int, x: int, y: int) -> None:
@@ -227,11 +286,13 @@ def tiles_router(settings: Settings) -> APIRouter:
     """The routes ``/tiles/…``."""
     router = APIRouter(route_class=ErrorTranslatingRoute, tags=["tiles"])
     stores = (settings.primary_store, settings.copy_store)
-    env: dict[str, Any] = gdal_options(settings)
-    credentials = register_credentials(settings)
-    if credentials:
-        env[CREDENTIAL_KEY] = credentials
+    env = ReadEnv.from_settings(settings)
+    cache = SourceCache()
     threads = ThreadBudget.from_settings(settings).io
+
+    def draw_mosaic(found: list[TileSource], z: int, x: int, y: int) -> bytes | None:
+        image = read_mosaic(found, z, x, y, env, threads)
+        return None if image is None else render_png(image)
 
     def sources(items: list[dict[str, Any]]) -> list[TileSource]:
         found = []
@@ -242,12 +303,12 @@ def tiles_router(settings: Settings) -> APIRouter:
                 continue  # no true colour: not drawn
         return found
 
-    png = {200: {"content": {"image/png": {}}, "description": "RGBA PNG, transparent where there is no data"},
+    png_answers = {200: {"content": {"image/png": {}}, "description": "RGBA PNG, transparent where there is no data"},
            403: {"description": "finer than the public preview zoom (how to request the data)"},
            404: {"description": "no such tile, or not a product the caller may see"}}
 
     @router.get("/tiles/mosaic/{z}/{x}/{y}.png", response_class=Response, responses={
-        **png, 204: {"description": "no item of the search has data in the tile"}},
+        **png_answers, 204: {"description": "no item of the search has data in the tile"}},
         summary="A tile of the mosaic of a search (newest on top)")
     async def mosaic_tile(z: Zoom, x: Index, y: Index, request: Request,
                           collections: Annotated[str | None, Query(max_length=2000)] = None,
@@ -260,10 +321,10 @@ def tiles_router(settings: Settings) -> APIRouter:
         if not caller.full and z > settings.tiles_public_max_zoom:
             return _beyond_preview(settings, z, "các ảnh / the images")
         items = await _mosaic_items(request, caller, search, z, x, y, settings.tiles_mosaic_max_items)
-        image = await run_in_threadpool(read_mosaic, sources(items), z, x, y, env, threads)
-        if image is None:
+        png = await run_in_threadpool(draw_mosaic, sources(items), z, x, y)
+        if png is None:
             return Response(status_code=204, headers={"Cache-Control": f"public, max-age={PRIVATE_MAX_AGE}"})
-        return _png(await run_in_threadpool(render_png, image), caller)
+        return _png(png, caller)
 
     @router.get("/tiles/mosaic/tilejson.json", summary="TileJSON of the mosaic of a search")
     async def mosaic_tilejson(request: Request, collections: Annotated[str | None, Query(max_length=2000)] = None,
@@ -279,18 +340,20 @@ def tiles_router(settings: Settings) -> APIRouter:
                         maxzoom=top, attribution=ATTRIBUTION,
                         description="Ảnh màu thật, ảnh mới nhất ở trên / true colour, newest on top")
 
-    @router.get("/tiles/{collection}/{item_id}/{z}/{x}/{y}.png", response_class=Response, responses=png,
+    @router.get("/tiles/{collection}/{item_id}/{z}/{x}/{y}.png", response_class=Response, responses=png_answers,
                 summary="A tile of one product's true colour")
     async def item_tile(collection: Segment, item_id: Segment, z: Zoom, x: Index, y: Index,
                         request: Request) -> Response:
         _check_tile(z, x, y)
         caller = await _caller(request)
-        item = await _item(request, caller, collection, item_id)
+        await _check_item(request, caller, collection, item_id)
         if not caller.full and z > settings.tiles_public_max_zoom:
             return _beyond_preview(settings, z, f"ảnh {item_id} / item {item_id}")
-        source = tile_source(item, stores)
-        image = await run_in_threadpool(read_tile, source, z, x, y, env)
-        return _png(await run_in_threadpool(render_png, image), caller)
+        source = cache.get((collection, item_id))
+        if source is None:
+            source = tile_source(await _item(request, caller, collection, item_id), stores)
+            cache.put((collection, item_id), source)
+        return _png(await run_in_threadpool(draw_tile, source, z, x, y, env), caller)
 
     @router.get("/tiles/{collection}/{item_id}/tilejson.json", summary="TileJSON of one product's true colour")
     async def item_tilejson(collection: Segment, item_id: Segment, request: Request) -> dict[str, Any]:

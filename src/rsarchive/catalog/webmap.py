@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["TRUE_COLOUR", "WEB_MAP_LINKS", "true_colour_assets", "tiles_base", "web_map_links", "with_web_map_links"]
+__all__ = ["TRUE_COLOUR", "WEB_MAP_LINKS", "tiles_base", "true_colour_assets", "web_map_links", "with_web_map_links"]
 
 WEB_MAP_LINKS = "https://stac-extensions.github.io/web-map-links/v1.2.0/schema.json"
 TRUE_COLOUR = ("red", "green", "blue")

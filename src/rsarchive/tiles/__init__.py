@@ -9,14 +9,32 @@ The web routes (who may have which zoom of which item) are :mod:`rsarchive.api.t
 
 from rsarchive.tiles.reader import (
     TRUE_COLOUR_RANGE,
+    ReadEnv,
     TileSource,
+    draw_tile,
     read_mosaic,
     read_tile,
     render_png,
     tile_source,
     tilejson,
 )
-from rsarchive.tiles.zoom import VIETNAM_LATITUDES, ground_resolution_m, preview_max_zoom
+from rsarchive.tiles.zoom import (
+    VIETNAM_LATITUDES,
+    ground_resolution_m,
+    preview_max_zoom,
+)
 
-__all__ = ["TRUE_COLOUR_RANGE", "TileSource", "VIETNAM_LATITUDES", "ground_resolution_m", "preview_max_zoom",
-           "read_mosaic", "read_tile", "render_png", "tile_source", "tilejson"]
+__all__ = [
+    "TRUE_COLOUR_RANGE",
+    "VIETNAM_LATITUDES",
+    "ReadEnv",
+    "TileSource",
+    "draw_tile",
+    "ground_resolution_m",
+    "preview_max_zoom",
+    "read_mosaic",
+    "read_tile",
+    "render_png",
+    "tile_source",
+    "tilejson",
+]

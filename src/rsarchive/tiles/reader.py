@@ -3,8 +3,7 @@ rio-tiler (``Reader.tile`` per band, ``mosaic_reader`` across items), rendered a
 
 An internal item's asset hrefs are store URLs (``file:///…/primary/<key>``,
 ``s3://bucket/<key>``); only hrefs inside one of the archive's stores are read (``s3://`` as
-GDAL ``/vsis3/`` with the options and credentials of :mod:`rsarchive.cube.access`), never a
-path an item names elsewhere.  Each band is read in the tile matrix of Web Mercator
+GDAL ``/vsis3/`` in a :class:`ReadEnv`), never a path an item names elsewhere.  Each band is read in the tile matrix of Web Mercator
 (``WebMercatorQuad``, 256 px) from the COG's overview nearest the zoom, and the counts
 (TOA reflectance × 10 000) are drawn from :data:`TRUE_COLOUR_RANGE`: fixed, so neighbouring
 scenes of a mosaic match.  No data (0 in the COGs) is transparent.
@@ -15,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
@@ -25,12 +24,15 @@ from rio_tiler.mosaic import mosaic_reader
 from rio_tiler.mosaic.methods.defaults import FirstMethod
 
 from rsarchive.catalog.webmap import TRUE_COLOUR, true_colour_assets
-from rsarchive.cube.access import gdal_env
+from rsarchive.cube.access import gdal_options
 from rsarchive.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TRUE_COLOUR", "TRUE_COLOUR_RANGE", "TileSource", "gdal_path", "read_mosaic", "read_tile",
+__all__ = ["TRUE_COLOUR", "TRUE_COLOUR_RANGE", "ReadEnv", "TileSource", "draw_tile", "gdal_path", "read_mosaic", "read_tile",
            "render_png", "tile_source", "tilejson", "zoom_range"]
 
 TRUE_COLOUR_RANGE = (0.0, 3000.0)
@@ -46,6 +48,37 @@ class TileSource:
     item_id: str
     paths: tuple[str, str, str]
     bbox: tuple[float, float, float, float] | None
+
+
+class ReadEnv:
+    """The GDAL environment the tiles are read in: the non-secret options of
+    :func:`rsarchive.cube.access.gdal_options` and, for S3 stores, one rasterio ``AWSSession``
+    made once (a session per read would build a boto3 session each time: a third of a tile's
+    time).  The keys stay in the session object: never in a log line or an exception."""
+
+    def __init__(self, options: Mapping[str, str], access_key: str = "", secret_key: str = "",
+                 region: str | None = None) -> None:
+        self.options = dict(options)
+        self.session: Any = None
+        if access_key and secret_key:
+            from rasterio.session import AWSSession
+
+            self.session = AWSSession(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                      region_name=region)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReadEnv:
+        """For the stores of ``settings`` (its S3 identity, when it has one)."""
+        return cls(gdal_options(settings), settings.s3_access_key, settings.s3_secret_key, settings.s3_region)
+
+    def __repr__(self) -> str:
+        return f"ReadEnv(options={self.options!r}, credentials={'yes' if self.session else 'no'})"
+
+    def __call__(self) -> Any:
+        """A ``rasterio.Env`` to read in (GDAL options are per thread: enter it in the reading thread)."""
+        import rasterio
+
+        return rasterio.Env(session=self.session, **self.options)
 
 
 def gdal_path(href: str, stores: Sequence[str]) -> str:
@@ -75,9 +108,9 @@ def tile_source(item: Mapping[str, Any], stores: Sequence[str]) -> TileSource:
                       tuple(float(v) for v in bbox[:4]) if bbox else None)  # type: ignore[arg-type]
 
 
-def _read(source: TileSource, x: int, y: int, z: int, env: Mapping[str, Any]) -> ImageData:
+def _read(source: TileSource, x: int, y: int, z: int, env: ReadEnv) -> ImageData:
     """rio-tiler's tile of each band, stacked (:class:`TileOutsideBounds` outside the item)."""
-    with gdal_env(dict(env)):
+    with env():
         images = []
         for path in source.paths:
             with Reader(path) as src:
@@ -85,7 +118,7 @@ def _read(source: TileSource, x: int, y: int, z: int, env: Mapping[str, Any]) ->
     return ImageData.create_from_list(images)
 
 
-def read_tile(source: TileSource, z: int, x: int, y: int, env: Mapping[str, Any]) -> ImageData:
+def read_tile(source: TileSource, z: int, x: int, y: int, env: ReadEnv) -> ImageData:
     """The true-colour tile ``z/x/y`` of one item (counts, masked where there is no data);
     :class:`NotFoundError` for a tile outside the item."""
     try:
@@ -94,7 +127,7 @@ def read_tile(source: TileSource, z: int, x: int, y: int, env: Mapping[str, Any]
         raise NotFoundError(f"tile {z}/{x}/{y} is outside item {source.item_id!r}") from None
 
 
-def read_mosaic(sources: Sequence[TileSource], z: int, x: int, y: int, env: Mapping[str, Any],
+def read_mosaic(sources: Sequence[TileSource], z: int, x: int, y: int, env: ReadEnv,
                 threads: int) -> ImageData | None:
     """The tile ``z/x/y`` of a mosaic: each pixel from the first of ``sources`` (newest first)
     that has data there; items stop being read once the tile is full.  None when no item has data."""
@@ -109,14 +142,19 @@ def read_mosaic(sources: Sequence[TileSource], z: int, x: int, y: int, env: Mapp
     return image
 
 
+def draw_tile(source: TileSource, z: int, x: int, y: int, env: ReadEnv) -> bytes:
+    """:func:`read_tile` rendered by :func:`render_png` (one call for a worker thread)."""
+    return render_png(read_tile(source, z, x, y, env))
+
+
 def render_png(image: ImageData) -> bytes:
     """An RGBA PNG of true-colour counts: :data:`TRUE_COLOUR_RANGE` → 0-255, no data transparent."""
     return image.rescale(in_range=(TRUE_COLOUR_RANGE,) * image.count).render(img_format="PNG")
 
 
-def zoom_range(source: TileSource, env: Mapping[str, Any]) -> tuple[int, int]:
+def zoom_range(source: TileSource, env: ReadEnv) -> tuple[int, int]:
     """The web-map zooms of the item's COGs (rio-tiler: coarsest overview … full resolution)."""
-    with gdal_env(dict(env)), Reader(source.paths[0]) as src:
+    with env(), Reader(source.paths[0]) as src:
         return int(src.minzoom), int(src.maxzoom)
 
 
