@@ -80,10 +80,7 @@ def main(argv: Sequence[str] = ()) -> None:
     from rsarchive.catalog.webmap import TRUE_COLOUR, true_colour_assets
     from rsarchive.cube.access import gdal_options
     from rsarchive.db import connect, transaction
-    from rsarchive.jobs import JobQueue, Worker
-    from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
-    from rsarchive.services.seaweed import credentials
-    from rsarchive.testing import small_downlink
+    from rsarchive.testing.ingested import ingest_small_pass, s3_stores
     from rsarchive.testing.server import free_port, serve
     from rsarchive.testing.stack import service_stack
     from rsarchive.tiles import TRUE_COLOUR_RANGE
@@ -91,20 +88,9 @@ def main(argv: Sequence[str] = ()) -> None:
 
     with service_stack() as base_settings, tempfile.TemporaryDirectory(prefix="rsarchive-bench-tiles-") as tmp:
         port = free_port()
-        access, secret = credentials(base_settings)
-        settings = base_settings.derive(
-            public_base_url=f"http://127.0.0.1:{port}", api_port=port,
-            store_url=f"s3://{base_settings.primary_bucket}", copy_store_url=f"s3://{base_settings.copy_bucket}",
-            s3_endpoint_url=base_settings.seaweed_endpoint, s3_access_key=access, s3_secret_key=secret)
-        downlink = small_downlink(Path(tmp) / "downlink", scenes=1, write_truth_dn=False,
-                                  write_truth_radiance=False).downlink
-        submit(settings, downlink, ReceptionRecord(station="VNSC-HN", pass_id="bench", plan_ref="BENCH"),
-               "ingest-level0-small")
-        job = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
-        assert job is not None and job.state == "succeeded", job and job.error
+        settings = s3_stores(base_settings, public_base_url=f"http://127.0.0.1:{port}", api_port=port)
+        (item_id,) = ingest_small_pass(settings, Path(tmp) / "downlink", scenes=1, pass_id="bench")
         with connect(settings.internal_database_dsn) as conn:
-            (item_id,) = [r[0] for r in conn.execute(
-                "SELECT id FROM pgstac.items WHERE collection = 'vnredsat1-product'").fetchall()]
             (item,) = fetch_items(conn, [item_id], "vnredsat1-product")
         with transaction(settings) as conn:
             token = identity.add_user(conn, "bench-officer", "officer", "Trung tâm Viễn thám Quốc gia", "unclassified")
@@ -114,7 +100,8 @@ def main(argv: Sequence[str] = ()) -> None:
         keys = true_colour_assets(item)
         paths = [item["assets"][keys[c]]["href"].replace("s3://", "/vsis3/", 1) for c in TRUE_COLOUR]
         env = dict(gdal_options(settings))
-        session = AWSSession(aws_access_key_id=access, aws_secret_access_key=secret, region_name=settings.s3_region)
+        session = AWSSession(aws_access_key_id=settings.s3_access_key, aws_secret_access_key=settings.s3_secret_key,
+                             region_name=settings.s3_region)
         local = threading.local()
 
         def reference(tile: Any) -> None:

@@ -27,11 +27,10 @@ from rsarchive.catalog.publication import fetch_items
 from rsarchive.catalog.validation import SchemaStore, schemas_dir
 from rsarchive.catalog.webmap import WEB_MAP_LINKS
 from rsarchive.db import connect, transaction, with_database
-from rsarchive.jobs import JobQueue, Worker
-from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive
 from rsarchive.testing import stack
+from rsarchive.testing.ingested import ingest_small_pass, s3_stores
 from rsarchive.testing.server import free_port, serve
 from rsarchive.users import identity
 
@@ -55,26 +54,13 @@ class Served:
 @pytest.fixture(scope="module")
 def served(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from rsarchive.api import create_app
-    from rsarchive.services.seaweed import credentials
-    from rsarchive.testing import small_downlink
 
     port = free_port()
-    settings = stack.fresh_buckets(stack.clone_databases(service_settings))
-    access, secret = credentials(settings)
-    settings = settings.derive(
-        archive_root=tmp_path_factory.mktemp("archive"), public_base_url=f"http://127.0.0.1:{port}", api_port=port,
-        store_url=f"s3://{settings.primary_bucket}", copy_store_url=f"s3://{settings.copy_bucket}",
-        s3_endpoint_url=settings.seaweed_endpoint, s3_access_key=access, s3_secret_key=secret)
-    downlink = small_downlink(tmp_path_factory.mktemp("downlink"), scenes=2, write_truth_dn=False,
-                              write_truth_radiance=False).downlink
-    submit(settings, downlink, ReceptionRecord(station="VNSC-HN", pass_id="p0021", plan_ref="PLAN-21"),
-           "ingest-level0-small")
-    job = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
-    assert job is not None and job.state == "succeeded", job and job.error
-    with connect(settings.internal_database_dsn) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM pgstac.items WHERE collection = 'vnredsat1-product' "
-                                          "ORDER BY datetime").fetchall()]
-        assert len(ids) == 2
+    settings = s3_stores(stack.fresh_buckets(stack.clone_databases(service_settings)),
+                         archive_root=tmp_path_factory.mktemp("archive"), public_base_url=f"http://127.0.0.1:{port}",
+                         api_port=port)
+    ids = ingest_small_pass(settings, tmp_path_factory.mktemp("downlink"), scenes=2, pass_id="p0021")
+    assert len(ids) == 2
     report = classify(settings.internal_database_dsn, settings.public_database_dsn, [ids[1]], "secret",
                       note="tiles test", public_url=settings.public_url)
     assert report.withdrawn == [ids[1]] or report.withheld == [ids[1]], report

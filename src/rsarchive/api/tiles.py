@@ -120,39 +120,43 @@ def _is_product(item: Any) -> bool:
     return isinstance(item, dict) and (item.get("properties") or {}).get("rsarchive:form") == "product"
 
 
+async def _published(request: Request, collection: str, item_id: str) -> bool:
+    """Whether the item is in the public catalog."""
+    public, _ = _pools(request)
+    async with public.acquire() as conn:
+        return bool(await conn.fetchval("SELECT true FROM pgstac.items WHERE collection = $1 AND id = $2",
+                                        collection, item_id))
+
+
+def _missing(collection: str, item_id: str) -> NotFoundError:
+    return NotFoundError(f"no map tiles of item {item_id!r} in collection {collection!r}")
+
+
 async def _item(request: Request, caller: Caller, collection: str, item_id: str) -> dict[str, Any]:
     """The internal item behind a tile request, when the caller may have its tiles."""
-    public, internal = _pools(request)
-    missing = NotFoundError(f"no map tiles of item {item_id!r} in collection {collection!r}")
-    if not caller.full:
-        async with public.acquire() as conn:
-            if not await conn.fetchval("SELECT true FROM pgstac.items WHERE collection = $1 AND id = $2",
-                                       collection, item_id):
-                raise missing
+    if not caller.full and not await _published(request, collection, item_id):
+        raise _missing(collection, item_id)
+    _, internal = _pools(request)
     async with internal.acquire() as conn:
         item = await conn.fetchval("SELECT pgstac.get_item($1, $2)", item_id, collection)
     if not _is_product(item) or not caller.may_see(item):  # the public: a published copy exists, so unclassified
-        raise missing
+        raise _missing(collection, item_id)
     return item
 
 
 async def _check_item(request: Request, caller: Caller, collection: str, item_id: str) -> None:
     """:class:`NotFoundError` unless the caller may have the tiles of this product (asked of the
     catalogs on every request: a classification or publication change counts at once)."""
-    public, internal = _pools(request)
-    missing = NotFoundError(f"no map tiles of item {item_id!r} in collection {collection!r}")
-    if not caller.full:
-        async with public.acquire() as conn:
-            if not await conn.fetchval("SELECT true FROM pgstac.items WHERE collection = $1 AND id = $2",
-                                       collection, item_id):
-                raise missing
+    if not caller.full and not await _published(request, collection, item_id):
+        raise _missing(collection, item_id)
+    _, internal = _pools(request)
     async with internal.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT content->'properties'->>'rsarchive:form' AS form, content->'properties'->$3 AS classification "
             "FROM pgstac.items WHERE collection = $1 AND id = $2", collection, item_id, CLASSIFICATION_PROPERTY)
     item = {"properties": {"rsarchive:form": row["form"], CLASSIFICATION_PROPERTY: row["classification"]}} if row else None
     if not _is_product(item) or not caller.may_see(item):  # type: ignore[arg-type]
-        raise missing
+        raise _missing(collection, item_id)
 
 
 class SourceCache:
