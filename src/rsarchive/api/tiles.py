@@ -204,7 +204,8 @@ def _beyond_preview(settings: Settings, z: int, what: str) -> JSONResponse:
     return JSONResponse({"code": "PreviewZoomExceeded", "description": f"{vi}\n\n{en}", "description_vi": vi,
                          "description_en": en, "max_zoom": top,
                          "links": [{"rel": "request-form", "href": web, "type": "text/html"}]},
-                        status_code=403, headers={"Cache-Control": f"public, max-age={PUBLIC_MAX_AGE}"})
+                        status_code=403, headers={"Cache-Control": f"public, max-age={PUBLIC_MAX_AGE}",
+                                                  "Vary": "Authorization"})
 
 
 def _png(png: bytes, caller: Caller) -> Response:
@@ -327,7 +328,8 @@ def tiles_router(settings: Settings) -> APIRouter:
         items = await _mosaic_items(request, caller, search, z, x, y, settings.tiles_mosaic_max_items)
         png = await run_in_threadpool(draw_mosaic, sources(items), z, x, y)
         if png is None:
-            return Response(status_code=204, headers={"Cache-Control": f"public, max-age={PRIVATE_MAX_AGE}"})
+            return Response(status_code=204, headers={"Cache-Control": f"max-age={PRIVATE_MAX_AGE}",
+                                                      "Vary": "Authorization"})
         return _png(png, caller)
 
     @router.get("/tiles/mosaic/tilejson.json", summary="TileJSON of the mosaic of a search")

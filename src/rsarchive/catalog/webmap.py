@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["TRUE_COLOUR", "WEB_MAP_LINKS", "tiles_base", "true_colour_assets", "web_map_links", "with_web_map_links"]
+__all__ = ["TRUE_COLOUR", "WEB_MAP_LINKS", "tiles_base", "true_colour_assets", "web_map_links", "with_web_map_links",
+           "without_web_map"]
 
 WEB_MAP_LINKS = "https://stac-extensions.github.io/web-map-links/v1.2.0/schema.json"
 TRUE_COLOUR = ("red", "green", "blue")
@@ -67,3 +68,11 @@ def with_web_map_links(public: dict[str, Any], item: Mapping[str, Any], public_u
         if WEB_MAP_LINKS not in extensions:
             public["stac_extensions"] = extensions + [WEB_MAP_LINKS]
     return public
+
+
+def without_web_map(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` without its web-map links and the extension's declaration (a self-contained copy)."""
+    item["links"] = [link for link in item.get("links") or [] if link.get("rel") not in ("xyz", "tilejson")]
+    if WEB_MAP_LINKS in (item.get("stac_extensions") or []):
+        item["stac_extensions"] = [e for e in item["stac_extensions"] if e != WEB_MAP_LINKS]
+    return item
