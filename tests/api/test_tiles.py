@@ -121,14 +121,14 @@ def test_public_items_carry_web_map_links_and_valid_tilejson(served: Served) -> 
     item = httpx.get(f"{served.base}/stac/collections/vnredsat1-product/items/{served.public['id']}").json()
     links = {link["rel"]: link for link in item["links"]}
     base = f"{served.base}/tiles/vnredsat1-product/{served.public['id']}"
-    assert links["xyz"]["href"] == base + "/{z}/{x}/{y}.png" and links["xyz"]["type"] == "image/png"
-    assert links["tilejson"]["href"] == base + "/tilejson.json"
+    assert links["tilejson"]["href"] == base + "/tilejson.json" and links["tilejson"]["type"] == "application/json"
+    assert "xyz" not in links  # a bare template would send map clients past the public zoom
     assert WEB_MAP_LINKS in item["stac_extensions"]
     SchemaStore(schemas_dir()).validate(item, WEB_MAP_LINKS, "the public product item")  # offline schema
     doc = httpx.get(links["tilejson"]["href"])
     assert doc.status_code == 200
     tj = doc.json()
-    assert tj["tilejson"] == "3.0.0" and tj["tiles"] == [links["xyz"]["href"]] and tj["scheme"] == "xyz"
+    assert tj["tilejson"] == "3.0.0" and tj["tiles"] == [base + "/{z}/{x}/{y}.png"] and tj["scheme"] == "xyz"
     assert 0 <= tj["minzoom"] <= tj["maxzoom"] == served.settings.tiles_public_max_zoom
     w, s, e, n = tj["bounds"]
     assert (w, s, e, n) == tuple(item["bbox"]) and w < tj["center"][0] < e and s < tj["center"][1] < n
@@ -274,3 +274,42 @@ def test_the_atom_feeds_list_public_items_newest_first(served: Served) -> None:
     assert len(one) == 1
     missing = httpx.get(f"{served.base}/feeds/no-such-collection.atom")
     assert missing.status_code == 404 and "no-such-collection" in missing.json()["description"]
+
+
+@pytest.mark.slow
+def test_stac_browser_draws_the_product_on_its_map(served: Served) -> None:
+    """STAC Browser's item page (headless Chromium) follows the item's web-map links: it loads the
+    TileJSON and the product's true-colour tiles down to the public zoom (drawn larger beyond it),
+    and the page's Content-Security-Policy refuses nothing."""
+    import shutil
+
+    from rsarchive.api.app import _browser_dir
+
+    from .test_browser import _driver, _wait
+
+    if not (_browser_dir(served.settings) / "index.html").is_file():
+        pytest.skip("STAC Browser not built (make setup builds it)")
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.skip("Debian chromium and chromium-driver are needed")
+    driver, profile = _driver()
+    try:
+        driver.get(f"{served.base}/browser/collections/vnredsat1-product/items/{served.public['id']}")
+        base = f"{served.base}/tiles/vnredsat1-product/{served.public['id']}/"
+
+        def tiles() -> list[str]:
+            names = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+            return [n for n in names if n.startswith(base) and n.endswith(".png")]
+
+        drawn = _wait(tiles, 40)
+        assert drawn, driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        # it follows the TileJSON: public zooms only (finer ones drawn from them), each a tile of the product
+        zooms = {int(u.removeprefix(base).split("/")[0]) for u in drawn}
+        assert max(zooms) <= served.settings.tiles_public_max_zoom, drawn
+        answers = {url: httpx.get(url) for url in drawn}
+        assert {a.status_code for a in answers.values()} <= {200, 404}, answers  # 404: a tile past the image's edge
+        assert any(a.status_code == 200 and (_rgba(a.content)[..., 3] > 0).any() for a in answers.values()), answers
+        refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert not refused, refused
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

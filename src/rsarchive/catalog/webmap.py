@@ -1,9 +1,10 @@
 """Web-map links of a published image product (STAC web-map-links extension v1.2.0).
 
 A product item whose true colour (red, green and blue COGs) can be drawn gets, in its public
-copy, a link ``rel="xyz"`` to its tile template and one ``rel="tilejson"`` to its TileJSON on
-the archive's public URL (served by :mod:`rsarchive.api.tiles`), so map clients (STAC Browser,
-QGIS, Leaflet) show the image on the map.
+copy, a link ``rel="tilejson"`` to its TileJSON on the archive's public URL (served by
+:mod:`rsarchive.api.tiles`; its ``tiles`` is the XYZ template, its ``maxzoom`` the public
+preview zoom), so map clients (STAC Browser, QGIS, Leaflet) show the image on the map.  No
+``rel="xyz"`` link: see :func:`web_map_links`.
 """
 
 from __future__ import annotations
@@ -45,17 +46,18 @@ def tiles_base(public_url: str, collection: str, item_id: str) -> str:
 
 
 def web_map_links(item: Mapping[str, Any], public_url: str) -> list[dict[str, Any]]:
-    """The ``xyz`` and ``tilejson`` links of a product ``item`` with a true colour; [] otherwise."""
+    """The ``tilejson`` link of a product ``item`` with a true colour; [] otherwise."""
     if (item.get("properties") or {}).get("rsarchive:form") != "product" or \
             len(true_colour_assets(item)) < len(TRUE_COLOUR):
         return []
     base = tiles_base(public_url, str(item["collection"]), str(item["id"]))
-    return [
-        {"rel": "xyz", "href": base + "/{z}/{x}/{y}.png", "type": "image/png",
-         "title": "Ảnh màu thật trên bản đồ / True colour on the map"},
-        {"rel": "tilejson", "href": base + "/tilejson.json", "type": "application/json",
-         "title": "TileJSON của ảnh màu thật / TileJSON of the true colour"},
-    ]
+    # The public's tiles stop at a zoom (tiles_public_max_zoom) that only the TileJSON can say: map
+    # clients given an ``xyz`` link ask for every zoom, and STAC Browser prefers ``xyz`` to
+    # ``tilejson`` when an item has both -- its map would be empty wherever it zooms past the limit.
+    # So the item links the TileJSON (``maxzoom``: clients draw finer zooms from the coarsest
+    # allowed tiles); the ``xyz`` template is the TileJSON's ``tiles``.
+    return [{"rel": "tilejson", "href": base + "/tilejson.json", "type": "application/json",
+             "title": "Ảnh màu thật trên bản đồ (TileJSON) / True colour on the map (TileJSON)"}]
 
 
 def with_web_map_links(public: dict[str, Any], item: Mapping[str, Any], public_url: str) -> dict[str, Any]:
