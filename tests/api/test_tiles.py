@@ -313,3 +313,18 @@ def test_stac_browser_draws_the_product_on_its_map(served: Served) -> None:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+
+def test_a_cog_missing_from_the_store_is_a_storage_error_that_quotes_no_library(served: Served) -> None:
+    """A product whose COG is not in the store (read through /vsis3/ on the real SeaweedFS): an
+    archive StorageError (503 in the API) naming the item, not GDAL's words."""
+    from rsarchive.errors import StorageError
+    from rsarchive.tiles import ReadEnv, TileSource, read_tile
+
+    gone = f"/vsis3/{served.settings.primary_bucket}/product/vnredsat1/missing/B3.tif"
+    source = TileSource("vnredsat1-product", "MISSING_L2A", (gone, gone, gone), None)
+    tile = _tile(served.public, 12)
+    with pytest.raises(StorageError, match="MISSING_L2A") as caught:
+        read_tile(source, tile.z, tile.x, tile.y, ReadEnv.from_settings(served.settings))
+    assert StorageError.http_status == 503 and "vsis3" not in str(caught.value) and "CURL" not in str(caught.value)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+from rasterio.errors import RasterioIOError
 from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
@@ -25,7 +26,7 @@ from rio_tiler.mosaic.methods.defaults import FirstMethod
 
 from rsarchive.catalog.webmap import TRUE_COLOUR, true_colour_assets
 from rsarchive.cube.access import gdal_options
-from rsarchive.errors import NotFoundError
+from rsarchive.errors import NotFoundError, StorageError
 
 if TYPE_CHECKING:
     from rsarchive.settings import Settings
@@ -125,6 +126,9 @@ def read_tile(source: TileSource, z: int, x: int, y: int, env: ReadEnv) -> Image
         return _read(source, x, y, z, env)
     except TileOutsideBounds:
         raise NotFoundError(f"tile {z}/{x}/{y} is outside item {source.item_id!r}") from None
+    except RasterioIOError as exc:  # the store: logged here, not told to the caller
+        log.error("tile %s/%s/%s of item %s: a COG could not be read: %s", z, x, y, source.item_id, exc)
+        raise StorageError(f"the images of item {source.item_id!r} cannot be read now") from None
 
 
 def read_mosaic(sources: Sequence[TileSource], z: int, x: int, y: int, env: ReadEnv,
@@ -138,6 +142,9 @@ def read_mosaic(sources: Sequence[TileSource], z: int, x: int, y: int, env: Read
                                     threads=threads, allowed_exceptions=(TileOutsideBounds,))
     except EmptyMosaicError:
         return None
+    except RasterioIOError as exc:
+        log.error("mosaic tile %s/%s/%s: a COG could not be read: %s", z, x, y, exc)
+        raise StorageError(f"the images of tile {z}/{x}/{y} cannot be read now") from None
     log.debug("mosaic tile %s/%s/%s from %d item(s)", z, x, y, len(used))
     return image
 
