@@ -69,7 +69,7 @@ def feeds_router(settings: Settings) -> APIRouter:
             row = await conn.fetchrow("SELECT id, content->>'title' AS title FROM pgstac.collections WHERE id = $1",
                                       collection)
         if row is None:
-            raise NotFoundError(f"no public collection {collection!r}")
+            raise NotFoundError(f"không có bộ dữ liệu công khai {collection!r} — no public collection {collection!r}")
         title = row["title"] or collection
         info = FeedInfo(f"{base}/feeds/{collection}.atom", f"Dữ liệu mới / New items — {title}", f"{base}/browser/")
         return answer(info, await _items(request, [collection], limit))

@@ -108,11 +108,12 @@ async def _caller(request: Request) -> Caller:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("Authorization header must be 'Bearer <token>'")
+        raise AuthError("tiêu đề Authorization phải có dạng 'Bearer <token>' — the Authorization header must be "
+                        "'Bearer <token>'")
     _, internal = _pools(request)
     holder = await lookup_token_async(internal, token)
     if holder is None:
-        raise AuthError(f"the token is not valid: {await refusal_async(internal, token)}")
+        raise AuthError(f"mã truy cập không hợp lệ — the token is not valid: {await refusal_async(internal, token)}")
     return Caller(full=True, clearance=holder.clearance) if holder.allowed else PUBLIC
 
 
@@ -129,7 +130,8 @@ async def _published(request: Request, collection: str, item_id: str) -> bool:
 
 
 def _missing(collection: str, item_id: str) -> NotFoundError:
-    return NotFoundError(f"no map tiles of item {item_id!r} in collection {collection!r}")
+    return NotFoundError(f"không có ô bản đồ của ảnh {item_id!r} trong bộ {collection!r} — no map tiles of item "
+                         f"{item_id!r} in collection {collection!r}")
 
 
 async def _item(request: Request, caller: Caller, collection: str, item_id: str) -> dict[str, Any]:
@@ -187,7 +189,8 @@ class SourceCache:
 
 def _check_tile(z: int, x: int, y: int) -> None:
     if x >= 2 ** z or y >= 2 ** z:
-        raise UsageError(f"tile {z}/{x}/{y} does not exist: x and y are below {2 ** z} at zoom {z}")
+        raise UsageError(f"ô {z}/{x}/{y} không tồn tại: x và y nhỏ hơn {2 ** z} ở mức {z} — tile {z}/{x}/{y} does not "
+                         f"exist: x and y are below {2 ** z} at zoom {z}")
 
 
 def _beyond_preview(settings: Settings, z: int, what: str) -> JSONResponse:
@@ -236,7 +239,7 @@ class MosaicSearch:
             except ValueError:
                 box = []
             if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
-                raise UsageError(f"bbox {bbox!r}: expected west,south,east,north in degrees")
+                raise UsageError(f"bbox {bbox!r}: cần tây,nam,đông,bắc (độ) — expected west,south,east,north in degrees")
         return cls(_list(collections), _list(ids), datetime or None, box)
 
     def query(self) -> str:

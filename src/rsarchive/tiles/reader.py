@@ -89,7 +89,7 @@ def gdal_path(href: str, stores: Sequence[str]) -> str:
     inside = any(href.startswith(store.rstrip("/") + "/") for store in stores if store)
     parsed = urlparse(href)
     if not inside or parsed.scheme not in ("file", "s3") or ".." in href.split("/"):
-        raise NotFoundError("an asset outside the archive's stores is not read")
+        raise NotFoundError("tệp ngoài kho lưu trữ không được đọc — an asset outside the archive's stores is not read")
     if parsed.scheme == "file":
         return unquote(parsed.path)
     return f"/vsis3/{parsed.netloc}{unquote(parsed.path)}"
@@ -101,7 +101,8 @@ def tile_source(item: Mapping[str, Any], stores: Sequence[str]) -> TileSource:
     not all three, or one outside ``stores``."""
     keys = true_colour_assets(item)
     if len(keys) < len(TRUE_COLOUR):
-        raise NotFoundError(f"item {item.get('id')!r} has no true-colour (red, green, blue) image to draw")
+        raise NotFoundError(f"ảnh {item.get('id')!r} không có kênh đỏ, lục, lam để hiển thị màu thật — item "
+                            f"{item.get('id')!r} has no true-colour (red, green, blue) image to draw")
     assets = item["assets"]
     paths = tuple(gdal_path(str(assets[keys[c]].get("href") or ""), stores) for c in TRUE_COLOUR)
     bbox = item.get("bbox")
@@ -125,10 +126,12 @@ def read_tile(source: TileSource, z: int, x: int, y: int, env: ReadEnv) -> Image
     try:
         return _read(source, x, y, z, env)
     except TileOutsideBounds:
-        raise NotFoundError(f"tile {z}/{x}/{y} is outside item {source.item_id!r}") from None
+        raise NotFoundError(f"ô {z}/{x}/{y} nằm ngoài ảnh {source.item_id!r} — tile {z}/{x}/{y} is outside item "
+                            f"{source.item_id!r}") from None
     except RasterioIOError as exc:  # the store: logged here, not told to the caller
         log.error("tile %s/%s/%s of item %s: a COG could not be read: %s", z, x, y, source.item_id, exc)
-        raise StorageError(f"the images of item {source.item_id!r} cannot be read now") from None
+        raise StorageError(f"hiện không đọc được ảnh {source.item_id!r} — the images of item {source.item_id!r} cannot "
+                           "be read now") from None
 
 
 def read_mosaic(sources: Sequence[TileSource], z: int, x: int, y: int, env: ReadEnv,
@@ -144,7 +147,8 @@ def read_mosaic(sources: Sequence[TileSource], z: int, x: int, y: int, env: Read
         return None
     except RasterioIOError as exc:
         log.error("mosaic tile %s/%s/%s: a COG could not be read: %s", z, x, y, exc)
-        raise StorageError(f"the images of tile {z}/{x}/{y} cannot be read now") from None
+        raise StorageError(f"hiện không đọc được các ảnh của ô {z}/{x}/{y} — the images of tile {z}/{x}/{y} cannot be "
+                           "read now") from None
     log.debug("mosaic tile %s/%s/%s from %d item(s)", z, x, y, len(used))
     return image
 
