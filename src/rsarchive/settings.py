@@ -161,6 +161,13 @@ class Settings(BaseSettings):
                                       description="the sliding window counting failed web logins")
     public_base_url: str = Field(default="", description="the archive's public URL, base of public asset hrefs "
                                  "(https://host[/prefix]; empty: http://<api_host>:<api_port>)")
+    tiles_public_max_zoom: int = Field(default=12, ge=0, le=24,
+                                       description="finest web-map zoom served to the public (Decision 81/2010, Art. "
+                                                   "8, 11: full resolution on request): 12 is ≥ 35 m per pixel across "
+                                                   "Viet Nam (8.2-23.4° N), zoom 13 would be 17.5 m at 23.4° N "
+                                                   "(rsarchive.tiles.zoom.preview_max_zoom)")
+    tiles_mosaic_max_items: int = Field(default=20, ge=1, le=200,
+                                        description="most items read for one tile of a mosaic (newest first)")
 
     @classmethod
     def settings_customise_sources(

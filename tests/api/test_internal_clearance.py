@@ -205,7 +205,8 @@ def _extent(api: Internal, collection: str) -> dict[str, Any]:
 
 
 def _listed_extents(api: Internal, **params: Any) -> dict[str, dict[str, Any]]:
-    response = api.get("collections", **params)
+    """Every collection's extent (one page of up to 100: more collections than the default page of 10)."""
+    response = api.get("collections", **{"limit": 100, **params})
     assert response.status_code == 200, response.text
     return {c["id"]: c["extent"] for c in response.json()["collections"]}
 

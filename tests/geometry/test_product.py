@@ -303,6 +303,19 @@ def test_product_files_and_metadata(clean: tuple[Any, Path], clean_product: Any)
             assert list(ds.transform)[:6] == grid["transform"] and [ds.height, ds.width] == grid["shape"]
     with rasterio.open(path / "thumbnail.png") as ds:
         assert 200 <= max(ds.width, ds.height) <= 512 and ds.count == 4
+        thumbnail = ds.read()
+    # the quicklook: the same browse image at ≤ 1 024 px (here the 10 m grid is smaller: one pixel each)
+    ms_rows, ms_cols = meta["grids"]["ms"]["shape"]
+    assert meta["quicklook"] == {"file": "quicklook.webp", "media_type": "image/webp", "shape": [ms_rows, ms_cols],
+                                 "bands": ["red", "green", "blue", "alpha"], "stretch": meta["thumbnail"]["stretch"]}
+    with rasterio.open(path / "quicklook.webp") as ds:
+        assert ds.driver == "WEBP" and ds.count == 4 and [ds.height, ds.width] == [ms_rows, ms_cols]
+        quicklook = ds.read()
+    # where the thumbnail has one pixel per pixel of the quicklook, the lossy copy is close to it
+    if list(thumbnail.shape[1:]) == [ms_rows, ms_cols]:
+        assert np.array_equal(quicklook[3] > 0, thumbnail[3] > 0)
+        ok = thumbnail[3] > 0
+        assert np.mean(np.abs(quicklook[:3].astype(int) - thumbnail[:3])[:, ok]) < 8  # lossy (q 85) on a busy scene
     footprint = shapely.geometry.shape(meta["footprint"])
     box = shapely.box(*meta["bbox"])
     centre = shapely.Point(sim.truth["scenes"][0]["centre_lon"], sim.truth["scenes"][0]["centre_lat"])

@@ -31,7 +31,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from rsarchive.api.feeds import include_feeds
 from rsarchive.api.public_assets import include_public_assets
+from rsarchive.api.tiles import include_tiles
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -399,6 +401,8 @@ def create_app(settings: Settings) -> Any:
 
     include_requests(app, settings)  # /api/… (requests, coverage), /downloads/…, /web/…
     include_public_assets(app, settings)  # /assets/…: previews to anyone, data files on request (Art. 8)
+    include_tiles(app, settings)  # /tiles/…: web-map tiles, public down to the preview zoom (#21)
+    include_feeds(app, settings)  # /feeds/….atom: newly published items (#21)
     return app
 
 

@@ -1,7 +1,7 @@
 """The files the public catalog lists, served on the archive's public URL:
 ``GET /assets/{collection}/{item}/{asset}`` (:mod:`rsarchive.catalog.assets`).
 
-* A preview (the thumbnail; a quicklook) of a published item: streamed from the archive's
+* A preview (the thumbnail, the quicklook) of a published item: streamed from the archive's
   store to anyone, verified against its record, with ``ETag`` (its sha256) and
   ``Cache-Control``.
 * A data file: supplied on written request (Decision 81/2010, Art. 8).  An anonymous
@@ -84,7 +84,7 @@ def public_assets_router(settings: Settings) -> APIRouter:
 
     @router.get("/assets/{collection}/{item_id}/{asset}", summary="A file the public catalog lists",
                 response_class=Response,
-                responses={200: {"content": {"image/png": {}, "application/octet-stream": {}}},
+                responses={200: {"content": {"image/png": {}, "image/webp": {}, "application/octet-stream": {}}},
                            304: {"description": "the preview has not changed (If-None-Match)"},
                            401: {"description": "data on request: how to request it (Vietnamese, English)"},
                            403: {"description": "no delivery of the caller includes the file"},

@@ -46,6 +46,7 @@ from rsarchive.catalog.assets import store_hrefs
 from rsarchive.catalog.collections import catalog_file
 from rsarchive.catalog.sinks import (CatalogSink, DirectorySink, S3Sink, content_type, is_temp, md5_hex,
                                      open_sink)
+from rsarchive.catalog.webmap import without_web_map
 from rsarchive.db import connect
 from rsarchive.errors import CatalogError, UsageError
 
@@ -261,6 +262,7 @@ def _write_items_and_collections(public_dsn: str, writer: _Writer) -> tuple[list
                         {"rel": "parent", "href": "../collection.json", "type": "application/json"},
                         {"rel": "collection", "href": "../collection.json", "type": "application/json"},
                     ]
+                    without_web_map(item)  # its tile links are absolute: the export keeps relative links only
                     item = _checked(_public_only(item), f"item {item_id} (collection {cid})")
                     writer.put(f"{cid}/{item_id}/{item_id}.json", _json(item), ITEM_MEDIA_TYPE)
                     item_links.append({"rel": "item", "href": f"./{item_id}/{item_id}.json",

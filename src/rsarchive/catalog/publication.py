@@ -48,6 +48,7 @@ from rsarchive.catalog.assets import object_records, public_assets, store_hrefs
 from rsarchive.catalog.inputs import SECURITY_LEVELS
 from rsarchive.catalog.loader import delete_items, fetch_items, load_items
 from rsarchive.catalog.validation import SchemaStore
+from rsarchive.catalog.webmap import with_web_map_links
 from rsarchive.db import connect
 from rsarchive.errors import CatalogError
 from rsarchive.storage.records import ObjectRecord
@@ -122,6 +123,7 @@ def sanitise(item: Mapping[str, Any], published: dt.datetime | None = None, *, p
     when = (published or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     props["published"] = when.isoformat().replace("+00:00", "Z")
     out["links"] = [link for link in out.get("links") or [] if link.get("rel") == "collection"]
+    with_web_map_links(out, item, public_url)  # tiles of the true colour (rsarchive.api.tiles)
     leaks = store_hrefs(out)
     if leaks:
         raise CatalogError(f"the public copy of item {item.get('id')!r} would hold store URL(s) "

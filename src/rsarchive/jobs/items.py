@@ -150,6 +150,10 @@ def product_scene(meta: ProductMetadata, records: Mapping[str, ObjectRecord], hr
         name = meta.thumbnail.file
         assets.append(_file_asset("thumbnail", name, records[name], hrefs[name], "image/png", ("thumbnail",),
                                   bilingual("Ảnh thu nhỏ màu tự nhiên", "True-colour thumbnail")))
+    if meta.quicklook is not None:
+        name = meta.quicklook.file
+        assets.append(_file_asset("quicklook", name, records[name], hrefs[name], meta.quicklook.media_type,
+                                  ("overview",), bilingual("Ảnh xem nhanh màu tự nhiên", "True-colour quicklook")))
     assets.append(_file_asset("metadata", "metadata.json", records["metadata.json"], hrefs["metadata.json"],
                               "application/json", ("metadata",), bilingual("Siêu dữ liệu xử lý", "Processing metadata (rsarchive-product/1)")))
     v = meta.view

@@ -220,6 +220,8 @@ class ProductMetadata(MetadataFile):
     bands: list[ProductBand] = Field(description="in CPF order")
     qa: QaSection
     thumbnail: Thumbnail | None = Field(description="None without true-colour bands")
+    quicklook: Thumbnail | None = absent()
+    """The ≈1 000 px browse image (``quicklook.webp``); absent in products made before it existed."""
     view: ViewRecord
     sun: SunRecord
     cloud: CloudRecord

@@ -8,6 +8,7 @@ writes ``DIR/<scene-id>/``::
     QA.tif          quality bitfield of the multispectral bands (one band each, 10 m)
     QA_<pan>.tif    quality bitfield of the panchromatic band (2.5 m); nearest resampling
     thumbnail.png   true colour (red, green, blue), ≤ 512 px, 2–98 % stretch, alpha = no data
+    quicklook.webp  the same browse image at ≤ 1 024 px (lossy WebP with alpha)
     metadata.json   schema ``rsarchive-product/1`` (:mod:`rsarchive.product.metadata`)
 
 Chain: sensor model from the scene's ancillary (Hermite/SLERP; lines in a
@@ -18,7 +19,7 @@ radiance counts (cubic, float32) and of the QA (nearest) in one pass
 (:mod:`rsarchive.geometry.resample`) → TOA reflectance on
 the output grid (:mod:`rsarchive.geometry.ortho` explains why after warping)
 → with a DEM, terrain occlusion (QA bit 5, :mod:`rsarchive.geometry.occlusion`)
-→ cloud mask (QA bit 6) → COGs, thumbnail, footprint of valid data, accuracy
+→ cloud mask (QA bit 6) → COGs, thumbnail and quicklook, footprint of valid data, accuracy
 record.  The directory is written as ``.<id>.partial`` and renamed when complete.
 """
 
@@ -87,6 +88,9 @@ class ProductOptions:
     match_band: str = "red"
     chip_px: int = 64
     thumbnail_px: int = 512
+    quicklook_px: int = 1024
+    quicklook_quality: int = 85
+    """WebP quality of the quicklook (0-100)."""
     tile: int = 512
     compress: str = DEFAULT_COMPRESS
     cloud: CloudThresholds = field(default_factory=CloudThresholds)
@@ -575,41 +579,48 @@ class _Product:
         with ThreadPoolExecutor(max_workers=ThreadBudget(self.opts.threads).share(2), thread_name_prefix="cog") as pool:
             futures = [pool.submit(write) for _, write in writes]
             thumb = self._thumbnail(by_common, valid)  # meanwhile (GDAL writes without the GIL)
+            quicklook = self._quicklook(by_common, valid)
             for future in futures:
                 future.result()
-        return {"qa": qa_files, "thumbnail": thumb}
+        return {"qa": qa_files, "thumbnail": thumb, "quicklook": quicklook}
 
     def _thumbnail(self, by_common: dict[str, np.ndarray], valid: np.ndarray) -> pm.Thumbnail | None:
         import rasterio
 
-        rgb = [by_common.get(k) for k in ("red", "green", "blue")]
-        if any(v is None for v in rgb):
+        browse = _browse_image(by_common, valid, self.opts.thumbnail_px)
+        if browse is None:
             return None
-        h, w = valid.shape
-        step = max(1, int(np.ceil(max(h, w) / self.opts.thumbnail_px)))
-        hh, ww = h // step, w // step
-        layers = []
-        for band in rgb:
-            assert band is not None
-            blocks = band[:hh * step, :ww * step].reshape(hh, step, ww, step)
-            layers.append(_nanmean_blocks(blocks))
-        stack = np.stack(layers)
-        ok = np.all(np.isfinite(stack), axis=0)
-        out = np.zeros((4, hh, ww), dtype=np.uint8)
-        for k in range(3):
-            values = stack[k][ok]
-            lo, hi = (np.percentile(values, [2, 98]) if values.size else (0.0, 1.0))
-            scaled = np.clip((stack[k] - lo) / max(hi - lo, 1e-6), 0, 1) ** (1 / 1.5)  # mild gamma
-            out[k] = np.where(ok, np.rint(scaled * 255), 0).astype(np.uint8)
-        out[3] = np.where(ok, 255, 0)
+        hh, ww = browse.shape[1:]
         with rasterio.open(self.work / "thumbnail.png", "w", driver="PNG", width=ww, height=hh, count=4,
                            dtype="uint8") as ds:
-            ds.write(out)
+            ds.write(browse)
         aux = self.work / "thumbnail.png.aux.xml"
         if aux.exists():
             aux.unlink()
         return pm.Thumbnail(file="thumbnail.png", media_type="image/png", shape=[hh, ww],
-                            bands=["red", "green", "blue", "alpha"], stretch="2-98 % per band, gamma 1/1.5")
+                            bands=["red", "green", "blue", "alpha"], stretch=BROWSE_STRETCH)
+
+    def _quicklook(self, by_common: dict[str, np.ndarray], valid: np.ndarray) -> pm.Thumbnail | None:
+        """The browse image at about 1 000 px (``quicklook.webp``): the thumbnail's stretch, lossy WebP
+        with an alpha band (GDAL's WEBP driver writes by copy, from an in-memory dataset)."""
+        import rasterio
+        from rasterio.shutil import copy as gdal_copy
+
+        browse = _browse_image(by_common, valid, self.opts.quicklook_px)
+        if browse is None:
+            return None
+        hh, ww = browse.shape[1:]
+        target = self.work / "quicklook.webp"
+        with rasterio.MemoryFile() as memory:
+            with memory.open(driver="GTiff", width=ww, height=hh, count=4, dtype="uint8") as ds:
+                ds.write(browse)
+            with memory.open() as ds:
+                gdal_copy(ds, str(target), driver="WEBP", QUALITY=str(self.opts.quicklook_quality))
+        aux = self.work / "quicklook.webp.aux.xml"
+        if aux.exists():
+            aux.unlink()
+        return pm.Thumbnail(file="quicklook.webp", media_type="image/webp", shape=[hh, ww],
+                            bands=["red", "green", "blue", "alpha"], stretch=BROWSE_STRETCH)
 
     def _footprint(self, valid: np.ndarray, grid: OrthoGrid) -> Any:
         import shapely
@@ -688,7 +699,7 @@ class _Product:
             start_utc=self.meta.start_utc, end_utc=self.meta.end_utc, proj_code=ms_grid.crs, grids=grids,
             footprint=shapely.geometry.mapping(footprint) if footprint is not None else None,
             bbox=list(footprint.bounds) if footprint is not None else None,
-            bands=band_list, qa=qa, thumbnail=files["thumbnail"], view=self._view(view_band),
+            bands=band_list, qa=qa, thumbnail=files["thumbnail"], quicklook=files["quicklook"], view=self._view(view_band),
             sun=pm.SunRecord(
                 earth_sun_distance_au=distance,
                 zenith=f"per pixel: NREL SPA on nodes every {SUN_GRID_STEP * ms_grid.resolution_m:g} m "
@@ -710,6 +721,37 @@ class _Product:
                 software={"rsarchive": rsarchive.__version__, "gdal": _gdal_version()}),
             created_utc=now_utc(),
         )
+
+
+BROWSE_STRETCH = "2-98 % per band, gamma 1/1.5"
+"""How the browse images (thumbnail, quicklook) map reflectance to 8 bits."""
+
+
+def _browse_image(by_common: dict[str, np.ndarray], valid: np.ndarray, max_px: int) -> np.ndarray | None:
+    """A true-colour browse image (uint8 red, green, blue, alpha; alpha 0 where there is no data) of at
+    most ``max_px`` pixels a side: block means of the reflectance, each band stretched from its 2nd to its
+    98th percentile with gamma 1/1.5.  None without red, green and blue."""
+    rgb = [by_common.get(k) for k in ("red", "green", "blue")]
+    if any(v is None for v in rgb):
+        return None
+    h, w = valid.shape
+    step = max(1, int(np.ceil(max(h, w) / max_px)))
+    hh, ww = h // step, w // step
+    layers = []
+    for band in rgb:
+        assert band is not None
+        blocks = band[:hh * step, :ww * step].reshape(hh, step, ww, step)
+        layers.append(_nanmean_blocks(blocks))
+    stack = np.stack(layers)
+    ok = np.all(np.isfinite(stack), axis=0)
+    out = np.zeros((4, hh, ww), dtype=np.uint8)
+    for k in range(3):
+        values = stack[k][ok]
+        lo, hi = (np.percentile(values, [2, 98]) if values.size else (0.0, 1.0))
+        scaled = np.clip((stack[k] - lo) / max(hi - lo, 1e-6), 0, 1) ** (1 / 1.5)  # mild gamma
+        out[k] = np.where(ok, np.rint(scaled * 255), 0).astype(np.uint8)
+    out[3] = np.where(ok, 255, 0)
+    return out
 
 
 def _nanmean_blocks(blocks: np.ndarray) -> np.ndarray:
