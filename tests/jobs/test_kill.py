@@ -2,9 +2,9 @@
 nothing duplicated, nothing half-published (issue 19, part 8; ``tests/storage/test_kill.py`` does
 the same for the storage layer alone).
 
-The worker is forked from the test process (everything already imported) and kills itself with
-SIGKILL at the m-th line it executes in a named function of ``rsarchive.jobs`` (a trace hook in the
-child only, in every thread: no test hooks in the library).  The points are where a crash matters:
+The worker runs in a new process and kills itself with SIGKILL at the m-th line it executes in a
+named function of ``rsarchive.jobs`` (a trace hook in the child only, in every thread: no test hooks
+in the library; :func:`rsarchive.testing.kills.work_one_job`).  The points are where a crash matters:
 just after the claim, while level-0 is stored beside the decoding, before a scene is staged, inside
 a scene's commit transaction (objects promoted, records and items not yet committed), after a
 scene's commit and before its publication, before the level-0 item, and before the job is marked
@@ -16,28 +16,24 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import signal
 import time
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
-import rsarchive.jobs
 from rsarchive.db import connect
-from rsarchive.jobs import JobQueue, Worker
-from rsarchive.jobs.ingest import IngestRunner, submit
+from rsarchive.jobs import JobQueue
+from rsarchive.jobs.ingest import submit
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive
 from rsarchive.testing import stack
-from rsarchive.testing.kills import trace_kills, untrace
+from rsarchive.testing.kills import work_one_job
 
 from .test_ingest import PIPELINE, _assert_one_clean_set, _items, _objects
 
 pytestmark = pytest.mark.services
 
-JOBS_DIR = str(Path(rsarchive.jobs.__file__).parent)
 LEASE = 3.0
 POINTS = [
     ("run_once", 3),          # claimed, nothing done
@@ -60,27 +56,16 @@ def downlink(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(result.downlink)
 
 
-def _child(settings: Settings, point: tuple[str, int] | None, count_file: Path | None) -> None:
-    counts: dict[str, int] = {}
-
-    def on_line(frame: FrameType) -> bool:
-        name = frame.f_code.co_name
-        counts[name] = counts.get(name, 0) + 1
-        return point is not None and name == point[0] and counts[name] >= point[1]
-
-    trace_kills(JOBS_DIR, on_line)
-    Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings), lease_seconds=LEASE).run_once()
-    untrace()
-    if count_file is not None:
-        count_file.write_text(json.dumps(counts))
-    os._exit(0)
-
-
-def _fork(settings: Settings, point: tuple[str, int] | None = None, count_file: Path | None = None) -> int:
-    process = multiprocessing.get_context("fork").Process(target=_child, args=(settings, point, count_file))
+def _run_worker(settings: Settings, point: tuple[str, int] | None = None, count_file: Path | None = None) -> int:
+    """A worker in a new process (spawned: a fork of this process, where GDAL has run, can hang in GDAL)."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=work_one_job, args=(settings, point, str(count_file) if count_file else None, LEASE))
     process.start()
     process.join(300)
-    assert process.exitcode is not None, "worker hung"
+    if process.exitcode is None:
+        process.kill()
+        process.join()
+        pytest.fail("worker hung")
     return process.exitcode
 
 
@@ -121,7 +106,7 @@ def test_sigkill_at_each_traced_point_then_any_worker_finishes(service_settings:
     counted = fresh("counted")
     submit(counted, downlink, None, PIPELINE)
     count_file = tmp_path / "lines.json"
-    assert _fork(counted, count_file=count_file) == 0
+    assert _run_worker(counted, count_file=count_file) == 0
     counts = json.loads(count_file.read_text())
     done = JobQueue(counted.internal_database_dsn).list()[0]
     assert done.state == "succeeded", done.error
@@ -130,7 +115,7 @@ def test_sigkill_at_each_traced_point_then_any_worker_finishes(service_settings:
     for name, m in POINTS:
         settings = fresh(f"{name}-{m}")
         job, _ = submit(settings, downlink, None, PIPELINE)
-        assert _fork(settings, (name, m)) == -signal.SIGKILL, name
+        assert _run_worker(settings, (name, m)) == -signal.SIGKILL, name
         killed = JobQueue(settings.internal_database_dsn).get(job.id)
         assert killed.state == "running" and killed.attempts == 1, (name, killed.state)
         _whole_or_nothing(settings)
@@ -138,7 +123,7 @@ def test_sigkill_at_each_traced_point_then_any_worker_finishes(service_settings:
         while not _expired(settings, job.id):
             assert time.monotonic() < deadline, "the lease never expired"
             time.sleep(0.1)
-        assert _fork(settings) == 0  # any worker (forked too: GDAL's threads do not survive a fork)
+        assert _run_worker(settings) == 0  # any worker
         final = JobQueue(settings.internal_database_dsn).get(job.id)
         assert final.state == "succeeded" and final.attempts == 2, (name, final.error)
         _assert_one_clean_set(settings, scenes=1)
