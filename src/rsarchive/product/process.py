@@ -26,7 +26,6 @@ record.  The directory is written as ``.<id>.partial`` and renamed when complete
 from __future__ import annotations
 
 import logging
-import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,6 +37,7 @@ import numpy as np
 import rsarchive
 from rsarchive.cog.writer import DEFAULT_COMPRESS, write_cog
 from rsarchive.cpf import CPF, BandCalibration, load_cpf
+from rsarchive.directories import written_whole
 from rsarchive.errors import CalibrationError, ConflictError, ProcessingError, UsageError
 from rsarchive.geometry import accuracy as acc
 from rsarchive.geometry.cloud import CloudThresholds, cloud_class, cloud_cover, cloud_mask
@@ -191,11 +191,7 @@ def process_product(
     final = out / sid
     if final.exists() and not overwrite:
         raise ConflictError(f"product directory {final} exists already (overwrite=True / --overwrite replaces it)")
-    work = out / f".{sid}.partial"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    try:
+    with written_whole(final) as work:
         import rasterio
 
         # GDAL's block cache bounded (its default is 5 % of RAM; why: docs/DECISIONS.md, Memory over a
@@ -204,12 +200,6 @@ def process_product(
             metadata = _Product(raw_dir, meta, work, _load_cpf(meta, cpf, config_dir), opts,
                                 Path(dem) if dem else None, Path(reference) if reference else None).run()
         metadata.write(work / "metadata.json")
-        if final.exists():
-            shutil.rmtree(final)
-        work.rename(final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     log.info("product %s written to %s", sid, final)
     return ProductResult(final, metadata)
 

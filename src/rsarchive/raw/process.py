@@ -21,7 +21,6 @@ skipped and reported (:attr:`SceneResult.skipped`).
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ import numpy as np
 import rsarchive
 from rsarchive.cog.writer import DEFAULT_COMPRESS, DEFAULT_TILE, create_tiled, finish_cog
 from rsarchive.cpf import CPF, BandCalibration, load_cpf
+from rsarchive.directories import written_whole
 from rsarchive.errors import ConflictError, ProcessingError
 from rsarchive.level0 import FLAG_MISSING, FLAG_OK, MissionProfile
 from rsarchive.radiometry.encoding import Encoding, radiance_encoding
@@ -230,18 +230,8 @@ class RawProcessor:
         if final.exists():
             if not self.overwrite:
                 raise ConflictError(f"scene directory {final} exists already (pass overwrite=True, --overwrite on the command line, to replace it)")
-        work = self.out_dir / f".{sid}.partial"
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        try:
+        with written_whole(final) as work:
             meta = self._write_scene(span, sid, plans, work, strip)
-            if final.exists():
-                shutil.rmtree(final)
-            work.rename(final)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
         log.info("scene %s written to %s", sid, final)
         return SceneResult(sid, span.index, path=final, metadata=meta)
 
