@@ -27,7 +27,8 @@ from rsarchive.api.sessions import SESSION_COOKIE
 from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError, TokenExpiredError
 from rsarchive.i18n import Lang
-from rsarchive.requests import calendar, delivery, lifecycle, reports
+from rsarchive.law import calendar
+from rsarchive.requests import delivery, lifecycle, reports
 from rsarchive.requests.models import (
     LEVELS,
     PURPOSE_LABELS,

@@ -1,7 +1,7 @@
 """Data requests and the duties of Decision 81/2010, Art. 8–11.
 
 * :mod:`~rsarchive.requests.models` — the request form and other bodies (pydantic);
-* :mod:`~rsarchive.requests.calendar` — Vietnamese working days, the seven-day deadline;
+* :mod:`~rsarchive.law.calendar` — Vietnamese working days (the clocks, in :mod:`rsarchive.law`);
 * :mod:`~rsarchive.requests.lifecycle` — submit, review, approve, refuse, cancel, queues, audit log;
 * :mod:`~rsarchive.requests.letters` — the written refusal (HTML and PDF);
 * :mod:`~rsarchive.requests.delivery` — fulfilment: catalog search, manifest, licence, fee statement;

@@ -16,7 +16,7 @@ from typing import Any
 
 from rsarchive.errors import ConfigError, ConflictError
 from rsarchive.i18n import format_date
-from rsarchive.requests import calendar
+from rsarchive.law import calendar
 from rsarchive.requests.lifecycle import RequestRecord
 from rsarchive.requests.models import PURPOSE_LABELS
 

@@ -18,7 +18,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
-from rsarchive.requests import calendar
+from rsarchive.law import calendar, load_basis
 from rsarchive.requests.models import Approval, RequestForm
 from rsarchive.users.identity import Principal, require
 
@@ -136,7 +136,8 @@ def submit(conn: Any, principal: Principal, form: RequestForm, received_at: date
             raise NotFoundError(f"item {missing[0]!r} not found in the archive")
     area = area_from_form(form.aoi, form.bbox)
     received_at = received_at or datetime.now(timezone.utc)
-    due = calendar.due_date(received_at)
+    reply = load_basis().rule("request.reply")
+    due = reply.period.end(received_at)
     data = form.model_dump(mode="json")
     data["organisation"] = principal.organisation
     if form.aoi is not None:
@@ -149,7 +150,8 @@ def submit(conn: Any, principal: Principal, form: RequestForm, received_at: date
     request_id = int(row[0])
     log_event(conn, principal, "submitted", request_id, None, "submitted",
               {"received_at": received_at.isoformat(), "receipt_date": calendar.receipt_date(received_at).isoformat(),
-               "due_date": due.isoformat(), "working_days": calendar.DUE_WORKING_DAYS, "rule": calendar.RULE})
+               "due_date": due.isoformat(), "period": reply.period.describe("en"), "basis": reply.cite("en"),
+               "rule": calendar.RULE})
     log.info("request %d received from %s, due %s", request_id, principal.organisation, due)
     return get(conn, principal, request_id)
 

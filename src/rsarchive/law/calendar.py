@@ -1,4 +1,4 @@
-"""Vietnamese working days and the Art. 8.2(c) deadline: seven working days after receipt.
+"""Vietnamese working days, on which the law's clocks in working days run (:mod:`rsarchive.law.periods`).
 
 The rule applied
 ----------------
@@ -32,12 +32,9 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-DUE_WORKING_DAYS = 7
-"""Art. 8.2(c): a refusal (and, by the archive's rule, a supply) within seven working days."""
-
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
-RULE = ("day of receipt (Asia/Ho_Chi_Minh) not counted; day 1 = next working day; due = day 7; "
+RULE = ("day of receipt (Asia/Ho_Chi_Minh) not counted; day 1 = next working day; due = day N; "
         "working day = holidays.country_holidays('VN').is_working_day (Mon-Fri minus public, lunar, "
         "compensatory and swapped holidays, plus swapped working Saturdays)")
 
@@ -79,11 +76,6 @@ def receipt_date(received_at: datetime) -> date:
     if received_at.tzinfo is None:
         received_at = received_at.replace(tzinfo=timezone.utc)
     return received_at.astimezone(VN_TZ).date()
-
-
-def due_date(received_at: datetime, working_days: int = DUE_WORKING_DAYS) -> date:
-    """The last day of the reply period for a request received at ``received_at``."""
-    return add_working_days(receipt_date(received_at), working_days)
 
 
 def today_vn(now: datetime | None = None) -> date:
