@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     s3_access_key: str = Field(default="", validation_alias=AliasChoices("RSARCHIVE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "s3_access_key"))
     s3_secret_key: str = Field(default="", repr=False, validation_alias=AliasChoices("RSARCHIVE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "s3_secret_key"))
 
-    pg_host: str = "127.0.0.1"
+    pg_host: str = Field(default="127.0.0.1", description="address PostgreSQL listens on and clients connect to")
+    pg_hba_networks: list[str] = Field(default_factory=list, description="networks (CIDR) besides the local host "
+                                       "allowed to connect to the local PostgreSQL with a password (other hosts)")
     pg_port: int = Field(default=5439, ge=1, le=65535)
     pg_user: str = "rsarchive"
     internal_db: str = "rsarchive"
@@ -113,6 +115,8 @@ class Settings(BaseSettings):
 
     pg_bindir: str = Field(default="", description="PostgreSQL server binaries (empty: /usr/lib/postgresql/15/bin or PATH)")
     seaweed_binary: str = Field(default="", description="the weed executable (empty: beside Python, then PATH)")
+    seaweed_host: str = Field(default="127.0.0.1", description="address the local SeaweedFS listens on and its "
+                              "S3 endpoint's host")
     seaweed_s3_port: int = Field(default=8333, ge=1, le=65535)
     seaweed_master_port: int = Field(default=9333, ge=1, le=55535)
     seaweed_volume_port: int = Field(default=8480, ge=1, le=55535)
@@ -271,7 +275,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def seaweed_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.seaweed_s3_port}"
+        return f"http://{self.seaweed_host}:{self.seaweed_s3_port}"
 
 
 def load_settings(**overrides: Any) -> Settings:
