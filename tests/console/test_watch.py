@@ -237,3 +237,25 @@ def test_bucket_prefix_multipart_upload_is_queued_once_when_complete_and_ingeste
     assert not list(spooled.parent.parent.glob("*/again.cadu"))
     final = _ingest_one(settings)
     assert final.id == job_id and len(final.result["scenes"]) == 3
+
+
+def test_a_bad_sidecar_is_reported_once_and_the_file_taken_when_the_sidecar_is_fixed(
+        settings: Settings, downlink: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(downlink, inbox / "pass.cadu")
+    sidecar = inbox / "pass.cadu.json"
+    sidecar.write_text(json.dumps({"station": "VNSC-HN", "route": "teleport"}))
+    (inbox / "pass.cadu.done").write_text("")
+    watch = watcher(for_process(settings, "worker"), str(inbox), PIPELINE)
+    report = WatchReport()
+    assert watch.scan(report) == [] and watch.scan(report) == []
+    (rejected,) = report.outcomes  # once, not at every scan
+    assert rejected.status == "rejected" and "sidecar pass.cadu.json" in rejected.detail and "route" in rejected.detail
+    assert _jobs(settings) == []
+    sidecar.write_text(json.dumps(RECEPTION))
+    os.utime(sidecar, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    watch.scan(report)
+    assert [o.status for o in report.outcomes] == ["rejected", "queued"]
+    (_, _, job_input), = _jobs(settings)
+    assert job_input["reception"]["pass_id"] == "p0777"

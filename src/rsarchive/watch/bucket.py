@@ -25,6 +25,7 @@ from typing import Any
 from rsarchive.errors import ServiceError, StorageError, UsageError
 from rsarchive.jobs.queue import JobQueue
 from rsarchive.settings import Settings
+from rsarchive.storage.base import ObjectInfo
 from rsarchive.storage.factory import open_store
 from rsarchive.watch.directory import MARKER, SIDECAR, WatchReport, is_candidate
 from rsarchive.watch.intake import Intake, Outcome
@@ -57,7 +58,7 @@ class BucketWatcher:
         self.poll_seconds = settings.watch_poll_seconds
         self.clock = clock
         self.readiness = Readiness(self.settle_seconds)
-        self.taken: dict[str, Signature] = {}
+        self.taken: dict[str, tuple[Signature, str | None]] = {}
 
     def run(self, stop: threading.Event | None = None, *, once: bool = False,
             report: WatchReport | None = None) -> WatchReport:
@@ -97,10 +98,12 @@ class BucketWatcher:
                 del self.taken[name]
         pending: list[str] = []
         for key, info in sorted(candidates.items()):
-            stamp = info.modified.isoformat() if info.modified is not None else ""
+            stamp = _stamp(info)
             signature: Signature = (info.size, stamp)
-            if self.taken.get(key) == signature:
-                continue
+            sidecar = listed.get(key + SIDECAR)
+            handled = (signature, _stamp(sidecar) if sidecar is not None else None)
+            if self.taken.get(key) == handled:
+                continue  # taken as it is now (a skipped object is looked at again when it or its sidecar changes)
             self.readiness.observe(key, signature, now)
             marker = key + MARKER in listed
             if not self.readiness.ready(key, now, marker=marker):
@@ -110,7 +113,7 @@ class BucketWatcher:
             if outcome.status == "retry":
                 pending.append(key)
                 continue
-            self.taken[key] = signature
+            self.taken[key] = handled
             self.readiness.forget(key)
             report.add(outcome)
         return pending
@@ -161,3 +164,7 @@ class BucketWatcher:
             raise ServiceError(f"cannot reach the S3 endpoint of {self.url} ({type(exc).__name__})") from None
         partial.replace(dest)
         return dest.resolve()
+
+
+def _stamp(info: ObjectInfo) -> str:
+    return info.modified.isoformat() if info.modified is not None else ""

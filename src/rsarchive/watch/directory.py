@@ -105,8 +105,8 @@ class DirectoryWatcher:
         self.readiness = Readiness(self.settle_seconds)
         self.lock = threading.Lock()
         self.wake = threading.Event()
-        self.taken: dict[str, Signature] = {}
-        """Files handled (queued, known or rejected), with the signature they had then."""
+        self.taken: dict[str, tuple[Signature, int | None]] = {}
+        """Files handled (queued, known or rejected), with their signature and their sidecar's mtime then."""
         self.observer_kind = ""
 
     def _observer(self) -> Any:
@@ -184,10 +184,11 @@ class DirectoryWatcher:
                     del self.taken[name]  # gone: a new file of that name is a new candidate
         for name, st in sorted(present.items()):
             signature: Signature = (st.st_size, str(st.st_mtime_ns))
-            if self.taken.get(name) == signature:
-                continue
-            marker = name + MARKER in names
             sidecar = self.directory / (name + SIDECAR)
+            handled = (signature, _stamp(sidecar) if name + SIDECAR in names else None)
+            if self.taken.get(name) == handled:
+                continue  # taken as it is now (a skipped file is looked at again when it or its sidecar changes)
+            marker = name + MARKER in names
             with self.lock:
                 self.readiness.observe(name, signature, now)
                 ready = self.readiness.ready(name, now, marker=marker)
@@ -202,7 +203,7 @@ class DirectoryWatcher:
             if outcome.status == "retry":
                 pending.append(name)
                 continue
-            self.taken[name] = signature
+            self.taken[name] = handled
             with self.lock:
                 self.readiness.forget(name)
             report.add(outcome)
@@ -213,3 +214,10 @@ class DirectoryWatcher:
             return time.time() - path.stat().st_mtime >= self.settle_seconds
         except OSError:
             return False
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
