@@ -27,6 +27,7 @@ from rsarchive.jobs import JobQueue, Worker
 from rsarchive.jobs.ingest import IngestRunner
 from rsarchive.services import seaweed
 from rsarchive.settings import Settings
+from rsarchive.testing.processes import settings_env
 from rsarchive.testing.waiting import wait_for
 from rsarchive.watch import Outcome, WatchReport, watcher
 from rsarchive.watch.readiness import Readiness
@@ -155,17 +156,9 @@ def test_directory_downlink_written_slowly_is_queued_once_when_complete_and_inge
     assert stations == {"VNSC-HN"}
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RSARCHIVE_")}
-    for name in ("archive_root", "pg_port", "internal_db", "public_db", "seaweed_s3_port", "primary_bucket",
-                 "copy_bucket", "secrets_file", "watch_settle_seconds", "watch_poll_seconds"):
-        env[f"RSARCHIVE_{name.upper()}"] = str(getattr(settings, name))
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
-    return env
-
-
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rsarchive", *args], env=_env(settings), capture_output=True,
+    env = settings_env(settings, "watch_settle_seconds", "watch_poll_seconds")
+    return subprocess.run([sys.executable, "-m", "rsarchive", *args], env=env, capture_output=True,
                           text=True, timeout=120)
 
 
