@@ -230,6 +230,9 @@ def test_bucket_prefix_multipart_upload_is_queued_once_when_complete_and_ingeste
     assert not list(spooled.parent.parent.glob("*/again.cadu"))
     final = _ingest_one(settings)
     assert final.id == job_id and len(final.result["scenes"]) == 3
+    # ingested: the spool copy goes (the archive keeps level-0 and its copy)
+    assert spooled.is_file()
+    assert watch.clean_spool() == [spooled] and not spooled.parent.exists()
 
 
 def test_a_bad_sidecar_is_reported_once_and_the_file_taken_when_the_sidecar_is_fixed(

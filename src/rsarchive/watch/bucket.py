@@ -6,7 +6,8 @@ size and modification time have not changed for ``watch_settle_seconds`` (an upl
 replace it), or at once when ``<key>.done`` is listed.  The object, and its sidecar
 ``<key>.json``, are copied to the spool directory (``watch_spool_dir``), where the workers
 read it: ``<spool>/<bucket>/<version>/<name>``, one directory per object version so that a
-replaced object never changes the bytes of a queued job.  The store client is the project's
+replaced object never changes the bytes of a queued job; a copy is removed once its job has
+succeeded (:meth:`BucketWatcher.clean_spool`, every ten minutes and when the watcher stops).  The store client is the project's
 (:func:`rsarchive.storage.factory.open_store`: endpoint ``watch_s3_endpoint_url`` or
 ``s3_endpoint_url``, region, the worker's S3 identity).
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rsarchive.db import connect
 from rsarchive.errors import ServiceError, StorageError, UsageError
 from rsarchive.jobs.queue import JobQueue
 from rsarchive.settings import Settings
@@ -33,7 +35,10 @@ from rsarchive.watch.readiness import Readiness, Signature
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BucketWatcher", "spool_directory"]
+__all__ = ["BucketWatcher", "CLEAN_EVERY_SECONDS", "spool_directory"]
+
+CLEAN_EVERY_SECONDS = 600.0
+"""How often a running bucket watcher removes the spool copies of ingested downlinks."""
 
 
 def spool_directory(settings: Settings) -> Path:
@@ -59,6 +64,7 @@ class BucketWatcher:
         self.clock = clock
         self.readiness = Readiness(self.settle_seconds)
         self.taken: dict[str, tuple[Signature, str | None]] = {}
+        self._cleaned = self.clock()
 
     def run(self, stop: threading.Event | None = None, *, once: bool = False,
             report: WatchReport | None = None) -> WatchReport:
@@ -78,8 +84,36 @@ class BucketWatcher:
                     break
                 stop.wait(min(self.poll_seconds, self.settle_seconds / 2))
             else:
+                if self.clock() - self._cleaned >= CLEAN_EVERY_SECONDS:
+                    self.clean_spool()
                 stop.wait(self.poll_seconds)
+        self.clean_spool()
         return report
+
+    def clean_spool(self) -> list[Path]:
+        """Remove the spool copies whose job succeeded (the archive keeps level-0 with its verified copy);
+        copies of queued, running and failed jobs stay (a failed job may be retried).  Returns what went."""
+        self._cleaned = self.clock()
+        removed: list[Path] = []
+        if not self.spool.is_dir():
+            return removed
+        files = {str(f.resolve()): f for f in self.spool.glob("*/*") if f.is_file() and is_candidate(f.name)}
+        if not files:
+            return removed
+        try:
+            with connect(self.intake.settings.internal_database_dsn) as conn:
+                done = {r[0] for r in conn.execute(
+                    "SELECT input->>'path' FROM rsarchive.jobs WHERE kind = 'ingest' AND state = 'succeeded' "
+                    "AND input->>'path' = ANY(%s)", (list(files),))}
+        except ServiceError as exc:
+            log.warning("spool of %s not cleaned: %s", self.url, exc)
+            return removed
+        for path in sorted(done):
+            shutil.rmtree(files[path].parent, ignore_errors=True)
+            removed.append(files[path])
+        if removed:
+            log.info("removed %d spool copies of ingested downlinks from %s", len(removed), self.spool)
+        return removed
 
     def scan(self, report: WatchReport) -> list[str]:
         """One listing: take the objects that are ready; return the candidates still waiting."""
