@@ -54,6 +54,8 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
         "web_sessions": ALL, "login_failures": ALL, "schema_migrations": "SELECT",
         # object records, read only: /assets/ and /downloads/ find a file's key and checksum
         "objects": "SELECT",
+        # read only, for /metrics (jobs by state, queue, last audit)
+        "jobs": "SELECT", "fixity_events": "SELECT",
     },
     ("api_internal", "public"): {"published_items": ALL},
 }
