@@ -86,10 +86,11 @@ def test_missing_metadata_becomes_overdue_after_three_months(settings: Settings,
     delivery = originals.register(settings, delivery_files, provider="jaxa", route="exchange",
                                   received=dt.date(2026, 6, 1))
     assert delivery.item_id is None and _ids(settings.internal_database_dsn) == []
-    assert originals.overdue(settings, today=dt.date(2026, 9, 1)) == []
-    assert [d.delivery_id for d in originals.overdue(settings, today=dt.date(2026, 9, 2))] == [delivery.delivery_id]
+    # due Thu 3 Sep 2026 (1 Sep + the National Day holidays Tue 1 and Wed 2 Sep): overdue from 4 Sep
+    assert originals.overdue(settings, today=dt.date(2026, 9, 3)) == []
+    assert [d.delivery_id for d in originals.overdue(settings, today=dt.date(2026, 9, 4))] == [delivery.delivery_id]
     originals.add_metadata(settings, delivery.delivery_id, _meta())
-    assert originals.overdue(settings, today=dt.date(2026, 9, 2)) == []
+    assert originals.overdue(settings, today=dt.date(2026, 9, 4)) == []
 
 
 def test_original_without_classification_is_held_until_classified_and_published_without_its_files(
