@@ -5,7 +5,6 @@ with their real date of receipt, and individual requesters — on a real Postgre
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
-from reqfixtures import Archive, request_body
+from reqfixtures import Archive, api_client, request_body
 
 from rsarchive.cli.main import cli
 from rsarchive.db import connect, transaction
@@ -24,17 +23,7 @@ from rsarchive.users import identity
 pytestmark = pytest.mark.services
 
 
-@pytest.fixture
-def live_url(archive: Archive) -> Iterator[str]:
-    from rsarchive.api.requests_app import create_requests_app
-    from rsarchive.testing.server import serve
-
-    with serve(create_requests_app(archive.settings)) as url:
-        yield url
-
-
-def _api(url: str, archive: Archive, user: str) -> httpx.Client:
-    return httpx.Client(base_url=url, headers=archive.headers(user), timeout=30)
+_api = api_client
 
 
 def run(archive: Archive, *args: str, ok: bool = True) -> Any:

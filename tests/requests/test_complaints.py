@@ -5,14 +5,13 @@ and PDF, the audit log), the clock from the legal basis, the officer's queue, an
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 from pypdf import PdfReader
-from reqfixtures import Archive, request_body
+from reqfixtures import Archive, api_client, request_body
 
 from rsarchive.db import transaction
 from rsarchive.law import calendar, load_basis
@@ -23,17 +22,7 @@ from rsarchive.users import identity
 pytestmark = pytest.mark.services
 
 
-@pytest.fixture
-def live_url(archive: Archive) -> Iterator[str]:
-    from rsarchive.api.requests_app import create_requests_app
-    from rsarchive.testing.server import serve
-
-    with serve(create_requests_app(archive.settings)) as url:
-        yield url
-
-
-def _api(url: str, archive: Archive, user: str) -> httpx.Client:
-    return httpx.Client(base_url=url, headers=archive.headers(user), timeout=30)
+_api = api_client
 
 
 def test_complaint_from_submission_to_written_answer(archive: Archive, live_url: str) -> None:
@@ -135,7 +124,8 @@ def test_complaint_on_the_web_pages_and_not_accepted(archive: Archive, live_url:
         detail = browser.get(f"{live_url}/web/requests/{rid}")
         assert f'href="/web/requests/{rid}/complaint"' in detail.text
         form = browser.get(f"{live_url}/web/requests/{rid}/complaint")
-        assert form.status_code == 200 and "Điều 9.5" in form.text
+        assert form.status_code == 200 and "Điều 9.5 Quyết định 81/2010/QĐ-TTg" in form.text
+        assert "trong 10 ngày (Điều 27 Luật 02/2011/QH13)" in form.text and "phức tạp 45 ngày" in form.text
         # no CSRF token → refused, nothing stored
         forged = browser.post(f"{live_url}/web/requests/{rid}/complaint", data={"subject": "delay",
                                                                               "description": "x" * 20})
@@ -199,3 +189,51 @@ def test_overdue_complaints_are_queued_first(archive: Archive) -> None:
         logged = conn.execute("SELECT detail FROM rsarchive.audit_log WHERE action = 'complaint.accepted'").fetchone()[0]
         assert logged["on_time"] is False and logged["complaint_id"] == late.id
         assert [c.id for c in complaints.queue(conn, olga, today)["overdue"]] == []
+
+
+def test_complaints_and_capability_on_the_command_line(archive: Archive, tmp_path: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rsarchive.cli.main import cli
+    from rsarchive.errors import UsageError
+
+    def run(*args: str, ok: bool = True) -> Any:
+        result = CliRunner().invoke(cli, list(args), obj={"settings": archive.settings}, catch_exceptions=True)
+        if ok:
+            assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+    with transaction(archive.settings) as conn:
+        from rsarchive.requests import lifecycle
+        from rsarchive.requests.models import RequestForm
+
+        rid = lifecycle.submit(conn, identity.principal_by_name(conn, "alice"),
+                               RequestForm.model_validate(request_body())).id
+    filed = json.loads(run("complaints", "file", str(rid), "--subject", "delay", "--text",
+                           "Quá hạn mà chưa có trả lời.", "--as", "alice", "--json").stdout)
+    nobody = run("complaints", "file", str(rid), "--subject", "delay", "--text", "Quá hạn mà chưa có trả lời.", ok=False)
+    assert isinstance(nobody.exception, UsageError)  # the local administrator is nobody's requester
+    queue = json.loads(run("complaints", "queue", "--as", "olga", "--json").stdout)
+    assert [c["id"] for c in queue["open"]] == [filed["id"]]
+    run("complaints", "accept", str(filed["id"]), "--as", "olga")
+    letter = tmp_path / "answer.pdf"
+    settled = run("complaints", "settle", str(filed["id"]), "--as", "olga", "--outcome", "upheld", "--answer",
+                  "Xin lỗi vì chậm trễ; dữ liệu sẽ được cung cấp trong tuần này.", "--letter", str(letter))
+    assert "settled" in settled.stdout and letter.read_bytes().startswith(b"%PDF")
+    html = tmp_path / "answer.html"
+    run("complaints", "letter", str(filed["id"]), "--out", str(html), "--as", "alice")
+    assert "Khiếu nại đúng / Complaint upheld" in html.read_text(encoding="utf-8")
+    assert run("complaints", "letter", str(filed["id"]), "--out", str(html), "--as", "bob", ok=False).exit_code != 0
+
+    # a capability question recorded by the officer, answered by the operator
+    asked = json.loads(run("capability", "ask", "--as", "olga", "--question", "Có chụp được vùng này không?",
+                           "--bbox", "105,21,105.2,21.2", "--period", "2026-12-10/2027-01-31", "--received",
+                           "2026-11-20", "--json").stdout)
+    assert asked["due_date"] == "2026-12-21"  # Fri 20 Nov + 30 days = Sun 20 Dec → Mon 21 Dec
+    refused = run("capability", "answer", str(asked["id"]), "--as", "olga", "--can-image", "--answer", "Có.", ok=False)
+    assert refused.exit_code != 0
+    answered = run("capability", "answer", str(asked["id"]), "--as", "oscar", "--cannot-image", "--answer",
+                   "Không: vệ tinh bận theo kế hoạch khác.")
+    assert "cannot image" in answered.stdout

@@ -17,7 +17,7 @@ from rsarchive.api.auth import session_user
 from rsarchive.api.sessions import SESSION_COOKIE
 from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError
-from rsarchive.law import calendar
+from rsarchive.law import calendar, load_basis
 from rsarchive.requests import complaints, lifecycle
 from rsarchive.resources import template_dirs
 from rsarchive.users import identity
@@ -75,7 +75,10 @@ def complaints_web_router(settings: Settings) -> APIRouter:
         def work(p: Principal) -> Response:
             with transaction(settings) as conn:
                 record = lifecycle.get(conn, p, request_id)
-            return page(request, "complaint_form.html", p, r=record, values={})
+            basis = load_basis()
+            rules = {"right": basis.rule(complaints.RIGHT), "acceptance": basis.rule(complaints.ACCEPTANCE),
+                     "settlement": basis.rule(complaints.SETTLEMENT)}
+            return page(request, "complaint_form.html", p, r=record, rules=rules)
 
         return guarded(request, ("requester",), work)
 
