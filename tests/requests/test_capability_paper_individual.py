@@ -4,6 +4,7 @@ with their real date of receipt, and individual requesters — on a real Postgre
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
+from pypdf import PdfReader
 from reqfixtures import Archive, api_client, request_body
 
 from rsarchive.cli.main import cli
@@ -72,6 +74,16 @@ def test_capability_question_answered_by_the_satellite_operator(archive: Archive
         assert {f["mission"] for f in findings} == {"vnredsat1", "snpp"}
         assert a["assessment"]["model"]["vi"].startswith("Mô hình")
         assert oscar.post(f"/api/capability-questions/{q['id']}/answer", json=body).status_code == 409
+        # the written answer, from the operator to the Ministry, citing Art. 13a
+        assert olga.get(f"/api/capability-questions/{old['id']}/letter.html").status_code == 409
+        html = olga.get(f"/api/capability-questions/{q['id']}/letter.html").text
+        assert html.index("TRẢ LỜI VỀ KHẢ NĂNG CHỤP ẢNH") < html.index("Answer on the imaging capability")
+        assert "Điều 13a Quyết định 81/2010/QĐ-TTg" in html and "Bộ Nông nghiệp và Môi trường" in html
+        assert "có thể chụp" in html and "Người ký / Signed: oscar" in html and "123/BNNMT-VT" in html
+        pdf = oscar.get(f"/api/capability-questions/{q['id']}/letter.pdf")
+        text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert pdf.headers["content-type"] == "application/pdf" and "KHẢ NĂNG CHỤP ẢNH" in text
+        assert alice.get(f"/api/capability-questions/{q['id']}/letter.pdf").status_code == 403
     with connect(archive.settings.internal_database_dsn) as conn:
         logged = conn.execute("SELECT action, detail FROM rsarchive.audit_log WHERE action LIKE 'capability.%%' "
                               "AND detail->>'question_id' = %s ORDER BY id", (str(q["id"]),)).fetchall()

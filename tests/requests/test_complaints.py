@@ -141,6 +141,8 @@ def test_complaint_on_the_web_pages_and_not_accepted(archive: Archive, live_url:
         cid = int(page_url.rsplit("/", 1)[-1])
         page = browser.get(f"{live_url}{page_url}")
         assert 'data-status="received"' in page.text and 'id="accept-form"' not in page.text
+        listed = browser.get(f"{live_url}/web/complaints")
+        assert f'data-complaint-id="{cid}"' in listed.text and "Việc chậm trả lời" in listed.text
 
     with httpx.Client(timeout=30, follow_redirects=False) as officer:
         log_in(officer, live_url, "olga", archive.tokens["olga"])
@@ -235,5 +237,6 @@ def test_complaints_and_capability_on_the_command_line(archive: Archive, tmp_pat
     refused = run("capability", "answer", str(asked["id"]), "--as", "olga", "--can-image", "--answer", "Có.", ok=False)
     assert refused.exit_code != 0
     answered = run("capability", "answer", str(asked["id"]), "--as", "oscar", "--cannot-image", "--answer",
-                   "Không: vệ tinh bận theo kế hoạch khác.")
+                   "Không: vệ tinh bận theo kế hoạch khác.", "--letter", str(tmp_path / "capability.html"))
     assert "cannot image" in answered.stdout
+    assert "không thể chụp" in (tmp_path / "capability.html").read_text(encoding="utf-8")

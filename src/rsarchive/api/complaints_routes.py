@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from rsarchive.api.auth import ErrorTranslatingRoute, require_role
 from rsarchive.api.requests_routes import AUTH_RESPONSES, RequestId
 from rsarchive.db import transaction
-from rsarchive.requests import capability, complaint_letters, complaints, paper, purchase
+from rsarchive.requests import capability, complaint_letters, complaints, official_letters, paper, purchase
 from rsarchive.users.identity import Principal
 
 if TYPE_CHECKING:
@@ -139,6 +139,22 @@ def complaints_router(settings: Settings) -> APIRouter:
                principal: Principal = Depends(operator)) -> dict[str, Any]:
         with transaction(settings) as conn:
             return capability.answer(conn, principal, question_id, form).to_dict()
+
+    @router.get("/api/capability-questions/{question_id}/letter.html", response_class=HTMLResponse,
+                tags=["capability"], summary="The operator's written answer (HTML)")
+    def capability_letter_html(question_id: QuestionId, principal: Principal = Depends(satellite)) -> HTMLResponse:
+        with transaction(settings) as conn:
+            letter = capability.letter(capability.get(conn, principal, question_id))
+        return HTMLResponse(official_letters.render_html(letter))
+
+    @router.get("/api/capability-questions/{question_id}/letter.pdf", tags=["capability"],
+                summary="The operator's written answer (PDF)", response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}})
+    def capability_letter_pdf(question_id: QuestionId, principal: Principal = Depends(satellite)) -> Response:
+        with transaction(settings) as conn:
+            letter = capability.letter(capability.get(conn, principal, question_id))
+        return Response(official_letters.render_pdf(letter), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="capability-{question_id}.pdf"'})
 
     # Purchase opinions (Art. 10.2; Decree 03/2019, Art. 15.4) ------------------------------------
     @router.post("/api/coverage/opinion", status_code=201, tags=["coverage"],

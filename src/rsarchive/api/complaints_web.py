@@ -98,6 +98,15 @@ def complaints_web_router(settings: Settings) -> APIRouter:
 
         return guarded(request, ("requester",), work)
 
+    @router.get("/complaints")
+    def my_complaints(request: Request) -> Response:
+        def work(p: Principal) -> Response:
+            with transaction(settings) as conn:
+                records = complaints.list_complaints(conn, p)
+            return page(request, "complaints_list.html", p, records=records)
+
+        return guarded(request, ("requester", "officer"), work)
+
     @router.get("/complaints/{complaint_id}")
     def complaint_page(request: Request, complaint_id: int) -> Response:
         def work(p: Principal) -> Response:

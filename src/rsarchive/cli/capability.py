@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from rsarchive.cli._actor import area_fields, principal, token_option, validated
+from rsarchive.cli._letters import write_letter
 from rsarchive.cli.options import echo_json, get_settings
 from rsarchive.db import transaction
 
@@ -76,13 +77,23 @@ def list_command(token: str | None, as_user: str | None, status: str | None, as_
 @click.argument("question_id", type=int)
 @click.option("--can-image/--cannot-image", required=True, help="The operator's answer.")
 @click.option("--answer", "text", required=True, help="The written answer.")
+@click.option("--letter", "letter_path", type=click.Path(dir_okay=False), help="Also write the letter (.pdf or .html).")
 @click.option("--json", "as_json", is_flag=True)
 def answer_command(token: str | None, as_user: str | None, question_id: int, can_image: bool, text: str,
-                   as_json: bool) -> None:
+                   letter_path: str | None, as_json: bool) -> None:
     """Answer question QUESTION_ID in writing (the satellite operator: role operator)."""
     from rsarchive.requests import capability
 
     form = validated(capability.CapabilityAnswerForm, {"can_image": can_image, "answer": text})
     with transaction(get_settings()) as conn:
         record = capability.answer(conn, principal(conn, token, as_user), question_id, form)
+    if letter_path:
+        _write_letter(record, letter_path)
     _show(record, as_json)
+
+
+def _write_letter(record: Any, path: str) -> None:
+    from rsarchive.requests import capability, official_letters
+
+    letter = capability.letter(record)
+    write_letter(path, lambda: official_letters.render_html(letter), lambda: official_letters.render_pdf(letter))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from rsarchive.cli._actor import principal, token_option, validated
+from rsarchive.cli._letters import write_letter
 from rsarchive.cli.options import echo_json, get_settings
 from rsarchive.db import transaction
 
@@ -145,11 +145,7 @@ def _write_letter(conn: Any, record: Any, path: str) -> None:
     from rsarchive.requests import complaint_letters
 
     letter = complaint_letters.letter_for(conn, record)
-    if path.lower().endswith(".pdf"):
-        Path(path).write_bytes(complaint_letters.render_pdf(letter))
-    else:
-        Path(path).write_text(complaint_letters.render_html(letter), encoding="utf-8")
-    click.echo(f"letter written to {path}", err=True)
+    write_letter(path, lambda: complaint_letters.render_html(letter), lambda: complaint_letters.render_pdf(letter))
 
 
 @command.command("letter")

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from rsarchive.errors import ConfigError
-from rsarchive.resources import site_or_shipped
+from rsarchive.resources import listing, site_or_shipped
 
 EARTH_RADIUS_KM = 6371.0
 
@@ -113,8 +113,6 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
 
 def load_missions(site: str | None = None) -> dict[str, Mission]:
     """The missions whose profile has an ``acquisition`` section."""
-    from rsarchive.resources import listing
-
     found = {}
     for name, path in listing("missions", "*.yaml", site).items():
         try:

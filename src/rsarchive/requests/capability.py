@@ -23,7 +23,10 @@ from pydantic import Field
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
 from rsarchive.law import calendar, load_basis
 from rsarchive.requests import acquisition, lifecycle
+from rsarchive.requests.geometry import area_from_form, to_geojson
+from rsarchive.requests.paper import check_receipt
 from rsarchive.requests.models import CoverageQuery, _Body
+from rsarchive.requests.official_letters import OfficialLetter
 from rsarchive.users.identity import Principal, require
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ RULE = "capability.answer"
 ASKERS = ("officer",)
 ANSWERERS = ("operator",)
 DUE_SOON_DAYS = 5
+OPERATOR = ("Cơ quan quản lý vệ tinh viễn thám Việt Nam", "The operator of Viet Nam's remote-sensing satellites")
+"""Who signs the answers (the body the Government made responsible for the satellites, Art. 13a)."""
 
 
 class CapabilityQuestionForm(CoverageQuery):
@@ -89,9 +94,6 @@ _SELECT = ("SELECT q.id, a.name, q.reference, q.question, ST_AsGeoJSON(q.area)::
 def ask(conn: Any, principal: Principal, form: CapabilityQuestionForm,
         received_at: datetime | None = None) -> CapabilityQuestion:
     """Record the Ministry's question, received at ``received_at`` (now); the clock starts then."""
-    from rsarchive.requests.geometry import area_from_form, to_geojson
-    from rsarchive.requests.paper import check_receipt
-
     require(principal, *ASKERS)
     if principal.user_id is None:
         raise UsageError("a capability question is recorded by a named officer (--as NAME or --token)")
@@ -167,3 +169,28 @@ def queue(conn: Any, principal: Principal, today: date | None = None,
     records = list_questions(conn, principal, "received")
     return {"overdue": [q for q in records if q.due_date < today],
             "due_soon": [q for q in records if 0 <= (q.due_date - today).days <= soon], "open": records}
+
+
+def letter(question: CapabilityQuestion) -> OfficialLetter:
+    """The operator's written answer to the Ministry (409 while unanswered)."""
+    if question.status != "answered" or question.answered_at is None:
+        raise ConflictError(f"capability question {question.id} is not answered yet")
+    basis = load_basis()
+    rule = basis.rule(RULE)
+    verdict = (("Vệ tinh viễn thám Việt Nam có thể chụp khu vực trong thời gian yêu cầu.",
+                "Viet Nam's remote-sensing satellites can image the area in the period asked.") if question.can_image
+               else ("Vệ tinh viễn thám Việt Nam không thể chụp khu vực trong thời gian yêu cầu.",
+                     "Viet Nam's remote-sensing satellites cannot image the area in the period asked."))
+    received = calendar.receipt_date(question.received_at)
+    return OfficialLetter(
+        issuer_vi=OPERATOR[0], issuer_en=OPERATOR[1], date=calendar.receipt_date(question.answered_at),
+        title_vi="TRẢ LỜI VỀ KHẢ NĂNG CHỤP ẢNH CỦA VỆ TINH VIỄN THÁM VIỆT NAM",
+        title_en="Answer on the imaging capability of Viet Nam's remote-sensing satellites",
+        addressee=f"{basis.authority.ministry('vi')} / {basis.authority.ministry('en')}",
+        basis_vi=rule.cite("vi"), basis_en=rule.cite("en"), signed=question.answered_by or "",
+        facts=[("Câu hỏi số / Question no.", str(question.id)),
+               ("Văn bản / Letter", question.reference or "—"),
+               ("Ngày nhận / Received", f"{received.strftime('%d/%m/%Y')} / {received.isoformat()}"),
+               ("Thời gian chụp / Period", f"{question.wanted_start.isoformat()} – {question.wanted_end.isoformat()}"),
+               ("Nội dung / Question", question.question)],
+        body=[f"Kết luận / Conclusion: {verdict[0]} / {verdict[1]}"], answer=question.answer or "")

@@ -3,8 +3,8 @@
 Three letters, by the complaint's state: the notice of acceptance (with the settlement deadline), the
 notice of non-acceptance (with its reasons) and the answer settling it (with the outcome).  Each cites
 the rules of the legal basis it rests on (the right to complain, then the acceptance or settlement
-rule), read from ``rsarchive.law``; the issuer is the archive named there.  The PDF uses the refusal
-letter's Unicode font (:func:`rsarchive.requests.letters.font_path`).
+rule), read from ``rsarchive.law``; the issuer is the archive named there.  Drawn on the letterhead
+of :mod:`rsarchive.requests.official_letters`.
 """
 
 from __future__ import annotations
@@ -15,53 +15,15 @@ from datetime import date, datetime
 from rsarchive.errors import ConflictError
 from rsarchive.i18n import format_date
 from rsarchive.law import calendar, load_basis
+from rsarchive.requests import official_letters
 from rsarchive.requests.complaints import ACCEPTANCE, OUTCOME_LABELS, RIGHT, SETTLEMENT, SUBJECT_LABELS, ComplaintRecord
+from rsarchive.requests.official_letters import OfficialLetter
 
 TITLES = {
     "accepted": ("THÔNG BÁO THỤ LÝ GIẢI QUYẾT KHIẾU NẠI", "Notice of acceptance of a complaint"),
     "not_accepted": ("THÔNG BÁO KHÔNG THỤ LÝ GIẢI QUYẾT KHIẾU NẠI", "Notice of non-acceptance of a complaint"),
     "settled": ("TRẢ LỜI GIẢI QUYẾT KHIẾU NẠI", "Answer settling a complaint"),
 }
-
-_HTML = """<!doctype html>
-<html lang="vi">
-<head><meta charset="utf-8"><title>{{ l.title_vi }} — khiếu nại số {{ l.complaint_id }} / {{ l.title_en }} — complaint {{ l.complaint_id }}</title>
-<style>
- body { font-family: "DejaVu Sans", sans-serif; max-width: 44em; margin: 2em auto; line-height: 1.45 }
- .motto { text-align: center } .motto p { margin: .1em }
- h1 { text-align: center; font-size: 1.25em; margin-top: 1.5em } h1 small { display: block; font-weight: normal }
- .answer { border-left: 3px solid #345; padding: .3em 1em; white-space: pre-wrap }
- dt { font-weight: bold } dd { margin: 0 0 .4em 0 }
-</style></head>
-<body>
-<div class="motto"><p><strong>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</strong></p>
-<p>Độc lập - Tự do - Hạnh phúc</p><p>Socialist Republic of Viet Nam — Independence - Freedom - Happiness</p></div>
-<p class="issuer">{{ l.archive_vi }} / {{ l.archive_en }}</p>
-<p class="date" id="letter-date">Hà Nội, {{ l.date_vi }} / Date: <time datetime="{{ l.date.isoformat() }}">{{ l.date.isoformat() }}</time></p>
-<h1 id="letter-title">{{ l.title_vi }}<small>{{ l.title_en }}</small></h1>
-<p>Kính gửi / To: <strong>{{ l.complainant }}</strong> ({{ l.organisation }})</p>
-<dl>
- <dt>Khiếu nại số / Complaint no.</dt><dd>{{ l.complaint_id }}</dd>
- <dt>Về yêu cầu số / About request no.</dt><dd>{{ l.request_id }}</dd>
- <dt>Nội dung khiếu nại / Subject</dt><dd>{{ l.subject_vi }} / {{ l.subject_en }}</dd>
- <dt>Ngày nhận khiếu nại / Received</dt><dd>{{ l.received_vn }} / {{ l.received.isoformat() }}</dd>
-</dl>
-<p id="basis">Căn cứ {{ l.cite_right_vi }} và {{ l.cite_rule_vi }}. / Under {{ l.cite_right_en }} and {{ l.cite_rule_en }}.</p>
-{% if l.kind == "accepted" %}
-<p id="body">{{ l.archive_vi }} thụ lý giải quyết khiếu nại nêu trên. Thời hạn giải quyết: đến hết ngày {{ l.due_vn }}{% if l.complex %} (vụ việc phức tạp){% endif %}. /
-The archive has accepted the complaint above and will settle it by {{ l.due_iso }}{% if l.complex %} (a complex case){% endif %}.</p>
-{% if l.text %}<div class="answer" id="answer">{{ l.text }}</div>{% endif %}
-{% elif l.kind == "not_accepted" %}
-<p id="body">{{ l.archive_vi }} không thụ lý giải quyết khiếu nại nêu trên vì lý do sau đây. / The archive does not accept the
-complaint above, for the following reason:</p>
-<div class="answer" id="answer">{{ l.text }}</div>
-{% else %}
-<p id="body">Kết luận / Conclusion: <strong id="outcome">{{ l.outcome_vi }} / {{ l.outcome_en }}</strong></p>
-<div class="answer" id="answer">{{ l.text }}</div>
-{% endif %}
-<p>Người ký / Signed: {{ l.officer }}</p>
-</body></html>
-"""
 
 
 @dataclass(frozen=True)
@@ -99,10 +61,6 @@ class ComplaintLetter:
         return TITLES[self.kind][1]
 
     @property
-    def date_vi(self) -> str:
-        return f"ngày {self.date.day:02d} tháng {self.date.month:02d} năm {self.date.year}"
-
-    @property
     def received_vn(self) -> str:
         return format_date(self.received, "vi")
 
@@ -137,57 +95,36 @@ class ComplaintLetter:
             outcome_vi=outcome[0], outcome_en=outcome[1])
 
 
-def render_html(letter: ComplaintLetter) -> str:
-    """The letter as a standalone HTML page (autoescaped)."""
-    import jinja2
+def official(letter: ComplaintLetter) -> OfficialLetter:
+    """The letter's words on the letterhead."""
+    if letter.kind == "accepted":
+        body = [f"{letter.archive_vi} thụ lý giải quyết khiếu nại nêu trên. Thời hạn giải quyết: đến hết ngày "
+                f"{letter.due_vn}{' (vụ việc phức tạp)' if letter.complex else ''}. / The archive has accepted the "
+                f"complaint above and will settle it by {letter.due_iso}{' (a complex case)' if letter.complex else ''}."]
+    elif letter.kind == "not_accepted":
+        body = [f"{letter.archive_vi} không thụ lý giải quyết khiếu nại nêu trên vì lý do sau đây. / The archive does "
+                "not accept the complaint above, for the following reason:"]
+    else:
+        body = [f"Kết luận / Conclusion: {letter.outcome_vi} / {letter.outcome_en}"]
+    return OfficialLetter(
+        issuer_vi=letter.archive_vi, issuer_en=letter.archive_en, date=letter.date, title_vi=letter.title_vi,
+        title_en=letter.title_en, addressee=f"{letter.complainant} ({letter.organisation})",
+        basis_vi=f"{letter.cite_right_vi} và {letter.cite_rule_vi}", basis_en=f"{letter.cite_right_en} and "
+        f"{letter.cite_rule_en}", signed=letter.officer, body=body, answer=letter.text,
+        facts=[("Khiếu nại số / Complaint no.", str(letter.complaint_id)),
+               ("Về yêu cầu số / About request no.", str(letter.request_id)),
+               ("Nội dung khiếu nại / Subject", f"{letter.subject_vi} / {letter.subject_en}"),
+               ("Ngày nhận khiếu nại / Received", f"{letter.received_vn} / {letter.received.isoformat()}")])
 
-    return jinja2.Environment(autoescape=True).from_string(_HTML).render(l=letter)
+
+def render_html(letter: ComplaintLetter) -> str:
+    """The letter as a standalone HTML page."""
+    return official_letters.render_html(official(letter))
 
 
 def render_pdf(letter: ComplaintLetter) -> bytes:
-    """The letter as a PDF (A4), text extractable."""
-    from fpdf import FPDF
-
-    from rsarchive.requests.letters import _font_path
-
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"{letter.title_vi} — khiếu nại số {letter.complaint_id} / {letter.title_en}")
-    pdf.set_author(letter.archive_en)
-    pdf.add_font("DejaVu", "", str(_font_path()))
-    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
-    pdf.add_page()
-
-    def para(text: str, size: int = 11, style: str = "", align: str = "L", gap: float = 2) -> None:
-        pdf.set_font("DejaVu", style, size)
-        pdf.multi_cell(pdf.epw, 6, text, align=align, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(gap)
-
-    para("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", 11, "B", "C", 0)
-    para("Độc lập - Tự do - Hạnh phúc", 10, "", "C", 0)
-    para("Socialist Republic of Viet Nam — Independence - Freedom - Happiness", 9, "", "C", 4)
-    para(f"{letter.archive_vi} / {letter.archive_en}", 10)
-    para(f"Hà Nội, {letter.date_vi} / Date: {letter.date.isoformat()}", 10, "", "R", 4)
-    para(letter.title_vi, 13, "B", "C", 0)
-    para(letter.title_en, 11, "", "C", 5)
-    para(f"Kính gửi / To: {letter.complainant} ({letter.organisation})")
-    para(f"Khiếu nại số / Complaint no.: {letter.complaint_id}\nVề yêu cầu số / About request no.: {letter.request_id}\n"
-         f"Nội dung khiếu nại / Subject: {letter.subject_vi} / {letter.subject_en}\n"
-         f"Ngày nhận khiếu nại / Received: {letter.received_vn} / {letter.received.isoformat()}")
-    para(f"Căn cứ {letter.cite_right_vi} và {letter.cite_rule_vi}. / Under {letter.cite_right_en} and "
-         f"{letter.cite_rule_en}.", 10)
-    if letter.kind == "accepted":
-        para(f"{letter.archive_vi} thụ lý giải quyết khiếu nại nêu trên. Thời hạn giải quyết: đến hết ngày "
-             f"{letter.due_vn}{' (vụ việc phức tạp)' if letter.complex else ''}. / The archive has accepted the "
-             f"complaint above and will settle it by {letter.due_iso}{' (a complex case)' if letter.complex else ''}.")
-    elif letter.kind == "not_accepted":
-        para(f"{letter.archive_vi} không thụ lý giải quyết khiếu nại nêu trên vì lý do sau đây. / The archive does "
-             "not accept the complaint above, for the following reason:")
-    else:
-        para(f"Kết luận / Conclusion: {letter.outcome_vi} / {letter.outcome_en}", 11, "B")
-    if letter.text:
-        para(letter.text, 11, "", "L", 4)
-    para(f"Người ký / Signed: {letter.officer}", 10)
-    return bytes(pdf.output())
+    """The letter as a PDF (A4)."""
+    return official_letters.render_pdf(official(letter))
 
 
 def letter_for(conn: object, record: ComplaintRecord) -> ComplaintLetter:

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
 from rsarchive.law import calendar, load_basis
 from rsarchive.requests.models import Approval, RequestForm
+from rsarchive.requests.requesters import require_individual
 from rsarchive.users.identity import Principal, require
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,6 @@ def submit(conn: Any, principal: Principal, form: RequestForm, received_at: date
 
     require(principal, *REQUESTERS)
     if principal.organisation_id is None:
-        from rsarchive.requests.requesters import require_individual
-
         require_individual(conn, principal)  # an individual requester (name + ID + contact), or refused
         if form.organisation:
             raise UsageError(f"user {principal.name!r} is an individual requester: the form names no organisation")

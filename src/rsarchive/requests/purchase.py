@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
 from rsarchive.law import calendar, load_basis
 from rsarchive.requests import acquisition, coverage, lifecycle
+from rsarchive.requests.geometry import area_from_form, to_geojson
 from rsarchive.requests.models import CoverageQuery
 from rsarchive.users.identity import Principal, require
 
@@ -105,8 +106,6 @@ def decide(coverage_result: dict[str, Any], findings: list[acquisition.Finding])
 
 def give_opinion(conn: Any, principal: Principal, query: PurchaseQuery, today: date | None = None) -> Opinion:
     """Check the archive and the stations, decide, and record the opinion."""
-    from rsarchive.requests.geometry import area_from_form, to_geojson
-
     require(principal, *CHECKERS)
     today = today or calendar.today_vn()
     area = area_from_form(query.aoi, query.bbox)
