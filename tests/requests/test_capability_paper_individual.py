@@ -150,6 +150,12 @@ def test_individual_requester(archive: Archive, live_url: str, tmp_path: Any) ->
         assert {x["id"] for x in olga.get("/api/requests").json()} == {rid, theirs}
         # organisational users are still held to their organisation
         assert alice.post("/api/requests", json=request_body(organisation="UBND tỉnh Quảng Ninh")).status_code == 400
+        # approved and fulfilled like any request: the licence names the person; only the person downloads
+        assert olga.post(f"/api/requests/{rid}/approve", json={}).status_code == 200
+        assert olga.post(f"/api/requests/{rid}/fulfil").status_code == 200
+        delivered = lan.get(f"/api/requests/{rid}/delivery")
+        assert delivered.status_code == 200 and delivered.json()["licence"]["licensee"] == "lan"
+        assert alice.get(f"/api/requests/{rid}/delivery").status_code == 404
         # an individual complains like anyone else
         complaint = lan.post(f"/api/requests/{rid}/complaints",
                              json={"subject": "delay", "description": "Chưa nhận được trả lời."})
