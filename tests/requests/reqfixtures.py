@@ -134,3 +134,10 @@ def assert_link_is_alice_s_alone(client: Any, url: str, headers: Any, settings: 
                               now=time.time() - 3600)
     response = client.get(f"/downloads/{expired}", headers=headers("alice"))
     assert response.status_code == 403 and "expired" in response.text
+
+
+def api_client(url: str, archive: Archive, user: str) -> Any:
+    """An ``httpx.Client`` on ``url`` carrying ``user``'s token."""
+    import httpx
+
+    return httpx.Client(base_url=url, headers=archive.headers(user), timeout=30)
