@@ -168,6 +168,9 @@ class Settings(BaseSettings):
                                                    "(rsarchive.tiles.zoom.preview_max_zoom)")
     tiles_mosaic_max_items: int = Field(default=20, ge=1, le=200,
                                         description="most items read for one tile of a mosaic (newest first)")
+    harvest_timeout: float = Field(default=30.0, gt=0, le=600,
+                                   description="seconds to wait for a ministry's or province's catalog (one HTTP "
+                                               "request of `rsarchive harvest`) before giving up")
 
     @classmethod
     def settings_customise_sources(
