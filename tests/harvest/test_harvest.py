@@ -18,10 +18,18 @@ from conftest import Province, defence_items, write_static_catalog
 from rsarchive.catalog import load_items, publish_items
 from rsarchive.catalog.classification import classify
 from rsarchive.catalog.loader import fetch_items
+from rsarchive import identities
 from rsarchive.cli.main import cli
 from rsarchive.db import connect
 from rsarchive.errors import CatalogError, ServiceError, UsageError
-from rsarchive.harvest import add_source, harvest, list_sources, overdue, parse_every, run_due
+from rsarchive.harvest import (
+    add_source,
+    harvest,
+    list_sources,
+    overdue,
+    parse_every,
+    run_due,
+)
 from rsarchive.law import load_basis
 from rsarchive.settings import Settings
 from rsarchive.testing.server import free_port
@@ -206,14 +214,18 @@ def test_scheduled_sources_run_when_due(national: Settings, tmp_path: Path) -> N
                every=dt.timedelta(hours=1))
     add_source(national, "by-hand", str(catalog), name_vi="Thủ công")  # no interval: never due
     t0 = dt.datetime(2026, 12, 8, 1, 0, tzinfo=dt.timezone.utc)
-    first = {o.org: o for o in run_due(national, now=t0)}
+    worker = identities.for_process(national, "worker")  # the scheduler runs harvests as the worker role
+    first = {o.org: o for o in run_due(worker, now=t0)}
     assert set(first) == {"bo-quoc-phong", "ha-giang"}
     assert first["bo-quoc-phong"].report is not None and len(first["bo-quoc-phong"].report.added) == 1
     assert first["ha-giang"].report is None and "connection refused" in (first["ha-giang"].error or "")
     assert run_due(national, now=t0 + dt.timedelta(minutes=30)) == []
-    later = run_due(national, now=t0 + dt.timedelta(hours=1))
+    later = run_due(worker, now=t0 + dt.timedelta(hours=1))
     assert [o.org for o in later] == ["bo-quoc-phong", "ha-giang"] and later[0].report is not None
     assert len(later[0].report.unchanged) == 1 and not later[0].report.added
+    write_static_catalog(tmp_path / "bqp", [])  # the ministry takes its item down: withdrawn, as the worker
+    (gone,) = run_due(worker, now=t0 + dt.timedelta(hours=2))[:1]
+    assert gone.report is not None and len(gone.report.withdrawn) == 1 and not _public(national)
     status = {s.org: (s.last_status, s.last_error) for s in list_sources(national)}
     assert status["bo-quoc-phong"] == ("ok", None) and status["ha-giang"][0] == "failed"
     assert status["by-hand"] == (None, None)

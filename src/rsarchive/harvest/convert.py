@@ -39,8 +39,16 @@ from rsarchive.errors import UsageError
 from rsarchive.harvest.reader import SourceItem
 from rsarchive.i18n import bilingual
 
-__all__ = ["Body", "HARVESTED_FORM", "HARVEST_FIELDS", "check_org", "collection_id", "fingerprint", "national_collection",
-           "national_item"]
+__all__ = [
+    "HARVESTED_FORM",
+    "HARVEST_FIELDS",
+    "Body",
+    "check_org",
+    "collection_id",
+    "fingerprint",
+    "national_collection",
+    "national_item",
+]
 
 HARVESTED_FORM = "metadata"
 HARVEST_FIELDS: dict[str, str] = {

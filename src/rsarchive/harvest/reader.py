@@ -94,7 +94,7 @@ class _TimedStacIO(DefaultStacIO):
     def read_text_from_href(self, href: str) -> str:
         if urlparse(href).scheme in ("http", "https"):
             request = Request(href, headers={"Accept": "application/json, application/geo+json"})
-            with urlopen(request, timeout=self.timeout) as answer:  # noqa: S310 -- http(s) only
+            with urlopen(request, timeout=self.timeout) as answer:
                 return str(answer.read().decode("utf-8"))
         return str(super().read_text_from_href(href))
 

@@ -29,17 +29,29 @@ from rsarchive.catalog.classification import PROPERTY as CLASSIFICATION
 from rsarchive.catalog.inputs import SECURITY_LEVELS
 from rsarchive.catalog.loader import fetch_items, load_items
 from rsarchive.catalog.publication import publish_items, withdraw_items
-from rsarchive.catalog.validation import SchemaStore, default_store, validate_collection, validate_item
+from rsarchive.catalog.validation import (
+    SchemaStore,
+    default_store,
+    validate_collection,
+    validate_item,
+)
 from rsarchive.db import connect
 from rsarchive.errors import CatalogError, UsageError
-from rsarchive.harvest.convert import Body, check_org, collection_id, fingerprint, national_collection, national_item
+from rsarchive.harvest.convert import (
+    Body,
+    check_org,
+    collection_id,
+    fingerprint,
+    national_collection,
+    national_item,
+)
 from rsarchive.harvest.reader import SourceCatalog, read_source
 from rsarchive.law import load_basis
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HarvestReport", "LOCAL_RULE", "harvest", "store_harvest"]
+__all__ = ["LOCAL_RULE", "HarvestReport", "harvest", "store_harvest"]
 
 LOCAL_RULE = "metadata.publication.local"
 """The rule of the legal basis that sets when a body's metadata must be published."""

@@ -43,15 +43,15 @@ def summary(report: YearlyReport) -> list[tuple[str, str]]:
         ("Năm / Year", str(report.year)),
         ("Ngày lập / Prepared", f"{format_date(report.generated, 'vi')} / {report.generated.isoformat()}"),
         ("Hạn công bố hằng năm / Yearly deadline",
-         f"{format_date(report.due, 'vi')} / {report.due.isoformat()} "
-         f"({report.cite(YEARLY_RULE, 'vi')} / {report.cite(YEARLY_RULE, 'en')})"),
+         (f"{format_date(report.due, 'vi')} / {report.due.isoformat()} "
+          f"({report.cite(YEARLY_RULE, 'vi')} / {report.cite(YEARLY_RULE, 'en')})")),
         ("Đạt hạn / Deadline met", _yes(report.met)),
         ("Tổng số cảnh ảnh công bố / Items published", str(len(report.rows))),
         (f"Số cảnh có độ phủ mây dưới {CLOUD_LIMIT:g}% / With cloud cover under {CLOUD_LIMIT:g} %",
          str(report.cloud_below_limit)),
         ("Siêu dữ liệu bộ, ngành, địa phương công bố đúng hạn / Bodies' metadata published on time",
-         f"{on_time} ({report.cite(LOCAL_RULE, 'vi')}: {report.basis.rule(LOCAL_RULE).period.describe('vi')} / "
-         f"{report.basis.rule(LOCAL_RULE).period.describe('en')})"),
+         (f"{on_time} ({report.cite(LOCAL_RULE, 'vi')}: {report.basis.rule(LOCAL_RULE).period.describe('vi')} / "
+          f"{report.basis.rule(LOCAL_RULE).period.describe('en')})")),
         ("Công bố trễ hạn / Published late", str(late)),
         ("Còn giữ lại quá hạn / Still held past the due date", str(len(report.held_overdue))),
     ]
@@ -65,13 +65,13 @@ def notes(report: YearlyReport) -> list[str]:
     """What the report rests on, and what could not be confirmed."""
     basis = report.basis
     out = [
-        f"Căn cứ / Basis: {report.cite(YEARLY_RULE, 'vi')} — {basis.rule(YEARLY_RULE).text('vi')} / "
-        f"{basis.rule(YEARLY_RULE).text('en')}",
+        (f"Căn cứ / Basis: {report.cite(YEARLY_RULE, 'vi')} — {basis.rule(YEARLY_RULE).text('vi')} / "
+         f"{basis.rule(YEARLY_RULE).text('en')}"),
         f"{report.cite(LOCAL_RULE, 'vi')} — {basis.rule(LOCAL_RULE).text('vi')} / {basis.rule(LOCAL_RULE).text('en')}",
-        "Chưa tìm được văn bản Mẫu số 01 (Phụ lục Nghị định); các cột theo các trường siêu dữ liệu của "
-        f"{report.cite(FIELDS_RULE, 'vi')} và nội dung công bố của {report.cite(CONTENT_RULE, 'vi')}. / "
-        "The text of Form 01 (the Decree's annex) was not found; the columns follow the metadata fields of "
-        f"{report.cite(FIELDS_RULE, 'en')} and the published content of {report.cite(CONTENT_RULE, 'en')}.",
+        ("Chưa tìm được văn bản Mẫu số 01 (Phụ lục Nghị định); các cột theo các trường siêu dữ liệu của "
+         f"{report.cite(FIELDS_RULE, 'vi')} và nội dung công bố của {report.cite(CONTENT_RULE, 'vi')}. / "
+         "The text of Form 01 (the Decree's annex) was not found; the columns follow the metadata fields of "
+         f"{report.cite(FIELDS_RULE, 'en')} and the published content of {report.cite(CONTENT_RULE, 'en')}."),
         "Chế độ chụp để trống khi mục không ghi. / Imaging mode is blank where the item does not state it.",
     ]
     for key in (YEARLY_RULE, LOCAL_RULE, FIELDS_RULE, CONTENT_RULE):

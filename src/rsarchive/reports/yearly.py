@@ -33,7 +33,7 @@ from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COLUMNS", "CLOUD_LIMIT", "Form01Row", "YearlyReport", "yearly_report"]
+__all__ = ["CLOUD_LIMIT", "COLUMNS", "Form01Row", "YearlyReport", "yearly_report"]
 
 YEARLY_RULE = "metadata.publication.yearly"
 LOCAL_RULE = "metadata.publication.local"
@@ -147,7 +147,7 @@ def _number(value: Any) -> float | None:
 def _row(no: int, item: Mapping[str, Any], published: dt.datetime, archive: str) -> Form01Row:
     props = item.get("properties") or {}
     when = props.get("datetime") or props.get("start_datetime")
-    acquired = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(dt.timezone.utc) if when else None
+    acquired = dt.datetime.fromisoformat(when).astimezone(dt.timezone.utc) if when else None
     geometry = item.get("geometry")
     centre = shape(geometry).centroid if geometry else None
     bbox = item.get("bbox") or []
