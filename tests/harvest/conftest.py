@@ -5,9 +5,13 @@ harvests it into a fresh national archive (``national``)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +70,24 @@ def national(service_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     finally:
         stack.drop_databases(with_database(settings.internal_database_dsn, "postgres"),
                              [settings.internal_db, settings.public_db])
+
+
+@contextmanager
+def static_site(root: Path) -> Iterator[str]:
+    """``root`` served over HTTP by Python's own file server on a free port; yields its base URL."""
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def write_static_catalog(root: Path, items: list[dict[str, Any]], collection: str = "thanh-tra-2026") -> Path:

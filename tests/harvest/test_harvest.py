@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import Province, defence_items, write_static_catalog
+from conftest import Province, defence_items, static_site, write_static_catalog
 
+from rsarchive import identities
 from rsarchive.catalog import load_items, publish_items
 from rsarchive.catalog.classification import classify
 from rsarchive.catalog.loader import fetch_items
-from rsarchive import identities
 from rsarchive.cli.main import cli
 from rsarchive.db import connect
 from rsarchive.errors import CatalogError, ServiceError, UsageError
@@ -150,17 +150,19 @@ def test_a_provinces_public_api_is_harvested_with_provenance_idempotently(provin
 
 def test_a_static_catalog_keeps_classified_items_internal(national: Settings, tmp_path: Path) -> None:
     public, secret, unmarked = defence_items()
-    catalog = write_static_catalog(tmp_path / "bqp", [public, secret, unmarked])
-    report = harvest(national, str(catalog), "bo-quoc-phong", **DEFENCE)
+    write_static_catalog(tmp_path / "bqp", [public, secret, unmarked])
+    with static_site(tmp_path / "bqp") as site:
+        report = harvest(national, f"{site}/catalog.json", "bo-quoc-phong", **DEFENCE)
+        internal = _internal(national)
+        coll = "harvested-bo-quoc-phong-thanh-tra-2026"
+        via = [link["href"] for link in internal[(coll, secret["id"])]["links"] if link["rel"] == "via"]
+        assert via == [f"{site}/thanh-tra-2026/{secret['id']}/{secret['id']}.json"]
+        assert requests.get(via[0], timeout=10).json()["properties"]["rsarchive:security_classification"] == "secret"
     assert report.kind == "static" and sorted(report.added) == sorted(i["id"] for i in (public, secret, unmarked))
     assert report.published == [public["id"]]
     assert "secret" in report.reasons[secret["id"]] and "held" in report.reasons[unmarked["id"]]
-    internal = _internal(national)
-    coll = "harvested-bo-quoc-phong-thanh-tra-2026"
     assert {(coll, i["id"]) for i in (public, secret, unmarked)} <= set(internal)
     assert set(_public(national)) == {(coll, public["id"])}
-    via = [link["href"] for link in internal[(coll, secret["id"])]["links"] if link["rel"] == "via"]
-    assert via == [str(tmp_path / "bqp" / "thanh-tra-2026" / secret["id"] / f"{secret['id']}.json")]
 
     # The unmarked item is held; past its due date (30 working days) it is reported, the secret one is not.
     due = dt.date.fromisoformat(internal[(coll, unmarked["id"])]["properties"]["rsarchive:publication_due"])
@@ -248,3 +250,11 @@ def test_cli(national: Settings, tmp_path: Path) -> None:
     result = run("harvest", "run-due")  # it ran a moment ago: not due for a day
     assert result.exit_code == 0 and "no source is due" in result.output
     assert "nothing overdue" in run("harvest", "overdue").output
+    # A catalog read from a local path: the path is provenance kept internally, never published.
+    with connect(national.public_database_dsn) as conn:
+        published = json.dumps([r[0] for r in conn.execute("SELECT content FROM pgstac.items")] +
+                               [r[0] for r in conn.execute("SELECT content FROM pgstac.collections")])
+    assert '"rsarchive:custodian"' in published and str(tmp_path) not in published
+    with connect(national.internal_database_dsn) as conn:
+        hrefs = [r[0] for r in conn.execute("SELECT source_href FROM rsarchive.harvested_items")]
+    assert len(hrefs) == 3 and all(h.startswith(str(tmp_path / "bqp")) for h in hrefs)

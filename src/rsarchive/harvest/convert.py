@@ -17,6 +17,10 @@ Fields added (``rsarchive:`` prefix; :data:`HARVEST_FIELDS`):
   ``rsarchive:publication_due`` (the last day to publish it, rule
   ``metadata.publication.local`` of the legal basis).
 
+A catalog read from a local path (an export a body delivered) puts no path in the item (no ``via``
+link, no ``rsarchive:source_url``, no ``url`` of the custodian): the provenance stays in the internal
+table ``rsarchive.harvested_items``.
+
 The source's classification, ``rsarchive:security_classification``, is kept as it is: an item
 the body marks classified stays internal, an item without a valid classification is held for
 an officer (:mod:`rsarchive.catalog.publication`, fail closed).
@@ -32,7 +36,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlparse
 
 from rsarchive.catalog.items import EXTENSIONS, LANGUAGE, LANGUAGES, collection_link
 from rsarchive.errors import UsageError
@@ -81,12 +85,25 @@ class Body:
     def name(self) -> str:
         return bilingual(self.name_vi, self.name_en)
 
+    @property
+    def public_url(self) -> str | None:
+        """The catalog's URL when it is on the web; a local path is never published."""
+        return web_url(self.url)
+
     def custodian(self) -> dict[str, str]:
-        return {"org": self.org, "name": self.name, "url": self.url}
+        found = {"org": self.org, "name": self.name}
+        return {**found, "url": self.public_url} if self.public_url else found
 
     def provider(self) -> dict[str, Any]:
-        return {"name": self.name, "roles": ["host"], "url": self.url,
-                "description": bilingual("Cơ quan lưu giữ dữ liệu", "The body holding the data")}
+        found = {"name": self.name, "roles": ["host"],
+                 "description": bilingual("Cơ quan lưu giữ dữ liệu", "The body holding the data")}
+        return {**found, "url": self.public_url} if self.public_url else found
+
+
+def web_url(value: str | None) -> str | None:
+    """``value`` when it is an http(s) URL: a catalog read from a local path (a delivered export)
+    keeps its provenance in the internal table ``rsarchive.harvested_items`` only."""
+    return value if value and urlparse(value).scheme in ("http", "https") else None
 
 
 def check_org(org: str) -> str:
@@ -148,7 +165,8 @@ def national_item(source: SourceItem, body: Body, *, source_url: str, harvested:
     props["updated"] = _iso(harvested)
     props["rsarchive:form"] = HARVESTED_FORM
     props["rsarchive:custodian"] = body.custodian()
-    props["rsarchive:source_url"] = source_url
+    if web_url(source_url):
+        props["rsarchive:source_url"] = source_url
     if source.collection:
         props["rsarchive:source_collection"] = source.collection
     props["rsarchive:source_id"] = data["id"]
@@ -172,11 +190,12 @@ def national_item(source: SourceItem, body: Body, *, source_url: str, harvested:
         "collection": collection_id(body.org, source.collection),
         "geometry": data.get("geometry"),
         "properties": props,
-        "links": [collection_link(collection_id(body.org, source.collection)),
-                  {"rel": "via", "href": source.href, "type": "application/geo+json",
-                   "title": bilingual(f"Bản gốc tại {body.name_vi}", f"The original at {body.name_en}")}],
+        "links": [collection_link(collection_id(body.org, source.collection))],
         "assets": assets,
     }
+    if web_url(source.href):
+        item["links"].append({"rel": "via", "href": source.href, "type": "application/geo+json",
+                              "title": bilingual(f"Bản gốc tại {body.name_vi}", f"The original at {body.name_en}")})
     if "bbox" in data:
         item["bbox"] = data["bbox"]
     return item
@@ -193,6 +212,8 @@ def national_collection(body: Body, source_collection: str | None, described: Ma
     cid = collection_id(body.org, source_collection)
     others = [p for p in described.get("providers") or []
               if isinstance(p, dict) and p.get("name") != body.name and "host" not in (p.get("roles") or [])]
+    where_vi = body.public_url or "danh mục do cơ quan này giao nộp"
+    where_en = body.public_url or "a catalog the body delivered"
     collection: dict[str, Any] = {
         "type": "Collection",
         "stac_version": "1.1.0",
@@ -201,10 +222,10 @@ def national_collection(body: Body, source_collection: str | None, described: Ma
         "title": bilingual(f"{vi} — {body.name_vi}", f"{en} — {body.name_en}"),
         "description": (
             f"Siêu dữ liệu viễn thám do {body.name_vi} lưu giữ, tập hợp vào cơ sở dữ liệu viễn thám quốc gia "
-            f"({basis_cite[0]}) từ {body.url}"
+            f"({basis_cite[0]}) từ {where_vi}"
             + (f" (bộ sưu tập “{source_collection}”)" if source_collection else "") + ". Dữ liệu do cơ quan này cung cấp."
             f"\n\nRemote-sensing metadata held by {body.name_en}, gathered into the national remote-sensing database "
-            f"({basis_cite[1]}) from {body.url}" + (f" (collection '{source_collection}')" if source_collection else "")
+            f"({basis_cite[1]}) from {where_en}" + (f" (collection '{source_collection}')" if source_collection else "")
             + ". The data is supplied by that body."),
         "language": dict(LANGUAGE),
         "languages": [dict(lang) for lang in LANGUAGES],
@@ -215,8 +236,9 @@ def national_collection(body: Body, source_collection: str | None, described: Ma
         "summaries": {"rsarchive:form": [HARVESTED_FORM], "rsarchive:custodian": [body.custodian()]},
         "links": [],
     }
-    via = next((link.get("href") for link in described.get("links") or []
-                if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)), None)
+    via = web_url(next((link.get("href") for link in described.get("links") or []
+                        if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)),
+                       None))
     if via:
         collection["links"].append({"rel": "via", "href": via, "type": "application/json",
                                     "title": bilingual(f"Bộ sưu tập gốc tại {body.name_vi}",

@@ -108,7 +108,7 @@ def body_of(conn: Any, org: str, url: str, name_vi: str | None, name_en: str | N
         raise UsageError(f"body {org!r} is not registered: give its name (--name-vi, --name-en) or register it "
                          "with `rsarchive harvest add`")
     vi = name_vi or row[0]
-    en = name_en or (row[1] if row and not name_vi else vi)
+    en = name_en or (row[1] if row else vi)
     return Body(org=org, name_vi=vi, name_en=en, url=url)
 
 
