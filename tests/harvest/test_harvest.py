@@ -32,7 +32,7 @@ from rsarchive.harvest import (
 )
 from rsarchive.law import load_basis
 from rsarchive.settings import Settings
-from rsarchive.testing.server import free_port
+from rsarchive.testing.server import free_port, serve
 
 pytestmark = pytest.mark.services
 
@@ -146,6 +146,20 @@ def test_a_provinces_public_api_is_harvested_with_provenance_idempotently(provin
     back = harvest(national, province.stac, "ha-noi")  # listed again by the province: reinstated and published
     assert back.reinstated == [gone] and gone in back.published
     assert ("harvested-ha-noi-vnredsat1-product", gone) in _public(national)
+
+    # The national public API says which body holds each item, and where the original is.
+    from rsarchive.api import create_app
+
+    with serve(create_app(national)) as base:
+        coll = "harvested-ha-noi-vnredsat1-product"
+        described = requests.get(f"{base}/stac/collections/{coll}", timeout=30).json()
+        assert described["providers"][0]["roles"] == ["host"] and HANOI["name_vi"] in described["providers"][0]["name"]
+        features = requests.get(f"{base}/stac/collections/{coll}/items", timeout=30).json()["features"]
+        assert sorted(f["id"] for f in features) == sorted(i for c, i in _public(national) if c == coll)
+        for feature in features:
+            assert feature["properties"]["rsarchive:custodian"]["org"] == "ha-noi"
+            (via,) = [link["href"] for link in feature["links"] if link["rel"] == "via"]
+            assert via.startswith(province.stac) and via.endswith(f"/items/{feature['id']}")
 
 
 def test_a_static_catalog_keeps_classified_items_internal(national: Settings, tmp_path: Path) -> None:
