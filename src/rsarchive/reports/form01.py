@@ -19,7 +19,9 @@ from rsarchive.reports.yearly import (
     COLUMNS,
     CONTENT_RULE,
     FIELDS_RULE,
+    FOREIGN_RULE,
     LOCAL_RULE,
+    STATION_RULE,
     YEARLY_RULE,
     YearlyReport,
 )
@@ -55,6 +57,18 @@ def summary(report: YearlyReport) -> list[tuple[str, str]]:
         ("Công bố trễ hạn / Published late", str(late)),
         ("Còn giữ lại quá hạn / Still held past the due date", str(len(report.held_overdue))),
     ]
+    station = report.basis.rule(STATION_RULE)
+    lines += [(f"Trạm thu, tháng {m.month} / Station, month {m.month}",
+               (f"{m.items} cảnh, {m.on_time} đúng hạn {format_date(m.due, 'vi')} / {m.items} items, {m.on_time} "
+                f"by {m.due.isoformat()} ({station.cite('vi')}: {station.period.describe('vi')})"))
+              for m in report.station_months]
+    f = report.foreign
+    foreign = report.basis.rule(FOREIGN_RULE)
+    lines.append(("Dữ liệu nước ngoài nhận trong năm / Foreign deliveries received",
+                  (f"{f.received}: siêu dữ liệu đúng hạn {f.on_time}, trễ {f.late}, quá hạn chưa có {f.missing}, "
+                   f"chưa đến hạn {f.pending} / metadata on time {f.on_time}, late {f.late}, overdue {f.missing}, "
+                   f"not yet due {f.pending} ({foreign.cite('vi')}: {foreign.period.describe('vi')} / "
+                   f"{foreign.period.describe('en')})")))
     lines += [(f"Bộ sưu tập / Collection: {k}", str(v)) for k, v in report.by_collection.items()]
     lines += [(f"Mức xử lý / Level: {k or '—'}", str(v)) for k, v in report.by_level.items()]
     lines += [(f"Cơ quan quản lý / Body: {k}", str(v)) for k, v in report.by_body.items()]
@@ -74,7 +88,7 @@ def notes(report: YearlyReport) -> list[str]:
          f"{report.cite(FIELDS_RULE, 'en')} and the published content of {report.cite(CONTENT_RULE, 'en')}."),
         "Chế độ chụp để trống khi mục không ghi. / Imaging mode is blank where the item does not state it.",
     ]
-    for key in (YEARLY_RULE, LOCAL_RULE, FIELDS_RULE, CONTENT_RULE):
+    for key in (YEARLY_RULE, LOCAL_RULE, FIELDS_RULE, CONTENT_RULE, STATION_RULE, FOREIGN_RULE):
         rule = basis.rule(key)
         if not rule.confirmed:
             out.append(f"Chưa xác minh với văn bản chính thức / Not confirmed against the official text: "

@@ -39,6 +39,8 @@ YEARLY_RULE = "metadata.publication.yearly"
 LOCAL_RULE = "metadata.publication.local"
 CONTENT_RULE = "metadata.publication.content"
 FIELDS_RULE = "metadata.fields"
+STATION_RULE = "metadata.station.monthly"
+FOREIGN_RULE = "foreign.metadata"
 CLOUD_LIMIT = 10.0
 """Circular 35/2016 counts the scenes with cloud cover under 10 %."""
 
@@ -98,6 +100,30 @@ class Form01Row:
         return getattr(self, key)
 
 
+@dataclass(frozen=True)
+class StationMonth:
+    """The station's items acquired in one month: published by the due date of the monthly rule?"""
+
+    month: str
+    """``YYYY-MM``."""
+    items: int
+    due: dt.date
+    on_time: int
+
+
+@dataclass(frozen=True)
+class ForeignMetadata:
+    """Foreign deliveries received in the year and their metadata's clock (rule ``foreign.metadata``)."""
+
+    received: int = 0
+    on_time: int = 0
+    late: int = 0
+    missing: int = 0
+    """Due date passed, no metadata reported."""
+    pending: int = 0
+    """Not reported yet, still within the time limit."""
+
+
 @dataclass
 class YearlyReport:
     """The yearly publication's contents."""
@@ -108,6 +134,8 @@ class YearlyReport:
     basis: LegalBasis
     rows: list[Form01Row] = field(default_factory=list)
     held_overdue: list[OverdueItem] = field(default_factory=list)
+    station_months: list[StationMonth] = field(default_factory=list)
+    foreign: ForeignMetadata = field(default_factory=ForeignMetadata)
 
     @property
     def met(self) -> bool:
@@ -199,5 +227,44 @@ def yearly_report(settings: Settings, year: int, *, today: dt.date | None = None
     report = YearlyReport(year=year, generated=today, due=due, basis=basis,
                           rows=[_row(n, item, when, archive) for n, (when, item) in enumerate(chosen, 1)])
     report.held_overdue = overdue(settings, today=today)
+    report.station_months = _station_months(basis, [(when, item) for when, item in chosen])
+    report.foreign = _foreign(settings, basis, year, today)
     log.info("yearly publication %d: %d item(s), due %s", year, len(report.rows), due)
     return report
+
+
+def _station_months(basis: LegalBasis, published: list[tuple[dt.datetime, Mapping[str, Any]]]) -> list[StationMonth]:
+    """The archive's items received at a station (route ``station``; not a body's harvested ones), by
+    month of acquisition: due one period of
+    the monthly rule after the month's last day, on time when first published by then."""
+    period = basis.rule(STATION_RULE).period
+    months: dict[str, list[bool]] = {}
+    dues: dict[str, dt.date] = {}
+    for when, item in published:
+        props = item.get("properties") or {}
+        stamp = props.get("datetime") or props.get("start_datetime")
+        if props.get("rsarchive:acquisition_route") != "station" or "rsarchive:custodian" in props or not stamp:
+            continue
+        acquired = dt.datetime.fromisoformat(stamp).astimezone(calendar.VN_TZ).date()
+        key = f"{acquired:%Y-%m}"
+        last = (acquired.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        dues[key] = period.end(last)
+        months.setdefault(key, []).append(calendar.receipt_date(when) <= dues[key])
+    return [StationMonth(k, len(v), dues[k], sum(v)) for k, v in sorted(months.items())]
+
+
+def _foreign(settings: Settings, basis: LegalBasis, year: int, today: dt.date) -> ForeignMetadata:
+    """The metadata clock of the foreign deliveries received in ``year``."""
+    period = basis.rule(FOREIGN_RULE).period
+    with connect(settings.internal_database_dsn) as conn:
+        rows = conn.execute("SELECT received, metadata_reported_at FROM rsarchive.originals "
+                            "WHERE received >= %s AND received < %s", (dt.date(year, 1, 1), dt.date(year + 1, 1, 1)))
+        counts: Counter[str] = Counter()
+        for received, reported in rows:
+            due = period.end(received)
+            if reported is not None:
+                counts["on_time" if calendar.receipt_date(reported) <= due else "late"] += 1
+            else:
+                counts["missing" if today > due else "pending"] += 1
+            counts["received"] += 1
+    return ForeignMetadata(**counts)
