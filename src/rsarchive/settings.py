@@ -172,6 +172,9 @@ class Settings(BaseSettings):
                                                    "(rsarchive.tiles.zoom.preview_max_zoom)")
     tiles_mosaic_max_items: int = Field(default=20, ge=1, le=200,
                                         description="most items read for one tile of a mosaic (newest first)")
+    harvest_timeout: float = Field(default=30.0, gt=0, le=600,
+                                   description="seconds to wait for a ministry's or province's catalog (one HTTP "
+                                               "request of `rsarchive harvest`) before giving up")
 
     # Operations: triggers (`rsarchive watch`) and metrics (/metrics, workers' metrics port)
     watch_settle_seconds: float = Field(default=5.0, ge=0.1, le=3600,

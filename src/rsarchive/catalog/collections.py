@@ -71,9 +71,12 @@ def ensure_collections(conn: Any, ids: Iterable[str] | None = None, site: Path |
     definitions = collection_definitions(site)
     wanted = list(ids) if ids is not None else list(definitions)
     unknown = [i for i in wanted if i not in definitions]
+    if unknown:  # a collection made at run time (a body's harvested items, rsarchive.harvest) is kept as stored
+        stored = {r[0] for r in conn.execute("SELECT id FROM pgstac.collections WHERE id = ANY(%s)", (unknown,))}
+        unknown = [i for i in unknown if i not in stored]
     if unknown:
         raise NotFoundError(f"unknown collection(s) {', '.join(unknown)}; defined: {', '.join(definitions)}")
-    for cid in wanted:
+    for cid in (i for i in wanted if i in definitions):
         definition = definitions[cid]
         row = conn.execute("SELECT content FROM pgstac.collections WHERE id = %s", (cid,)).fetchone()
         if row is not None:

@@ -66,6 +66,7 @@ __all__ = [
     "republish",
     "sanitise",
     "withdraw",
+    "withdraw_items",
     "withdrawn_items",
 ]
 
@@ -80,6 +81,9 @@ WITHDRAWN = "withdrawn"
 """The reason logged when a withdrawn item is withheld."""
 HELD = "held: no security classification; an officer classifies it (rsarchive catalog classify)"
 """The reason logged when an item without a classification is withheld."""
+PUBLIC_LINK_RELS = ("collection", "via")
+"""Links a public copy keeps: its collection, and ``via`` -- where a harvested item came from
+(a ministry's or province's public catalog, :mod:`rsarchive.harvest`)."""
 
 
 def classification_of(item: Mapping[str, Any]) -> str:
@@ -122,7 +126,7 @@ def sanitise(item: Mapping[str, Any], published: dt.datetime | None = None, *, p
         props["rsarchive:files"] = files
     when = (published or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     props["published"] = when.isoformat().replace("+00:00", "Z")
-    out["links"] = [link for link in out.get("links") or [] if link.get("rel") == "collection"]
+    out["links"] = [link for link in out.get("links") or [] if link.get("rel") in PUBLIC_LINK_RELS]
     with_web_map_links(out, item, public_url)  # tiles of the true colour (rsarchive.api.tiles)
     leaks = store_hrefs(out)
     if leaks:
@@ -275,16 +279,20 @@ def withdraw(internal_dsn: str, public_dsn: str, collection: str, ids: Iterable[
     until they are reinstated."""
     ids = list(ids)
     with connect(internal_dsn) as internal, connect(public_dsn) as public:
-        items = fetch_items(internal, ids, collection)
-        delete_items(public, collection, ids)
-        public.execute(
-            "DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = ANY(%s)", (collection, ids)
-        )
-        for item in items:
-            _log(internal, item, "withdrawn", reason)
-            internal.execute(
-                "INSERT INTO rsarchive.item_actions (item_id, collection, action, actor_id, reason) "
-                "VALUES (%s, %s, 'withdrawn', %s, %s)", (item["id"], collection, actor_id, reason or WITHDRAWN))
+        withdraw_items(internal, public, fetch_items(internal, ids, collection), reason, actor_id)
         public.commit()
         internal.commit()
     return ids
+
+
+def withdraw_items(internal_conn: Any, public_conn: Any, items: Iterable[Mapping[str, Any]], reason: str,
+                   actor_id: int | None = None) -> None:
+    """:func:`withdraw` through two open connections (the caller commits, public first)."""
+    for item in items:
+        delete_items(public_conn, item["collection"], [item["id"]])
+        public_conn.execute("DELETE FROM rsarchive.published_items WHERE collection = %s AND item_id = %s",
+                            (item["collection"], item["id"]))
+        _log(internal_conn, item, "withdrawn", reason)
+        internal_conn.execute(
+            "INSERT INTO rsarchive.item_actions (item_id, collection, action, actor_id, reason) "
+            "VALUES (%s, %s, 'withdrawn', %s, %s)", (item["id"], item["collection"], actor_id, reason or WITHDRAWN))

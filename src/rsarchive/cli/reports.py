@@ -1,4 +1,5 @@
-"""``rsarchive reports …``: error reports (Art. 9.4), their triage, and withdrawn items
+"""``rsarchive reports …``: error reports (Art. 9.4), their triage, withdrawn items, and the yearly
+publication of the metadata (``reports yearly YEAR``, Decree 03/2019, Art. 18.1)
 (mirrors ``/api/requests/{id}/reports``, ``/api/reports``, ``/api/items/…``)."""
 
 from __future__ import annotations
@@ -120,3 +121,25 @@ def reinstate_command(token: str | None, as_user: str | None, item_id: str, coll
         click.echo(f"reinstated and published {collection}/{item_id}")
     else:
         click.echo(f"reinstated {collection}/{item_id}; withheld: {result['withheld_reason']}")
+
+
+@command.command("yearly")
+@click.argument("year", type=int)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder for the spreadsheet and the PDF.")
+@click.option("--json", "as_json", is_flag=True)
+def yearly_command(year: int, out_dir: str, as_json: bool) -> None:
+    """The yearly publication of the national metadata for YEAR (Decree 03/2019, Art. 18.1, Form 01): .xlsx and .pdf."""
+    from pathlib import Path
+
+    from rsarchive.reports import write_yearly, yearly_report
+
+    report = yearly_report(get_settings(), year)
+    xlsx, pdf = write_yearly(report, Path(out_dir))
+    data = {"year": year, "items": len(report.rows), "due": report.due.isoformat(), "met": report.met,
+            "held_overdue": len(report.held_overdue), "xlsx": str(xlsx), "pdf": str(pdf)}
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(f"{year}: {len(report.rows)} mục / items, hạn / due {report.due} "
+                   f"({'đạt / met' if report.met else 'trễ / late'}); {xlsx}; {pdf}")

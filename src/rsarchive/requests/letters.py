@@ -14,7 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rsarchive.errors import ConfigError, ConflictError
+from rsarchive.errors import ConflictError
+from rsarchive.fonts import dejavu
 from rsarchive.i18n import format_date
 from rsarchive.law import calendar
 from rsarchive.requests.lifecycle import RequestRecord
@@ -23,7 +24,6 @@ from rsarchive.requests.models import PURPOSE_LABELS
 ARCHIVE_NAME_VI = "Cơ sở dữ liệu viễn thám quốc gia"
 ARCHIVE_NAME_EN = "National Remote Sensing Archive of Viet Nam"
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 
 _HTML = """<!doctype html>
 <html lang="vi">
@@ -127,11 +127,7 @@ def render_html(letter: RefusalLetter) -> str:
 
 
 def _font_path(bold: bool = False) -> Path:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    for folder in FONT_DIRS:
-        if (folder / name).is_file():
-            return folder / name
-    raise ConfigError(f"font {name} not found in {', '.join(map(str, FONT_DIRS))}; install fonts-dejavu-core")
+    return dejavu(bold)
 
 
 def render_pdf(letter: RefusalLetter) -> bytes:

@@ -44,7 +44,9 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
     ("worker", "internal"): {
         "objects": ALL, "fixity_events": APPEND, "storage_txns": ALL, "storage_txn_objects": ALL,
         "jobs": ALL, "job_events": ALL, "publications": APPEND, "originals": KEEP,
-        "item_actions": "SELECT", "schema_migrations": "SELECT",
+        "item_actions": APPEND, "schema_migrations": "SELECT",
+        # harvests of the bodies' catalogs (rsarchive.harvest, run by the scheduler): withdrawals are item actions
+        "harvest_sources": KEEP, "harvested_items": KEEP,
     },
     ("worker", "public"): {"published_items": ALL, "schema_migrations": "SELECT"},
     ("api_internal", "internal"): {
