@@ -5,6 +5,9 @@
 #   STAC API, STAC Browser and request pages in the foreground until Ctrl-C.
 # A second `make demo` reuses what is there (same downlink = same job).
 # DEMO_PIPELINE=ingest-level0 uses the reference CPF (1750/7000 detectors; minutes per scene).
+# DEMO_COPY_SEAWEED=1 keeps the copies on a second, independent SeaweedFS (copy_seaweed: its own
+# data directory and ports) instead of a second directory of the same disk; later commands in
+# another shell need the same RSARCHIVE_COPY_SEAWEED=true (printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RSARCHIVE=${RSARCHIVE:-.venv/bin/rsarchive}
@@ -12,7 +15,11 @@ PY=${PY:-.venv/bin/python}
 PIPELINE=${DEMO_PIPELINE:-ingest-level0-small}
 SCENES=${DEMO_SCENES:-3}
 
+if [[ "${DEMO_COPY_SEAWEED:-0}" == 1 ]]; then
+  export RSARCHIVE_COPY_SEAWEED=true
+fi
 root=$("$RSARCHIVE" config show --key archive_root)
+copies=$("$RSARCHIVE" config show --key copy_store)
 host=$("$RSARCHIVE" config show --key api_host)
 port=$("$RSARCHIVE" config show --key api_port)
 cpf=$("$PY" -c "from rsarchive.jobs.pipeline import load_pipeline; print(load_pipeline('$PIPELINE').cpf)")
@@ -20,7 +27,7 @@ demo="$root/demo"
 mkdir -p "$demo"
 
 echo "== 1. services: PostgreSQL 15 + PostGIS + pgSTAC (internal and public databases), SeaweedFS S3"
-"$RSARCHIVE" services up
+"$RSARCHIVE" services up   # (+ the copy's own SeaweedFS with DEMO_COPY_SEAWEED=1)
 
 echo
 echo "== 2. a simulated ${SCENES}-scene VNREDSat-1 class downlink (CPF $cpf) over northern Viet Nam"
@@ -61,7 +68,7 @@ cat <<TXT
   API docs (OpenAPI)   $base/docs
   Requests (web)       $base/web/
   Internal STAC API    $base/internal/stac/   (token: .venv/bin/rsarchive users add NAME --role officer --org ORG)
-  Objects              $root/objects/primary  (copies: $root/objects/copy)
+  Objects              $root/objects/primary  (copies: $copies${RSARCHIVE_COPY_SEAWEED:+; in another shell: export RSARCHIVE_COPY_SEAWEED=true})
   Jobs                 .venv/bin/rsarchive jobs list
 
   An analyst's cube from the internal STAC API, with the server running (paste into .venv/bin/python;

@@ -83,6 +83,20 @@ class StorageError(RsArchiveError, OSError):
     http_status = 503
 
 
+class DiskFullError(StorageError):
+    """A filesystem has no space left: a job's work directory, the level-0 spool or a local store.
+
+    A wait, not a failure: the job goes back to the queue without using up its attempts and
+    finishes once space is freed (the message, Vietnamese first, names the place)."""
+
+    exit_code = 12
+    http_status = 507
+
+    def __init__(self, vi: str, en: str = "") -> None:
+        super().__init__(f"{vi} — {en}" if en else vi)
+        self.vi, self.en = vi, en
+
+
 class IntegrityError(StorageError):
     """Stored bytes do not match their recorded checksum or size."""
 

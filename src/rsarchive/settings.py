@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     seaweed_filer_port: int = Field(default=8888, ge=1, le=55535)
     primary_bucket: str = "rsarchive-primary"
     copy_bucket: str = "rsarchive-copy"
+    copy_seaweed: bool = Field(default=False, description="`services up` also starts a second, independent local "
+                               "SeaweedFS (own data directory and ports) for the copy store; with copy_store_url "
+                               "empty the copy store is s3://<copy_bucket> on it")
+    copy_seaweed_dir: str = Field(default="", description="data directory of the copy's SeaweedFS (empty: "
+                                  "<archive_root>/seaweedfs-copy); put it on another disk than the primary's")
+    copy_seaweed_s3_port: int = Field(default=8334, ge=1, le=65535)
+    copy_seaweed_master_port: int = Field(default=9334, ge=1, le=55535)
+    copy_seaweed_volume_port: int = Field(default=8481, ge=1, le=55535)
+    copy_seaweed_filer_port: int = Field(default=8889, ge=1, le=55535)
 
     dask_scheduler: str = Field(default="", description="tcp://host:port of a distributed scheduler; empty = local")
     threads: int = Field(default=0, ge=0, le=512, description="CPU threads one job may keep busy (computing, GDAL "
@@ -280,7 +289,19 @@ class Settings(BaseSettings):
 
     @cached_property
     def copy_store(self) -> str:
-        return self.copy_store_url or (self.archive_root / "objects" / "copy").as_uri()
+        if self.copy_store_url:
+            return self.copy_store_url
+        if self.copy_seaweed:
+            return f"s3://{self.copy_bucket}"
+        return (self.archive_root / "objects" / "copy").as_uri()
+
+    @cached_property
+    def copy_endpoint(self) -> str:
+        """The S3 endpoint of the copy store: ``copy_s3_endpoint_url``, else the copy's local SeaweedFS when
+        ``copy_seaweed``, else the primary's (empty: AWS)."""
+        if self.copy_s3_endpoint_url:
+            return self.copy_s3_endpoint_url
+        return self.copy_seaweed_endpoint if self.copy_seaweed else self.s3_endpoint_url
 
     @cached_property
     def public_url(self) -> str:
@@ -312,6 +333,11 @@ class Settings(BaseSettings):
     @cached_property
     def seaweed_endpoint(self) -> str:
         return f"http://{self.seaweed_host}:{self.seaweed_s3_port}"
+
+    @cached_property
+    def copy_seaweed_endpoint(self) -> str:
+        """The S3 endpoint of the copy's local SeaweedFS (``copy_seaweed``)."""
+        return f"http://{self.seaweed_host}:{self.copy_seaweed_s3_port}"
 
 
 def load_settings(**overrides: Any) -> Settings:

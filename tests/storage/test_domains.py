@@ -49,6 +49,22 @@ def test_buckets_of_one_server_share_the_server_and_one_bucket_shares_more(tmp_p
     assert [d.kind for d in shared_failure_domains(local)] == ["machine"]
 
 
+def test_the_copys_own_local_seaweedfs(tmp_path: Path) -> None:
+    """copy_seaweed: the copy store defaults to the copy bucket on the second server; two servers on this
+    machine share no server or bucket, but the machine, and that is said."""
+    settings = _settings(tmp_path, store_url="s3://rsarchive-primary", s3_endpoint_url="http://127.0.0.1:8333",
+                         copy_seaweed=True)  # type: ignore[arg-type]
+    assert settings.copy_store == "s3://rsarchive-copy" and settings.copy_endpoint == "http://127.0.0.1:8334"
+    (shared,) = shared_failure_domains(settings)
+    assert shared.kind == "machine" and "8333" in shared.detail and "8334" in shared.detail
+    elsewhere = _settings(tmp_path, store_url="s3://rsarchive-primary", s3_endpoint_url="http://127.0.0.1:8333",
+                          copy_seaweed=True, copy_s3_endpoint_url="https://s3.other-site.vn")  # type: ignore[arg-type]
+    assert elsewhere.copy_endpoint == "https://s3.other-site.vn" and shared_failure_domains(elsewhere) == []
+    aws = _settings(tmp_path, store_url="s3://a", copy_store_url="s3://b", copy_s3_endpoint_url="http://127.0.0.1:1")
+    assert shared_failure_domains(aws) == []  # AWS (no endpoint) and a local server: not one machine
+    assert _settings(tmp_path).copy_store.startswith("file://")  # without copy_seaweed: a directory
+
+
 def test_config_show_says_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RSARCHIVE_ARCHIVE_ROOT", str(tmp_path / "root"))
     monkeypatch.delenv("RSARCHIVE_STORE_URL", raising=False)

@@ -35,6 +35,7 @@ def show(key: str | None, as_json: bool) -> None:
         "public_dsn": redact(settings.public_dsn),
         "primary_store": settings.primary_store,
         "copy_store": settings.copy_store,
+        "copy_endpoint": settings.copy_endpoint,
         "internal_database_dsn": redact(settings.internal_database_dsn),
         "public_database_dsn": redact(settings.public_database_dsn),
         "secrets_path": str(settings.secrets_path),

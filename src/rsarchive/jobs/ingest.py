@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from rsarchive.errors import UsageError
+from rsarchive.diskspace import named_place
+from rsarchive.errors import DiskFullError, UsageError
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
 from rsarchive.jobs.queue import Job, JobQueue
 from rsarchive.jobs.workdir import run_directory
@@ -212,7 +213,8 @@ class _Run:
                     self.path, self.spec.cpf, self.work / "raw", profile=self.spec.profile, pass_id=self.pass_id,
                     config_dir=self.settings.site_dir, overwrite=True, scheduler=self.scheduler,
                     threads=self.budget))
-                strip = proc.decode(progress=decoded)
+                with self._work_space("decode", "bộ đệm mức 0 (spool)", "the level-0 spool"):
+                    strip = proc.decode(progress=decoded)
             except BaseException:
                 failure = keeping.exception()
                 if failure is not None:
@@ -243,7 +245,11 @@ class _Run:
                 # behind at most (memory, disk); a scene is handed on only when the one before is published,
                 # so scenes are committed in order and a failure surfaces at the next hand-over.  Leaving
                 # the block waits for both threads.
-                with OneAhead(proc.process_scene, spans if plan.raw else [], "raw-ahead") as raw_scenes, \
+                def raw_scene(span: Any) -> Any:
+                    with self._work_space("raw"):
+                        return proc.process_scene(span)
+
+                with OneAhead(raw_scene, spans if plan.raw else [], "raw-ahead") as raw_scenes, \
                         OneBehind("publish") as publisher:
                     self._stage("raw")
                     for index, scene in enumerate(raw_scenes):
@@ -273,6 +279,11 @@ class _Run:
                     raise failure from None
                 raise
 
+    def _work_space(self, stage: str, vi: str = "thư mục làm việc", en: str = "the work directory") -> Any:
+        """A full disk in the block names this job's work directory (or ``vi``/``en`` in it) and ``stage``."""
+        return named_place(self.work, f"{vi} của công việc {self.job.id} (giai đoạn {stage})",
+                           f"{en} of job {self.job.id} ({stage} stage)")
+
     def _keep_level0(self) -> tuple[str, Any]:
         """:meth:`_store_level0` in its own thread, on that thread's stage clock."""
         try:
@@ -300,10 +311,11 @@ class _Run:
 
         self._stage("product")
         opts = self.spec.options
-        made = process_product(raw_dir, self.work / "product", dem=opts.dem,
+        with self._work_space("product"):
+            made = process_product(raw_dir, self.work / "product", dem=opts.dem,
                                reference=opts.reference if opts.refine else None,
                                options=ProductOptions(threads=self.budget.cpu),
-                               config_dir=self.settings.site_dir, overwrite=True, raw_metadata=raw_meta)
+                                   config_dir=self.settings.site_dir, overwrite=True, raw_metadata=raw_meta)
         self.ctx.progress("product", index + 1, total)
         return made.path, made.metadata
 
@@ -347,20 +359,40 @@ class _Run:
         if publication.committed:
             log.info("scene %s was committed by an earlier attempt", scene_id)
         else:
-            for n, (key, path, _) in enumerate(files):
-                publication.put(key, path)
-                self.ctx.progress("store", n + 1, len(files))
+            try:
+                for n, (key, path, _) in enumerate(files):
+                    publication.put(key, path)
+                    self.ctx.progress("store", n + 1, len(files))
+            except DiskFullError:
+                self._abandon(publication)
+                raise
 
             def catalog(conn: Any, records: list[Any]) -> None:
                 items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
 
             self._stage("catalog")
-            with self.ctx.fenced() as conn:
-                publication.commit(on_commit=catalog if plan.catalog else None, conn=conn)
+            try:
+                with self.ctx.fenced() as conn:
+                    publication.commit(on_commit=catalog if plan.catalog else None, conn=conn)
+            except DiskFullError:
+                self._abandon(publication)
+                raise
             self.ctx.progress("catalog", index + 1, total)
         self.result["scenes"].append(scene_id)
         if plan.publish:
             self._publish(items or self._existing_items(files, raw_meta, product_meta))
+
+    def _abandon(self, publication: Any) -> None:
+        """After a full store: give the staged objects' space back (a re-run stages them again).  Only while
+        this run holds the job: a run that lost it leaves the publication to the job's new run."""
+        try:
+            with self.ctx.fenced():
+                removed = publication.abandon()
+        except Exception as exc:  # noqa: BLE001 - the full disk is the error to report; gc removes staging later
+            log.warning("publication %s not abandoned (%s); storage gc removes its staging", publication.txn_id, exc)
+            return
+        log.info("publication %s abandoned after a full store: %d staged object(s) removed", publication.txn_id,
+                 removed)
 
     def _scene_items(self, conn: Any, records: list[Any], files: list[tuple[str, Path, str]],
                      raw_meta: RawSceneMetadata, product_meta: ProductMetadata | None, datastrip: str

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+from rsarchive.errors import DiskFullError
 from rsarchive.jobs.ingest import IngestRunner, open_scheduler
 from rsarchive.jobs.metrics import WorkerMetrics
 from rsarchive.jobs.queue import Job, JobQueue
@@ -59,11 +60,18 @@ def follow(settings: Settings, job_id: int, *, run_here: bool = True, scheduler:
     client = open_scheduler(scheduler)
     try:
         worker = Worker(queue, IngestRunner(settings, scheduler=client), lease_seconds=settings.job_lease_seconds)
+        if run_here:
+            queue.due_now(job_id)  # waiting out a backoff (a full disk, a transient error): the operator says now
         while True:
             job = queue.get(job_id)
             if job.state in ("succeeded", "failed", "cancelled"):
                 return job
             if run_here and worker.run_once(on_progress=bars, job_id=job_id) is not None:
+                if worker.waiting is not None:
+                    raise DiskFullError(
+                        f"{worker.waiting.vi or worker.waiting}; công việc {job_id} chờ trong hàng đợi",
+                        f"{worker.waiting.en}; job {job_id} waits in the queue (a worker, or the same command "
+                        "again, finishes it once space is freed)" if worker.waiting.en else "") from None
                 continue
             for stage, p in job.progress.items():
                 bars(stage, p.get("done", 0), p.get("total", 1))

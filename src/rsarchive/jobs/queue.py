@@ -214,9 +214,11 @@ class JobQueue:
                 self._event(conn, job_id, "succeeded", worker, None, {})
             return row is not None
 
-    def fail(self, job_id: int, worker: str, error: str, *, transient: bool) -> str | None:
+    def fail(self, job_id: int, worker: str, error: str, *, transient: bool, counts: bool = True) -> str | None:
         """Record a failure: back to the queue with backoff when transient and attempts remain,
-        otherwise failed. Returns the new state (None when the lease was lost)."""
+        otherwise failed. Returns the new state (None when the lease was lost).  ``counts=False`` (a full
+        disk): back to the queue whatever the attempts, and this attempt does not use up the budget
+        (``max_attempts`` grows by one; attempt numbers stay unique: they are the fencing tokens)."""
         with connect(self.dsn) as conn:
             row = conn.execute(
                 "SELECT attempts, max_attempts FROM rsarchive.jobs WHERE id = %s AND lease_owner = %s "
@@ -226,18 +228,29 @@ class JobQueue:
             if row is None:
                 return None
             attempts, max_attempts = row
-            retry = transient and attempts < max_attempts
+            retry = (transient and attempts < max_attempts) or not counts
             delay = min(self.backoff_seconds * 2 ** (attempts - 1), self.max_backoff_seconds)
             state = "queued" if retry else "failed"
             conn.execute(
                 "UPDATE rsarchive.jobs SET state = %s, error = %s, lease_owner = NULL, lease_expires = NULL, "
                 "run_after = now() + make_interval(secs => %s), updated_at = now(), "
+                "max_attempts = max_attempts + %s, "
                 "finished_at = CASE WHEN %s = 'failed' THEN now() END WHERE id = %s",
-                (state, error, delay if retry else 0, state, job_id),
+                (state, error, delay if retry else 0, 0 if counts else 1, state, job_id),
             )
-            self._event(conn, job_id, "retry" if retry else "failed", worker, None,
+            event = "waiting" if not counts else "retry" if retry else "failed"
+            self._event(conn, job_id, event, worker, None,
                         {"error": error, "transient": transient, "delay_s": delay if retry else None})
             return state
+
+    def due_now(self, job_id: int) -> bool:
+        """Make a queued job waiting for its backoff due at once (an operator runs it now); True when it was
+        waiting."""
+        with connect(self.dsn) as conn:
+            row = conn.execute(
+                "UPDATE rsarchive.jobs SET run_after = now(), updated_at = now() WHERE id = %s AND state = 'queued' "
+                "AND run_after > now() RETURNING id", (job_id,)).fetchone()
+            return row is not None
 
     # Operators ----------------------------------------------------------------------
     def get(self, job_id: int) -> Job:

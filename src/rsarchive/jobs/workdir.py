@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rsarchive.diskspace import disk_full, out_of_space
 from rsarchive.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ def run_directory(root: Path, job_id: int, attempt: int) -> Iterator[Path]:
         root.mkdir(parents=True, exist_ok=True)
         fd = _try_lock(root / f"{name}.lock")
     except OSError as exc:
+        if out_of_space(exc):
+            raise disk_full(root, f"thư mục làm việc của công việc {job_id}", f"the work directory of job {job_id}") \
+                from None
         raise StorageError(f"cannot use the work directory {root}: {exc.strerror or exc}") from None
     if fd is None:
         raise StorageError(f"work directory {root / name} is in use by another run of job {job_id} "

@@ -28,6 +28,7 @@ from rsarchive.errors import (
     CatalogError,
     ConfigError,
     DecodeError,
+    DiskFullError,
     IntegrityError,
     ProcessingError,
     RsArchiveError,
@@ -127,6 +128,8 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds or max(lease_seconds / 4, 0.5)
         self.kinds = kinds
+        self.waiting: DiskFullError | None = None
+        """Why the last job :meth:`run_once` ran went back to the queue to wait for space (None: it did not)."""
 
     def run_once(self, on_progress: Callable[[str, int, int], None] | None = None,
                  job_id: int | None = None) -> Job | None:
@@ -140,11 +143,16 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job, context, stop), daemon=True,
                                 name=f"heartbeat-{job.id}")
         beat.start()
+        self.waiting = None
         try:
             result = self.runner(context)
         except LeaseLost as exc:
             log.warning("%s", exc)
             self._give_back(job, str(exc))
+        except DiskFullError as exc:  # a wait, not a failure: the job is run again once space is freed
+            log.error("job %d waits for space: %s", job.id, exc)
+            if self.queue.fail(job.id, self.name, str(exc), transient=True, counts=False) is not None:
+                self.waiting = exc
         except PERMANENT as exc:
             log.error("job %d failed: %s", job.id, exc)
             self.queue.fail(job.id, self.name, str(exc), transient=False)

@@ -122,8 +122,15 @@ def up(settings: Settings, only: str | None = None) -> list[ServiceStatus]:
         if seaweed.start(settings):
             state["seaweedfs"] = True
             _save_state(settings, state)
-        for bucket in (settings.primary_bucket, settings.copy_bucket):
-            seaweed.ensure_bucket(settings, bucket)
+        if settings.copy_seaweed:  # the copy's own server: its bucket there, not on the primary's
+            if seaweed.start(settings, copy=True):
+                state["seaweedfs-copy"] = True
+                _save_state(settings, state)
+            seaweed.ensure_bucket(settings, settings.primary_bucket)
+            seaweed.ensure_bucket(settings, settings.copy_bucket, copy=True)
+        else:
+            for bucket in (settings.primary_bucket, settings.copy_bucket):
+                seaweed.ensure_bucket(settings, bucket)
     if only == "seaweedfs":
         return []
     with connect(settings.internal_database_dsn) as conn:
@@ -154,6 +161,11 @@ def down(settings: Settings, *, graceful: bool = True) -> list[str]:
     ``graceful=False`` kills SeaweedFS at once (throw-away test stacks)."""
     state = _load_state(settings)
     stopped = []
+    if state.get("seaweedfs-copy"):
+        seaweed.stop(settings, graceful=graceful, copy=True)
+        stopped.append("seaweedfs-copy")
+        state.pop("seaweedfs-copy")
+        _save_state(settings, state)
     if state.get("seaweedfs"):
         seaweed.stop(settings, graceful=graceful)
         stopped.append("seaweedfs")
@@ -187,16 +199,23 @@ def status(settings: Settings) -> list[ServiceStatus]:
         _database_status(settings.internal_database_dsn, "postgresql internal", state.get("postgres", False)),
         _database_status(settings.public_database_dsn, "postgresql public", state.get("postgres", False)),
     ]
-    endpoint = settings.seaweed_endpoint
-    if seaweed.ready(settings):
-        try:
-            names = {b["Name"] for b in seaweed.s3_client(settings, retries=1).list_buckets().get("Buckets", [])}
-        except Exception as exc:  # noqa: BLE001
-            names, detail = set(), f"bucket listing failed: {exc}"
-        wanted = [settings.primary_bucket, settings.copy_bucket]
-        missing = [b for b in wanted if b not in names]
-        detail = f"buckets {', '.join(wanted)}" + (f" (missing: {', '.join(missing)})" if missing else "")
-        result.append(ServiceStatus("seaweedfs s3", endpoint, not missing, state.get("seaweedfs", False), detail))
+    if settings.copy_seaweed:
+        result.append(_seaweed_status(settings, [settings.primary_bucket], state.get("seaweedfs", False)))
+        result.append(_seaweed_status(settings, [settings.copy_bucket], state.get("seaweedfs-copy", False), copy=True))
     else:
-        result.append(ServiceStatus("seaweedfs s3", endpoint, False, state.get("seaweedfs", False), "not answering"))
+        result.append(_seaweed_status(settings, [settings.primary_bucket, settings.copy_bucket],
+                                      state.get("seaweedfs", False)))
     return result
+
+
+def _seaweed_status(settings: Settings, wanted: list[str], started: bool, copy: bool = False) -> ServiceStatus:
+    label, endpoint = "seaweedfs copy s3" if copy else "seaweedfs s3", seaweed.endpoint(settings, copy)
+    if not seaweed.ready(settings, copy):
+        return ServiceStatus(label, endpoint, False, started, "not answering")
+    try:
+        names = {b["Name"] for b in seaweed.s3_client(settings, endpoint, retries=1).list_buckets().get("Buckets", [])}
+    except Exception:  # noqa: BLE001
+        names = set()
+    missing = [b for b in wanted if b not in names]
+    detail = f"buckets {', '.join(wanted)}" + (f" (missing: {', '.join(missing)})" if missing else "")
+    return ServiceStatus(label, endpoint, not missing, started, detail)

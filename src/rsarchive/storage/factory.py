@@ -23,15 +23,13 @@ __all__ = ["open_store"]
 def open_store(url: str, settings: Settings | None = None, *, role: str = "primary") -> ObjectStore:
     """The store at ``url``: ``file:///dir`` → :class:`LocalStore`, ``s3://bucket[/prefix]`` →
     :class:`S3Store` (endpoint, region and credentials from ``settings``; ``role="copy"`` uses
-    ``copy_s3_endpoint_url`` when set)."""
+    ``settings.copy_endpoint``: ``copy_s3_endpoint_url``, else the copy's local SeaweedFS when set)."""
     if url.startswith("file://"):
         return LocalStore(Path(url.removeprefix("file://")))
     if url.startswith("s3://"):
         if settings is None:
             raise UsageError(f"opening {url} needs settings (endpoint, region, credentials)")
-        endpoint = settings.s3_endpoint_url
-        if role == "copy" and settings.copy_s3_endpoint_url:
-            endpoint = settings.copy_s3_endpoint_url
+        endpoint = settings.copy_endpoint if role == "copy" else settings.s3_endpoint_url
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         return S3Store(bucket, prefix=prefix, endpoint_url=endpoint or None, region=settings.s3_region,
                        access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None,

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from rsarchive.diskspace import disk_full, out_of_space
 from rsarchive.errors import RsArchiveError, ConflictError, IntegrityError, NotFoundError, StorageError, UsageError
 from rsarchive.storage.base import ObjectInfo, Source, open_source, refuse_if_immutable
 from rsarchive.storage.checksum import CHUNK, HashingWriter, check_sha256, sha256_file
@@ -58,6 +59,13 @@ class LocalStore:
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
+
+    def _failed(self, doing: str, key: str, exc: OSError) -> StorageError:
+        """The error for an ``OSError`` while ``doing`` ``key``: a full filesystem names this store."""
+        if out_of_space(exc):
+            return disk_full(self.root, f"kho lưu trữ {self.url} (khi ghi {key!r})",
+                             f"the store {self.url} (writing {key!r})")
+        return StorageError(f"cannot {doing} {key!r} in {self.root}: {exc.strerror or exc}")
 
     # -- helpers ----------------------------------------------------------
     def path(self, key: str) -> Path:
@@ -102,7 +110,7 @@ class LocalStore:
         except RsArchiveError:
             raise
         except OSError as exc:
-            raise StorageError(f"cannot write {key!r} to {self.root}: {exc.strerror or exc}") from None
+            raise self._failed("write", key, exc) from None
         try:
             sha = writer.hexdigest()
             if expected_sha256 is not None and sha != expected_sha256:
@@ -132,7 +140,7 @@ class LocalStore:
         except RsArchiveError:
             raise
         except OSError as exc:
-            raise StorageError(f"cannot store {key!r} in {self.root}: {exc.strerror or exc}") from None
+            raise self._failed("store", key, exc) from None
         finally:
             temp.unlink(missing_ok=True)
         return self._info(key, final, sha)
@@ -238,9 +246,12 @@ class LocalStore:
         recorded = self._sha_xattr(source)
         if recorded is not None and recorded != expected_sha256:
             raise IntegrityError(f"staged {staging!r} has sha256 {recorded}, expected {expected_sha256}")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, final)
-        _fsync_dir(final.parent)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            raise self._failed("publish", key, exc) from None
         self._prune(source.parent)
         return self._info(key, final, expected_sha256)
 
