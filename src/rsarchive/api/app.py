@@ -200,8 +200,11 @@ class TokenAuth:
             if scheme.lower() == "bearer" and token else None
         if caller is None:
             reason = await refusal_async(self.stac_app.state.readpool, token if auth else "")
+            reason_vi, _, reason_en = reason.partition(" / ")
             response = JSONResponse(
-                {"code": "AuthError", "description": f"the internal API needs a valid token: {reason}"},
+                {"code": "AuthError", "description": f"the internal API needs a valid token: {reason_en}",
+                 "description_vi": f"API nội bộ cần mã truy cập hợp lệ: {reason_vi}",
+                 "description_en": f"the internal API needs a valid token: {reason_en}"},
                 status_code=401, headers={"WWW-Authenticate": 'Bearer realm="rsarchive-internal"'},
             )
             await response(scope, receive, send)
@@ -351,6 +354,7 @@ def create_app(settings: Settings) -> Any:
     app.state.public_api = public
     app.state.internal_api = internal
 
+    from rsarchive.api.error_language import LocalizedErrors
     from rsarchive.api.errors import add_handlers
     from rsarchive.api.headers import add_security_headers
     from rsarchive.api.limits import EdgeLimits, Limits
@@ -361,6 +365,7 @@ def create_app(settings: Settings) -> Any:
     # Outermost first: the request id and last-resort 500, then the limits before any parser.
     app.add_middleware(EdgeLimits, limits=Limits.from_settings(settings))
     app.add_middleware(RequestContext)
+    app.add_middleware(LocalizedErrors)  # every JSON error in the caller's language, both given (#21)
 
     @app.get("/", include_in_schema=True, summary="Entry points")
     def root(request: Request) -> dict[str, Any]:

@@ -113,7 +113,8 @@ async def _caller(request: Request) -> Caller:
     _, internal = _pools(request)
     holder = await lookup_token_async(internal, token)
     if holder is None:
-        raise AuthError(f"mã truy cập không hợp lệ — the token is not valid: {await refusal_async(internal, token)}")
+        reason_vi, _, reason_en = (await refusal_async(internal, token)).partition(" / ")
+        raise AuthError(f"mã truy cập không hợp lệ: {reason_vi} — the token is not valid: {reason_en}")
     return Caller(full=True, clearance=holder.clearance) if holder.allowed else PUBLIC
 
 
