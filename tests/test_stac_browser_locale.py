@@ -57,7 +57,7 @@ def _load(folder: Path, name: str) -> dict[str, str]:
 
 def test_the_english_locale_is_of_the_pinned_stac_browser() -> None:
     script = (ROOT / "scripts" / "build-stac-browser.sh").read_text(encoding="utf-8")
-    pinned = re.search(r"^STAC_BROWSER_VERSION=(\S+)$", script, re.M)
+    pinned = re.search(r"^STAC_BROWSER_VERSION=(\S+)$", script, re.MULTILINE)
     assert pinned and pinned.group(1) == (EN / "VERSION").read_text().strip()
 
 

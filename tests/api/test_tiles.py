@@ -371,3 +371,51 @@ def test_a_cog_missing_from_the_store_is_a_storage_error_that_quotes_no_library(
     with pytest.raises(StorageError, match="MISSING_L2A") as caught:
         read_tile(source, tile.z, tile.x, tile.y, ReadEnv.from_settings(served.settings))
     assert StorageError.http_status == 503 and "vsis3" not in str(caught.value) and "CURL" not in str(caught.value)
+
+
+def _texts(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """(where, text) of every title and description in a JSON answer."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in ("title", "description", "attribution") and isinstance(inner, str):
+                yield f"{where}/{key}", inner
+            else:
+                yield from _texts(inner, f"{where}/{key}")
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _texts(inner, f"{where}[{i}]")
+
+
+def test_public_titles_and_descriptions_are_vietnamese_first(served: Served) -> None:
+    """Every title and description a person reads in the public answers (the entry point, the landing
+    page and its links, the collections, items and their assets and bands, the queryables, the TileJSON,
+    the Atom feed)
+    starts in Vietnamese (with its diacritics); the English follows where there is one."""
+    from rsarchive.testing.languages import vietnamese_ratio
+
+    item = served.public
+    urls = [served.base + "/", served.base + "/stac/", served.base + "/stac/collections",
+            f"{served.base}/stac/collections/{item['collection']}",
+            f"{served.base}/stac/collections/{item['collection']}/items/{item['id']}",
+            f"{served.base}/stac/search?collections={item['collection']}",
+            f"{served.base}/tiles/{item['collection']}/{item['id']}/tilejson.json",
+            f"{served.base}/stac/queryables", f"{served.base}/stac/collections/{item['collection']}/queryables"]
+    english: list[tuple[str, str, str]] = []
+    for url in urls:
+        answer = httpx.get(url)
+        assert answer.status_code == 200, (url, answer.text[:300])
+        for where, text in _texts(answer.json()):
+            first = text.split(" / ")[0].split("\n\n")[0]
+            if vietnamese_ratio(first) == 0:
+                english.append((url, where, text))
+    feed = ET.fromstring(httpx.get(f"{served.base}/feeds/acquisitions.atom").content)
+    for element in feed.iter():
+        texts = [element.text or ""] if element.tag in (f"{{{ATOM}}}title", f"{{{ATOM}}}summary") else []
+        texts += [element.get("title")] if element.get("title") else []
+        for text in texts:
+            if vietnamese_ratio(text.split(" / ")[0].split(" — ")[0]) == 0:
+                english.append(("feed", element.tag, text))
+    assert not english, english
+    # the English half is written properly (not lower-cased by the feed)
+    summaries = [e.findtext(f"{{{ATOM}}}summary") or "" for e in feed.iter(f"{{{ATOM}}}entry")]
+    assert summaries and all(" UTC, platform VNREDSat-1" in s for s in summaries), summaries

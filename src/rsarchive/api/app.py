@@ -99,9 +99,15 @@ def stac_api(title: str, description: str, landing_id: str, *, by_clearance: boo
         use_api_hydrate=True,
         enabled_extensions=None, enable_transactions_extensions=False, openapi_url="/api", docs_url="/api.html",
     )
+    from stac_fastapi.extensions.filter import (
+        CollectionSearchFilterExtension,
+        ItemCollectionFilterExtension,
+        SearchFilterExtension,
+    )
     from stac_fastapi.extensions.query import QueryConformanceClasses
 
     from rsarchive.api.query import ClearanceFilterClient, FullQueryExtension, QueryToFilterClient
+    from rsarchive.api.queryables import BilingualFiltersClient
 
     from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSortExtension
     from stac_fastapi.extensions.sort.sort import SortConformanceClasses as Sort
@@ -111,11 +117,14 @@ def stac_api(title: str, description: str, landing_id: str, *, by_clearance: boo
     extensions = Extensions(
         settings=settings,
         search_map={
+            "filter": SearchFilterExtension(client=BilingualFiltersClient()),
             "query": FullQueryExtension(),
             "sort": SearchSortExtension(conformance_classes=[
                 Sort.ITEM_SEARCH_SORT, Sort.ITEM_SEARCH_SORTABLES, "https://api.stacspec.org/v1.0.0/item-search#sort"]),
         },
+        collection_search_map={"filter": CollectionSearchFilterExtension(client=BilingualFiltersClient())},
         item_collection_map={
+            "filter": ItemCollectionFilterExtension(client=BilingualFiltersClient()),
             "query": FullQueryExtension(conformance_classes=[QueryConformanceClasses.ITEMS]),
             "sort": ItemCollectionSortExtension(conformance_classes=[
                 Sort.FEATURES_SORT, Sort.FEATURES_SORTABLES, "https://api.stacspec.org/v1.0.0/ogcapi-features#sort"]),
@@ -373,10 +382,13 @@ def create_app(settings: Settings) -> Any:
         return {
             "title": "Cơ sở dữ liệu viễn thám quốc gia / Viet Nam national remote-sensing archive",
             "links": [
-                {"rel": "service-desc", "href": f"{base}{PUBLIC_PREFIX}/api", "title": "public STAC API (OpenAPI)"},
-                {"rel": "data", "href": f"{base}{PUBLIC_PREFIX}/", "title": "public STAC API"},
-                {"rel": "data", "href": f"{base}{INTERNAL_PREFIX}/", "title": "internal STAC API (token)"},
-                {"rel": "alternate", "href": f"{base}{BROWSER_PREFIX}/", "title": "STAC Browser"},
+                {"rel": "service-desc", "href": f"{base}{PUBLIC_PREFIX}/api",
+                 "title": "API STAC công khai (OpenAPI) / public STAC API (OpenAPI)"},
+                {"rel": "data", "href": f"{base}{PUBLIC_PREFIX}/", "title": "API STAC công khai / public STAC API"},
+                {"rel": "data", "href": f"{base}{INTERNAL_PREFIX}/",
+                 "title": "API STAC nội bộ (cần mã truy cập) / internal STAC API (token)"},
+                {"rel": "alternate", "href": f"{base}{BROWSER_PREFIX}/",
+                 "title": "Trình duyệt danh mục (STAC Browser) / STAC Browser"},
                 {"rel": "license", "href": f"{base}/licence", "title": "điều khoản sử dụng / terms of use"},
             ],
         }
