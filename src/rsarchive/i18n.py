@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 __all__ = ["DEFAULT", "LANGUAGES", "Lang", "bilingual", "format_amount", "format_date", "format_datetime",
-           "item_title", "negotiate", "parse_lang"]
+           "item_title", "negotiate", "parse_lang", "platform_name"]
 
 Lang = Literal["vi", "en"]
 LANGUAGES: tuple[Lang, ...] = ("vi", "en")
@@ -128,10 +128,15 @@ _FORMS_EN = {"level0": "Level-0 downlink", "raw": "Raw image data", "product": "
 _PLATFORM_NAMES = {"vnredsat-1": "VNREDSat-1"}
 
 
+def platform_name(platform: str) -> str:
+    """A platform as people write it (``vnredsat-1`` → ``VNREDSat-1``)."""
+    return _PLATFORM_NAMES.get(platform.lower(), platform)
+
+
 def item_title(form: str, platform: str, level: str | None, when: dt.datetime) -> str:
     """The title of a scene's item, Vietnamese first: ``"Sản phẩm ảnh VNREDSat-1 (L2A), chụp 07/12/2026
     03:15 UTC / Image product VNREDSat-1 (L2A), acquired 2026-12-07 03:15 UTC"``."""
-    name = _PLATFORM_NAMES.get(platform.lower(), platform)
+    name = platform_name(platform)
     what = f" ({level})" if level else ""
     vi = f"{_FORMS_VI.get(form, form)} {name}{what}, chụp {format_datetime(when, 'vi')}"
     en = f"{_FORMS_EN.get(form, form)} {name}{what}, acquired {format_datetime(when, 'en')}"

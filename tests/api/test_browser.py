@@ -16,6 +16,8 @@ import pytest
 from rsarchive.api.app import _browser_dir
 from rsarchive.testing.languages import is_vietnamese
 
+from .screens import thumbnail_likeness
+
 
 def _driver():
     from selenium import webdriver
@@ -87,6 +89,7 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
             ))
 
         ok = _wait(thumbnail_loaded, 40)
+        shown = thumbnail_likeness(driver, loaded.thumbnail_url)   # on the tab "Ảnh thu nhỏ" (thumbnails)
         text = driver.find_element(By.TAG_NAME, "body").text
         assert item_id in text, text[:2000]
         assert _wait(lambda: "Siêu dữ liệu" in driver.find_element(By.TAG_NAME, "body").text, 10), text[:2000]
@@ -96,6 +99,10 @@ def test_browser_lists_collections_and_shows_thumbnail(loaded) -> None:
         assert "Security Classification" not in text and "Acquisition Route" not in text, text
         assert is_vietnamese(text), text[:2000]
         assert ok, [img.get_attribute("src") for img in driver.find_elements(By.TAG_NAME, "img")]
+        # the screenshot shows the pixels of the thumbnail the API serves, and not some other picture
+        served, other = shown
+        assert served.shows(), served
+        assert not other.shows() and other.correlation < served.correlation - 0.5, other
         refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
         assert not refused, refused
     finally:

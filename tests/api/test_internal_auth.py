@@ -35,7 +35,7 @@ def test_tokens(loaded, monkeypatch) -> None:
         conn.commit()
     expired = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
     assert expired.status_code == 401 and expired.json()["code"] == "AuthError"
-    assert "token expired at" in expired.json()["description"]
+    assert "token expired at" in expired.json()["description_en"]
     listed = runner.invoke(cli, ["tokens", "list"], catch_exceptions=False).output
     assert "operator-1\texpired\t" in listed
     result = runner.invoke(cli, ["tokens", "renew", "operator-1", "--days", "2"], catch_exceptions=False)

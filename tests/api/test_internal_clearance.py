@@ -180,7 +180,7 @@ def test_revoked_token_fails_on_the_next_request(loaded: LoadedCatalog, monkeypa
     result = CliRunner().invoke(cli, ["users", "revoke", "officer-leaving"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     response = httpx.get(url, headers=headers)
-    assert response.status_code == 401 and "revoked" in response.json()["description"]
+    assert response.status_code == 401 and "revoked" in response.json()["description_en"]
     item = httpx.get(loaded.base_url + f"/internal/stac/collections/{PRODUCTS}/items/{loaded.secret_ids[0]}",
                      headers=headers)
     assert item.status_code == 401

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -150,7 +151,9 @@ def test_public_tiles_stop_at_the_preview_zoom_and_an_officer_gets_every_zoom(se
     assert body["code"] == "PreviewZoomExceeded" and body["max_zoom"] == top
     assert body["description"].startswith("Bản đồ công khai") and "Điều 8, Điều 11" in body["description_vi"]
     assert "Art. 8 and 11" in body["description_en"] and "supplied on a written request" in body["description_en"]
-    assert body["description"].index(body["description_vi"]) < body["description"].index(body["description_en"])
+    assert body["description"] == body["description_vi"] and body["lang"] == "vi"   # Vietnamese unless asked
+    english = httpx.get(finer, headers={"Accept-Language": "en"}).json()
+    assert english["description"] == body["description_en"] and english["code"] == body["code"]
     officer = httpx.get(finer, headers=served.auth("officer-unclassified"))
     assert officer.status_code == 200 and officer.headers["cache-control"].startswith("private")
     # a wrong token is refused, not treated as the public
@@ -280,11 +283,23 @@ def test_the_atom_feeds_list_public_items_newest_first(served: Served) -> None:
 def test_stac_browser_draws_the_product_on_its_map(served: Served) -> None:
     """STAC Browser's item page (headless Chromium) follows the item's web-map links: it loads the
     TileJSON and the product's true-colour tiles down to the public zoom (drawn larger beyond it),
-    and the page's Content-Security-Policy refuses nothing."""
+    and the page's Content-Security-Policy refuses nothing.  Its screenshot shows them: the map's pixels
+    differ from the same map with the tiles blocked, in the colours of the tiles the server sent; and the
+    thumbnails tab shows the pixels of the thumbnail the API serves."""
     import shutil
+
+    from selenium.webdriver.common.by import By
 
     from rsarchive.api.app import _browser_dir
 
+    from .screens import (
+        crop,
+        element_box,
+        palette,
+        quantised,
+        screenshot,
+        thumbnail_likeness,
+    )
     from .test_browser import _driver, _wait
 
     if not (_browser_dir(served.settings) / "index.html").is_file():
@@ -316,10 +331,32 @@ def test_stac_browser_draws_the_product_on_its_map(served: Served) -> None:
         assert {a.status_code for a in answers.values()} <= {200, 404}, answers  # 404: a tile past the image's edge
         refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
         assert not refused, refused
+        # the screenshot: the map shows the product's tiles (compared with the same map without them),
+        # and the thumbnail tab the product's thumbnail as the API serves it
+        time.sleep(2)   # the last tiles drawn
+        with_tiles = crop(screenshot(driver), element_box(driver, driver.find_element(By.CSS_SELECTOR, ".map")))
+        tiles_rgba = [_rgba(a.content) for a in answers.values() if a.status_code == 200]
+        shown, flipped = thumbnail_likeness(driver, f"{served.base}/assets/vnredsat1-product/{served.public['id']}"
+                                            "/thumbnail")
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/tiles/*"]})
+        driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+        driver.get(f"{served.base}/browser/collections/vnredsat1-product/items/{served.public['id']}?blank=1")
+        assert _wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".map canvas"), 30)
+        time.sleep(4)   # the footprint and the (blocked) layer settled
+        blank = crop(screenshot(driver), element_box(driver, driver.find_element(By.CSS_SELECTOR, ".map")))
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
+    assert shown.shows() and not flipped.shows(), (shown, flipped)
+    assert with_tiles.shape == blank.shape, (with_tiles.shape, blank.shape)
+    changed = np.abs(with_tiles.astype(int) - blank.astype(int)).sum(axis=2) > 24
+    colours = palette(tiles_rgba)
+    drawn = np.isin(quantised(with_tiles[changed]), list(colours))
+    before = np.isin(quantised(blank[changed]), list(colours))
+    assert changed.mean() >= 0.01, changed.mean()      # the overlay covers part of the map
+    assert drawn.mean() >= 0.8, drawn.mean()           # in the colours of the product's tiles
+    assert before.mean() <= drawn.mean() - 0.3, (before.mean(), drawn.mean())   # which the blank map lacks
 
 
 def test_a_cog_missing_from_the_store_is_a_storage_error_that_quotes_no_library(served: Served) -> None:
@@ -334,3 +371,51 @@ def test_a_cog_missing_from_the_store_is_a_storage_error_that_quotes_no_library(
     with pytest.raises(StorageError, match="MISSING_L2A") as caught:
         read_tile(source, tile.z, tile.x, tile.y, ReadEnv.from_settings(served.settings))
     assert StorageError.http_status == 503 and "vsis3" not in str(caught.value) and "CURL" not in str(caught.value)
+
+
+def _texts(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """(where, text) of every title and description in a JSON answer."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in ("title", "description", "attribution") and isinstance(inner, str):
+                yield f"{where}/{key}", inner
+            else:
+                yield from _texts(inner, f"{where}/{key}")
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _texts(inner, f"{where}[{i}]")
+
+
+def test_public_titles_and_descriptions_are_vietnamese_first(served: Served) -> None:
+    """Every title and description a person reads in the public answers (the entry point, the landing
+    page and its links, the collections, items and their assets and bands, the queryables, the TileJSON,
+    the Atom feed)
+    starts in Vietnamese (with its diacritics); the English follows where there is one."""
+    from rsarchive.testing.languages import vietnamese_ratio
+
+    item = served.public
+    urls = [served.base + "/", served.base + "/stac/", served.base + "/stac/collections",
+            f"{served.base}/stac/collections/{item['collection']}",
+            f"{served.base}/stac/collections/{item['collection']}/items/{item['id']}",
+            f"{served.base}/stac/search?collections={item['collection']}",
+            f"{served.base}/tiles/{item['collection']}/{item['id']}/tilejson.json",
+            f"{served.base}/stac/queryables", f"{served.base}/stac/collections/{item['collection']}/queryables"]
+    english: list[tuple[str, str, str]] = []
+    for url in urls:
+        answer = httpx.get(url)
+        assert answer.status_code == 200, (url, answer.text[:300])
+        for where, text in _texts(answer.json()):
+            first = text.split(" / ")[0].split("\n\n")[0]
+            if vietnamese_ratio(first) == 0:
+                english.append((url, where, text))
+    feed = ET.fromstring(httpx.get(f"{served.base}/feeds/acquisitions.atom").content)
+    for element in feed.iter():
+        texts = [element.text or ""] if element.tag in (f"{{{ATOM}}}title", f"{{{ATOM}}}summary") else []
+        texts += [element.get("title")] if element.get("title") else []
+        for text in texts:
+            if vietnamese_ratio(text.split(" / ")[0].split(" — ")[0]) == 0:
+                english.append(("feed", element.tag, text))
+    assert not english, english
+    # the English half is written properly (not lower-cased by the feed)
+    summaries = [e.findtext(f"{{{ATOM}}}summary") or "" for e in feed.iter(f"{{{ATOM}}}entry")]
+    assert summaries and all(" UTC, platform VNREDSat-1" in s for s in summaries), summaries

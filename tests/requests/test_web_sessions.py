@@ -63,7 +63,7 @@ def test_expired_token_is_refused_and_renew_restores_it(archive: Archive) -> Non
         sql(settings, "UPDATE rsarchive.api_tokens SET expires_at = now() - interval '1 minute' WHERE name = %s", name)
         refused = httpx.get(f"{url}/api/me", headers=archive.headers("alice"))
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
-        assert "hết hạn" in refused.json()["description"] and "expired at" in refused.json()["description"]
+        assert "hết hạn" in refused.json()["description"] and "expired at" in refused.json()["description_en"]
         expired_line = next(line for line in cli_run(settings, "tokens", "list").splitlines() if line.startswith(name))
         assert "\texpired\t" in expired_line
         users = json.loads(cli_run(settings, "users", "list", "--json"))
@@ -234,8 +234,8 @@ def test_downloads_refuse_an_expired_token_and_its_sessions(archive: Archive) ->
         sql(settings, "UPDATE rsarchive.api_tokens t SET expires_at = now() FROM rsarchive.users u "
                       "WHERE u.id = t.user_id AND u.name = 'alice'")
         by_token = httpx.get(link, headers=archive.headers("alice"))
-        assert by_token.status_code == 401 and "expired at" in by_token.json()["description"]
+        assert by_token.status_code == 401 and "expired at" in by_token.json()["description_en"]
         by_session = browser.get(link)  # a session ends with its token
-        assert by_session.status_code == 401 and "expired at" in by_session.json()["description"]
+        assert by_session.status_code == 401 and "expired at" in by_session.json()["description_en"]
         page = browser.get(f"{url}/web/requests")
         assert page.status_code == 303 and page.headers["location"] == "/web/login?expired=1"

@@ -100,9 +100,15 @@ def stac_api(title: str, description: str, landing_id: str, *, by_clearance: boo
         use_api_hydrate=True,
         enabled_extensions=None, enable_transactions_extensions=False, openapi_url="/api", docs_url="/api.html",
     )
+    from stac_fastapi.extensions.filter import (
+        CollectionSearchFilterExtension,
+        ItemCollectionFilterExtension,
+        SearchFilterExtension,
+    )
     from stac_fastapi.extensions.query import QueryConformanceClasses
 
     from rsarchive.api.query import ClearanceFilterClient, FullQueryExtension, QueryToFilterClient
+    from rsarchive.api.queryables import BilingualFiltersClient
 
     from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSortExtension
     from stac_fastapi.extensions.sort.sort import SortConformanceClasses as Sort
@@ -112,11 +118,14 @@ def stac_api(title: str, description: str, landing_id: str, *, by_clearance: boo
     extensions = Extensions(
         settings=settings,
         search_map={
+            "filter": SearchFilterExtension(client=BilingualFiltersClient()),
             "query": FullQueryExtension(),
             "sort": SearchSortExtension(conformance_classes=[
                 Sort.ITEM_SEARCH_SORT, Sort.ITEM_SEARCH_SORTABLES, "https://api.stacspec.org/v1.0.0/item-search#sort"]),
         },
+        collection_search_map={"filter": CollectionSearchFilterExtension(client=BilingualFiltersClient())},
         item_collection_map={
+            "filter": ItemCollectionFilterExtension(client=BilingualFiltersClient()),
             "query": FullQueryExtension(conformance_classes=[QueryConformanceClasses.ITEMS]),
             "sort": ItemCollectionSortExtension(conformance_classes=[
                 Sort.FEATURES_SORT, Sort.FEATURES_SORTABLES, "https://api.stacspec.org/v1.0.0/ogcapi-features#sort"]),
@@ -201,8 +210,11 @@ class TokenAuth:
             if scheme.lower() == "bearer" and token else None
         if caller is None:
             reason = await refusal_async(self.stac_app.state.readpool, token if auth else "")
+            reason_vi, _, reason_en = reason.partition(" / ")
             response = JSONResponse(
-                {"code": "AuthError", "description": f"the internal API needs a valid token: {reason}"},
+                {"code": "AuthError", "description": f"the internal API needs a valid token: {reason_en}",
+                 "description_vi": f"API nội bộ cần mã truy cập hợp lệ: {reason_vi}",
+                 "description_en": f"the internal API needs a valid token: {reason_en}"},
                 status_code=401, headers={"WWW-Authenticate": 'Bearer realm="rsarchive-internal"'},
             )
             await response(scope, receive, send)
@@ -352,6 +364,7 @@ def create_app(settings: Settings) -> Any:
     app.state.public_api = public
     app.state.internal_api = internal
 
+    from rsarchive.api.error_language import LocalizedErrors
     from rsarchive.api.errors import add_handlers
     from rsarchive.api.headers import add_security_headers
     from rsarchive.api.limits import EdgeLimits, Limits
@@ -362,6 +375,7 @@ def create_app(settings: Settings) -> Any:
     # Outermost first: the request id and last-resort 500, then the limits before any parser.
     app.add_middleware(EdgeLimits, limits=Limits.from_settings(settings))
     app.add_middleware(RequestContext)
+    app.add_middleware(LocalizedErrors)  # every JSON error in the caller's language, both given (#21)
 
     @app.get("/", include_in_schema=True, summary="Entry points")
     def root(request: Request) -> dict[str, Any]:
@@ -369,10 +383,13 @@ def create_app(settings: Settings) -> Any:
         return {
             "title": "Cơ sở dữ liệu viễn thám quốc gia / Viet Nam national remote-sensing archive",
             "links": [
-                {"rel": "service-desc", "href": f"{base}{PUBLIC_PREFIX}/api", "title": "public STAC API (OpenAPI)"},
-                {"rel": "data", "href": f"{base}{PUBLIC_PREFIX}/", "title": "public STAC API"},
-                {"rel": "data", "href": f"{base}{INTERNAL_PREFIX}/", "title": "internal STAC API (token)"},
-                {"rel": "alternate", "href": f"{base}{BROWSER_PREFIX}/", "title": "STAC Browser"},
+                {"rel": "service-desc", "href": f"{base}{PUBLIC_PREFIX}/api",
+                 "title": "API STAC công khai (OpenAPI) / public STAC API (OpenAPI)"},
+                {"rel": "data", "href": f"{base}{PUBLIC_PREFIX}/", "title": "API STAC công khai / public STAC API"},
+                {"rel": "data", "href": f"{base}{INTERNAL_PREFIX}/",
+                 "title": "API STAC nội bộ (cần mã truy cập) / internal STAC API (token)"},
+                {"rel": "alternate", "href": f"{base}{BROWSER_PREFIX}/",
+                 "title": "Trình duyệt danh mục (STAC Browser) / STAC Browser"},
                 {"rel": "license", "href": f"{base}/licence", "title": "điều khoản sử dụng / terms of use"},
             ],
         }

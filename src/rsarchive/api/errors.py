@@ -24,11 +24,12 @@ import re
 from typing import Any
 
 from rsarchive import errors as rs
+from rsarchive.api.lang import validation_message
 from rsarchive.api.request_id import LOGGED_KEY, generic_error, request_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SEARCH_PARAMS_KEY", "add_handlers", "status_codes"]
+__all__ = ["SEARCH_PARAMS_KEY", "add_handlers", "http_code", "status_codes", "validation_problems"]
 
 SEARCH_PARAMS_KEY = "search_params"
 """Request state: the names of a POST search body's members (set by :mod:`rsarchive.api.limits`)."""
@@ -137,8 +138,8 @@ def _description(request: Any, exc: Exception, status: int, timeout_ms: int | No
             named = ", ".join(_params_named(request)) or "request"
             return f"{named}: {vi} — {named}: {en}", {}
     if isinstance(exc, pydantic.ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}"
-                         for err in exc.errors()), {}
+        vi, en = validation_problems(exc.errors(), ())
+        return en, {"description_vi": vi, "description_en": en}
     if _own(exc):
         text = str(exc).strip()
         return (text.splitlines()[0] if text else type(exc).__name__), {}
@@ -151,6 +152,13 @@ _HTTP_CODES = {400: "InvalidParameter", 401: "AuthError", 403: "PermissionDenied
                405: "MethodNotAllowed", 406: "NotAcceptable", 409: "ConflictError", 413: "RequestLimitExceeded",
                415: "UnsupportedMediaType", 422: "InvalidParameter", 429: "TooManyRequests"}
 """The ``code`` of an HTTP error raised by a route (never a class name of the framework)."""
+
+
+
+def http_code(status: int) -> str:
+    """The ``code`` of an error answer of HTTP ``status`` that names no error type."""
+    return _HTTP_CODES.get(status, "InvalidRequest")
+
 
 _PYDANTIC_LOC = re.compile(r"^[A-Za-z_][\w.\-\[\]]*$")
 _REWORDED = {
@@ -176,6 +184,18 @@ def _clean_detail(detail: str) -> str:
             loc = line.strip()
     prefix = re.sub(r"\s*\d+\s*$", "", head).strip()
     return "; ".join(problems) if not prefix else f"{prefix}: " + "; ".join(problems)
+
+
+def validation_problems(errors: Any, hidden: tuple[str, ...] = ("query", "body")) -> tuple[str, str]:
+    """A validation library's errors as one line in Vietnamese and one in English, each naming the
+    parameter (:func:`rsarchive.api.lang.validation_message` words the Vietnamese by the error's type)."""
+    vi, en = [], []
+    for err in errors:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in hidden)
+        clean = dict(err, msg=_clean_detail(str(err.get("msg"))))
+        en.append(f"{where}: {clean['msg'].removeprefix('Value error, ')}")
+        vi.append(f"{where}: {validation_message('vi', clean)}")
+    return "; ".join(vi), "; ".join(en)
 
 
 def add_handlers(app: Any, statement_timeout_ms: int | None = None) -> None:
@@ -210,12 +230,9 @@ def add_handlers(app: Any, statement_timeout_ms: int | None = None) -> None:
     from starlette.exceptions import HTTPException
 
     def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err.get('loc', ()) if p not in ('query', 'body'))}: "
-            f"{_clean_detail(str(err.get('msg')).removeprefix('Value error, '))}"
-            for err in exc.errors()
-        )
-        return JSONResponse(status_code=400, content={"code": "InvalidParameter", "description": problems})
+        vi, en = validation_problems(exc.errors())
+        return JSONResponse(status_code=400, content={"code": "InvalidParameter", "description": en,
+                                                      "description_vi": vi, "description_en": en})
 
     def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
@@ -224,7 +241,7 @@ def add_handlers(app: Any, statement_timeout_ms: int | None = None) -> None:
                       exc.status_code, detail)
             body = generic_error(exc.status_code, request_id(request))
         else:
-            body = {"code": _HTTP_CODES.get(exc.status_code, "InvalidRequest"), "description": _clean_detail(detail)}
+            body = {"code": http_code(exc.status_code), "description": _clean_detail(detail)}
         return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
 
     app.add_exception_handler(RequestValidationError, validation)

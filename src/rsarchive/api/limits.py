@@ -75,6 +75,7 @@ class LimitExceeded(Exception):
         self.status = status
         self.code = code
         self.description = f"{vi} — {en}"
+        self.vi, self.en = vi, en
 
 
 def _over(param: str, what_vi: str, what_en: str, value: int, limit: int, setting: str,
@@ -418,6 +419,7 @@ def replay_body(body: bytes, receive: Any) -> Any:
 async def _refuse(exc: LimitExceeded, scope: Any, receive: Any, send: Any) -> None:
     from starlette.responses import JSONResponse
 
-    response = JSONResponse({"code": exc.code, "description": exc.description},
+    response = JSONResponse({"code": exc.code, "description": exc.description, "description_vi": exc.vi,
+                             "description_en": exc.en},
                             status_code=exc.status, headers={"Connection": "close"} if exc.status == 413 else None)
     await response(scope, receive, send)

@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from stac_fastapi.extensions.query import QueryExtension as QueryExtensionBase
 from stac_fastapi.pgstac.core import CoreCrudClient
 
+from rsarchive.api.framework_texts import bilingual_titles
+
 __all__ = ["ClearanceFilterClient", "FullQueryExtension", "QueryToFilterClient", "clearance_filter",
            "query_to_cql2", "visible_to", "with_filter"]
 
@@ -204,7 +206,13 @@ class QueryToFilterClient(CoreCrudClient):  # type: ignore[misc]
 
     async def all_collections(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["fields"] = _keeping_id(kwargs.get("fields"))
-        return _json(await super().all_collections(*args, **kwargs))
+        return _json(bilingual_titles(await super().all_collections(*args, **kwargs)))
+
+    async def get_collection(self, *args: Any, **kwargs: Any) -> Any:
+        return bilingual_titles(await super().get_collection(*args, **kwargs))
+
+    async def landing_page(self, **kwargs: Any) -> Any:
+        return bilingual_titles(await super().landing_page(**kwargs))
 
     def restriction(self, request: Any) -> dict[str, Any] | None:
         """A CQL2 expression every item this caller reads must meet (None: no restriction)."""

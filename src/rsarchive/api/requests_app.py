@@ -40,6 +40,7 @@ def create_requests_app(settings: Settings) -> Any:
     from fastapi.responses import RedirectResponse
 
     import rsarchive
+    from rsarchive.api.error_language import LocalizedErrors
     from rsarchive.api.headers import add_security_headers
     from rsarchive.identities import for_process
 
@@ -50,6 +51,7 @@ def create_requests_app(settings: Settings) -> Any:
                               "(Decision 81/2010/QĐ-TTg, Art. 8-11).")
     include_requests(app, settings)
     add_security_headers(app)
+    app.add_middleware(LocalizedErrors)  # JSON errors in the caller's language, both given (#21)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -71,7 +71,7 @@ FULL_MAX_ZOOM = 22
 """Finest zoom served to anyone (2.5 m PAN needs 16; beyond 22 tiles only repeat pixels)."""
 PUBLIC_MAX_AGE = 3600
 PRIVATE_MAX_AGE = 600
-ATTRIBUTION = "© Trung tâm Viễn thám Quốc gia / National Remote Sensing Department, Viet Nam"
+ATTRIBUTION = "© Cục Viễn thám quốc gia, Việt Nam / National Remote Sensing Department, Viet Nam"
 VIETNAM_BOUNDS = (102.1, 8.2, 117.9, 23.4)
 """West, south, east, north (degrees): the mainland and the islands of the East Sea."""
 
@@ -113,7 +113,8 @@ async def _caller(request: Request) -> Caller:
     _, internal = _pools(request)
     holder = await lookup_token_async(internal, token)
     if holder is None:
-        raise AuthError(f"mã truy cập không hợp lệ — the token is not valid: {await refusal_async(internal, token)}")
+        reason_vi, _, reason_en = (await refusal_async(internal, token)).partition(" / ")
+        raise AuthError(f"mã truy cập không hợp lệ: {reason_vi} — the token is not valid: {reason_en}")
     return Caller(full=True, clearance=holder.clearance) if holder.allowed else PUBLIC
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
+from rsarchive.i18n import bilingual, platform_name
+
 __all__ = ["ATOM", "MEDIA", "FeedInfo", "atom_feed", "item_url"]
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -23,7 +25,7 @@ MEDIA = "http://search.yahoo.com/mrss/"
 ET.register_namespace("", ATOM)
 ET.register_namespace("media", MEDIA)
 
-PUBLISHER = "Trung tâm Viễn thám Quốc gia / National Remote Sensing Department"
+PUBLISHER = "Cục Viễn thám quốc gia / National Remote Sensing Department"  # as in the collections' providers
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,13 @@ def _summary(item: Mapping[str, Any]) -> str:
         vi.append(f"Thời điểm chụp {utc:%d/%m/%Y %H:%M} UTC")
         en.append(f"acquired {utc:%Y-%m-%d %H:%M} UTC")
     if platform:
-        vi.append(f"vệ tinh {platform}")
-        en.append(f"platform {platform}")
+        vi.append(f"vệ tinh {platform_name(platform)}")
+        en.append(f"platform {platform_name(platform)}")
     if isinstance(cloud, (int, float)):
         vi.append(f"mây {str(round(float(cloud), 1)).replace('.', ',')} %")
         en.append(f"cloud {round(float(cloud), 1)} %")
-    return f"{', '.join(vi)}. — {', '.join(en).capitalize()}." if vi else str(item.get("id"))
+    english = ", ".join(en)
+    return f"{', '.join(vi)}. — {english[:1].upper()}{english[1:]}." if vi else str(item.get("id"))
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, ns: str = ATOM, **attrs: str) -> ET.Element:
@@ -110,6 +113,7 @@ def atom_feed(info: FeedInfo, items: Iterable[Mapping[str, Any]], public_url: st
         thumbnail = (item.get("assets") or {}).get("thumbnail")
         if thumbnail and thumbnail.get("href"):
             kind = str(thumbnail.get("type") or "image/png")
-            _sub(entry, "link", rel="related", href=str(thumbnail["href"]), type=kind, title="thumbnail")
+            _sub(entry, "link", rel="related", href=str(thumbnail["href"]), type=kind,
+                 title=bilingual("Ảnh thu nhỏ", "Thumbnail"))
             _sub(entry, "thumbnail", ns=MEDIA, url=str(thumbnail["href"]))
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -136,7 +136,8 @@ def _asset(item: pystac.Item, spec: AssetInput) -> dict[str, str]:
             if spec.quality_band:
                 # a quality band has no eo:bands: its name (the data band it describes) is said here
                 band.properties["name"] = b.name
-                band.properties["description"] = f"quality bitfield of band {b.name}"
+                band.properties["description"] = bilingual(f"Các bit chất lượng của kênh {b.name}",
+                                                           f"quality bitfield of band {b.name}")
                 band.properties["classification:bitfields"] = QA_BITFIELDS
             raster_bands.append(band)
         RasterExtension.ext(asset, add_if_missing=True).bands = raster_bands
