@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from rsarchive.catalog.records import keep as keep_record
 from rsarchive.errors import UsageError
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
 from rsarchive.jobs.queue import Job, JobQueue
@@ -344,11 +345,14 @@ class _Run:
                 self.ctx.progress("store", n + 1, len(files))
 
             def catalog(conn: Any, records: list[Any]) -> None:
-                items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
+                if plan.catalog:
+                    items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
+                # the scene's catalog record in the stores, before this transaction commits (catalog rebuild)
+                keep_record(self.archive, "publication", txn, items, records, conn)
 
             self._stage("catalog")
             with self.ctx.fenced() as conn:
-                publication.commit(on_commit=catalog if plan.catalog else None, conn=conn)
+                publication.commit(on_commit=catalog, conn=conn)
             self.ctx.progress("catalog", index + 1, total)
         self.result["scenes"].append(scene_id)
         if plan.publish:
@@ -417,6 +421,7 @@ class _Run:
         with self.ctx.fenced() as conn:
             ensure_collections(conn, [item["collection"]])
             load_items(conn, [item])
+            keep_record(self.archive, "level0", datastrip, [item], [record], conn)  # before the commit
         self.ctx.progress("catalog", 1, 1)
         self.result["items"]["level0"].append(datastrip)
         if self.security is None:
