@@ -6,7 +6,6 @@ a damaged dump is refused before any database is touched."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -16,17 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 from rsarchive.cli.main import cli
-from rsarchive.db import connect, with_database
+from rsarchive.db import connect
 from rsarchive.errors import ConflictError, IntegrityError, NotFoundError, UsageError
-from rsarchive.services import postgres, roles
 from rsarchive.settings import Settings
 from rsarchive.storage.archive import Archive
-from rsarchive.testing import stack
+from rsarchive.testing.databases import drop_and_migrate, search
+from rsarchive.testing.databases import object_rows as objects
 from rsarchive.testing.ingested import ingest_small_pass, s3_stores
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-
-_OBJECT_COLUMNS = "key, form, size, sha256, copies, primary_store, copy_store, publication"
 
 
 def run(settings: Settings, *args: str, ok: bool = True) -> Any:
@@ -34,24 +31,6 @@ def run(settings: Settings, *args: str, ok: bool = True) -> Any:
     if ok:
         assert result.exit_code == 0, (result.output, result.exception)
     return result
-
-
-def search(dsn: str, *, drop_published: bool = False) -> list[dict[str, Any]]:
-    """Every item pgSTAC's search returns (its own order), as the STAC API serves them."""
-    with connect(dsn) as conn:
-        conn.execute("SET search_path TO pgstac, public")
-        found = conn.execute("SELECT pgstac.search(%s::jsonb)", (json.dumps({"limit": 1000}),)).fetchone()[0]
-    features = copy.deepcopy(found["features"])
-    if drop_published:  # the time of the (re)publication: a rebuild publishes again
-        for feature in features:
-            feature["properties"].pop("published")
-    return features
-
-
-def objects(dsn: str) -> dict[str, tuple[Any, ...]]:
-    with connect(dsn) as conn:
-        rows = conn.execute(f"SELECT {_OBJECT_COLUMNS}, stored_at FROM rsarchive.objects ORDER BY key").fetchall()
-    return {r[0]: tuple(r) for r in rows}
 
 
 def table(dsn: str, sql: str) -> list[tuple[Any, ...]]:
@@ -63,17 +42,6 @@ def requests_and_logs(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
     return {"requests": table(dsn, "SELECT id, status, purpose, due_date FROM rsarchive.data_requests ORDER BY id"),
             "audit_log": table(dsn, "SELECT id, request_id, action, to_status, at FROM rsarchive.audit_log ORDER BY id"),
             "fixity": table(dsn, "SELECT id, key, store, outcome, audit_run FROM rsarchive.fixity_events ORDER BY id")}
-
-
-def drop_and_migrate(settings: Settings) -> None:
-    """Both databases lost: dropped, then created empty and migrated, as `services up` does."""
-    admin = with_database(settings.internal_database_dsn, "postgres")
-    stack.drop_databases(admin, [settings.internal_db, settings.public_db])
-    for name, dsn, kind in ((settings.internal_db, settings.internal_database_dsn, "internal"),
-                            (settings.public_db, settings.public_database_dsn, "public")):
-        postgres.ensure_database(admin, name)
-        postgres.migrate(dsn, kind)
-        roles.grant(settings, kind)  # type: ignore[arg-type]
 
 
 def test_backup_drop_rebuild_restore(fresh_settings: Settings, tmp_path: Path) -> None:
