@@ -115,8 +115,10 @@ def _immutable_objects(archive: Archive, known: set[str]) -> list[ObjectRecord]:
     return found
 
 
-def rebuild(archive: Archive, internal_dsn: str, public_dsn: str, *, public_url: str | None = None) -> RebuildReport:
-    """Recreate both catalogs from the stores (see the module's documentation)."""
+def rebuild(archive: Archive, internal_dsn: str, public_dsn: str, *, public_url: str | None = None,
+            publish: bool = True) -> RebuildReport:
+    """Recreate both catalogs from the stores (see the module's documentation).  ``publish=False``:
+    the internal catalog only (an officer reviews and publishes: ``rsarchive catalog publish``)."""
     report = RebuildReport()
     usable: list[tuple[str, CatalogRecord, Any]] = []
     for key, record in read_records(archive):
@@ -173,8 +175,9 @@ def rebuild(archive: Archive, internal_dsn: str, public_dsn: str, *, public_url:
         if new:
             ensure_collections(internal, sorted({i["collection"] for i in new}))
             load_items(internal, new)
-            published = publish_items(internal, public, new, public_url=public_url)
-            report.published, report.withheld = published.published, published.withheld
+            if publish:
+                published = publish_items(internal, public, new, public_url=public_url)
+                report.published, report.withheld = published.published, published.withheld
         report.items_loaded = [i["id"] for i in new]
         public.commit()  # the public copies first, then the internal catalog (a re-run publishes again)
         internal.commit()

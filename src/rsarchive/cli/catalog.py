@@ -150,8 +150,10 @@ def export(target: str) -> None:
 
 
 @command.command("rebuild")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="Publish the rebuilt unclassified items (--no-publish: the internal catalog only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def rebuild(as_json: bool) -> None:
+def rebuild(publish: bool, as_json: bool) -> None:
     """Recreate both catalogs (items, object records, deliveries, public copies) from the catalog
     records in the stores, into migrated databases; what they already hold is kept."""
     from dataclasses import asdict
@@ -162,7 +164,7 @@ def rebuild(as_json: bool) -> None:
 
     settings = get_settings()
     report = rebuild_catalogs(Archive.from_settings(settings), settings.internal_database_dsn,
-                              settings.public_database_dsn, public_url=settings.public_url)
+                              settings.public_database_dsn, public_url=settings.public_url, publish=publish)
     if as_json:
         echo_json(asdict(report))
         return
