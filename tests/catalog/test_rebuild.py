@@ -83,3 +83,54 @@ def test_rebuild_brings_deliveries_back(fresh_settings: Settings, tmp_path: Path
     after = object_rows(internal)
     assert {k: v[:8] for k, v in after.items()} == {k: v[:8] for k, v in objects_before.items()}
     assert originals.get(settings, pending.delivery_id).keys == pending.keys
+
+
+def _crashed_publication(archive: Archive, txn: str, scene: str) -> list[str]:
+    """A publication whose commit dies after its catalog record is written, before the database
+    commit: its objects are promoted and the record is in the stores, the database holds neither."""
+    from rsarchive.catalog.records import keep
+    from rsarchive.storage.keys import raw_key
+
+    keys = [raw_key("vnredsat1", dt.date(2026, 3, 15), scene, name) for name in ("B1.tif", "metadata.json")]
+    with archive.publication(txn) as publication:
+        for key in keys:
+            publication.put(key, f"{scene}:{key}".encode() * 100)
+
+        def crash(conn: Any, records: list[Any]) -> None:
+            keep(archive, "publication", txn, [], records, conn)
+            raise OSError("the worker died before the commit")
+
+        with pytest.raises(OSError, match="died"):
+            publication.commit(on_commit=crash)
+    return keys
+
+
+def test_rebuild_uses_a_record_whose_objects_are_whole(fresh_settings: Settings, tmp_path: Path) -> None:
+    """A crash between the catalog record and the database commit: the record's objects are whole
+    and in place, so rebuild records them (what re-running the job would commit); once gc has
+    removed them (unrecorded orphans), the record is skipped and named."""
+    settings = s3_stores(fresh_settings, archive_root=tmp_path / "archive")
+    internal = settings.internal_database_dsn
+    archive = Archive.from_settings(settings)
+    first = _crashed_publication(archive, "ingest-crash-000", "S1")
+    assert object_rows(internal) == {} and archive.primary.exists(first[0])
+
+    drop_and_migrate(settings)
+    report = json.loads(CliRunner().invoke(cli, ["catalog", "rebuild", "--json"], obj={"settings": settings}).stdout)
+    assert report["skipped"] == {} and report["objects_recorded"] == 3  # two raw objects and the record
+    rows = object_rows(internal)
+    assert sorted(rows) == sorted(first + ["catalog/publication/ingest-crash-000.json"])
+    assert all(rows[k][7] == "ingest-crash-000" for k in first)
+    with connect(internal) as conn:
+        assert conn.execute("SELECT state FROM rsarchive.storage_txns WHERE txn_id = 'ingest-crash-000'"
+                            ).fetchone()[0] == "committed"
+
+    second = _crashed_publication(archive, "ingest-crash-001", "S2")
+    gc = CliRunner().invoke(cli, ["storage", "gc", "--older-than", "0"], obj={"settings": settings})
+    assert gc.exit_code == 0, gc.output
+    assert not archive.primary.exists(second[0]) and archive.primary.exists(first[0])
+    drop_and_migrate(settings)
+    report = json.loads(CliRunner().invoke(cli, ["catalog", "rebuild", "--json"], obj={"settings": settings}).stdout)
+    assert list(report["skipped"]) == ["catalog/publication/ingest-crash-001.json"]
+    assert "is not in the primary store" in report["skipped"]["catalog/publication/ingest-crash-001.json"]
+    assert sorted(object_rows(internal)) == sorted(first + ["catalog/publication/ingest-crash-000.json"])
