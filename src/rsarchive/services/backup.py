@@ -22,8 +22,11 @@ manifest records each dump's start and end and the server's WAL position at each
 ``restore`` reads the manifest, downloads every dump and verifies its size and sha256
 (primary first, the copy when the primary is missing or damaged) **before** touching a
 database; a database that holds data is replaced only with ``force``.  Each database is
-dropped, created and loaded (``pg_restore`` into ``psql``) in a single transaction; the
-run-time roles' grants are then applied again (``services up`` does the same).
+dropped, created and loaded (``pg_restore`` into ``psql``) in a single transaction, with its
+owners and privileges as dumped (pgSTAC's roles, the revoked ``PUBLIC`` rights of the
+classification function): the roles are cluster-wide, so ``services up`` must have made them
+on a new server first.  The run-time roles' grants are then applied again, as ``services up``
+does.
 """
 
 from __future__ import annotations
@@ -358,8 +361,8 @@ def _load(settings: Settings, dsn: str, dump: Path, what: str) -> None:
     so where things go does not change)."""
     conninfo, env = _client_args(dsn)
     with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
-        reader = subprocess.Popen([str(client_program(settings, "pg_restore")), "--no-owner", "--no-privileges",
-                                   "--file=-", str(dump)], stdout=subprocess.PIPE, stderr=restore_err)
+        reader = subprocess.Popen([str(client_program(settings, "pg_restore")), "--file=-", str(dump)],
+                                  stdout=subprocess.PIPE, stderr=restore_err)
         writer = subprocess.Popen([str(client_program(settings, "psql")), "--no-password", "--no-psqlrc", "--quiet",
                                    "--single-transaction", "--set=ON_ERROR_STOP=1", f"--dbname={conninfo}"],
                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
@@ -382,7 +385,8 @@ def _load(settings: Settings, dsn: str, dump: Path, what: str) -> None:
 
 
 def _grant(settings: Settings, databases: list[Database]) -> None:
-    """The run-time roles' privileges, as ``services up`` grants them (the dumps carry none)."""
+    """The run-time roles' privileges, as ``services up`` grants them (a new CONNECT grant: a
+    database's own privileges are not in its dump)."""
     from rsarchive.services import roles
 
     for database in databases:
