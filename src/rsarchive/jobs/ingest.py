@@ -16,7 +16,9 @@ stores the same object (an identical re-put is a no-op); each scene's raw and
 product files are published in one storage transaction whose id is derived from
 the downlink and the scene, committed together with the catalog items in the
 internal database — a crash anywhere leaves either the whole scene or nothing,
-and the re-run finishes the scenes not yet committed.  Every commit joins a
+and the re-run finishes the scenes not yet committed.  Each commit also writes the scene's
+catalog record to the stores inside that transaction (:mod:`rsarchive.catalog.records`:
+``rsarchive catalog rebuild`` recreates the catalogs from them).  Every commit joins a
 transaction fenced by the job's claim (:meth:`JobContext.fenced`): a run whose
 lease was lost commits nothing.  Each claim works in its own directory
 (:mod:`rsarchive.jobs.workdir`).

@@ -46,15 +46,30 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rsarchive.db import connect, redact, with_database
-from rsarchive.errors import ConflictError, IntegrityError, NotFoundError, ServiceError, StorageError, UsageError
+from rsarchive.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    ServiceError,
+    StorageError,
+    UsageError,
+)
 from rsarchive.settings import Settings
 from rsarchive.storage.archive import Archive
 from rsarchive.storage.keys import Form, backup_key
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BackupReport", "DumpEntry", "Manifest", "RestoreReport", "backup", "list_runs", "restore",
-           "apply_retention"]
+__all__ = [
+    "BackupReport",
+    "DumpEntry",
+    "Manifest",
+    "RestoreReport",
+    "apply_retention",
+    "backup",
+    "list_runs",
+    "restore",
+]
 
 Database = Literal["public", "internal"]
 ORDER: tuple[Database, ...] = ("public", "internal")
