@@ -183,3 +183,10 @@ def test_restore_then_rebuild_adds_what_came_after(fresh_settings: Settings, tmp
     for store in (archive.primary, archive.copy):
         assert {i.key.split("/")[1] for i in store.list("backup/")} == {second["run"]}
     assert not [k for k in objects(internal) if k.startswith(f"backup/{first}/")]
+
+    # one database alone: the public one back from the newest backup, the internal one untouched
+    public_now = search(settings.public_database_dsn)
+    internal_rows = objects(internal)
+    restored = run(settings, "restore", "--only", "public", "--force")
+    assert f"restored public from backup {second['run']}" in restored.stdout
+    assert search(settings.public_database_dsn) == public_now and objects(internal) == internal_rows

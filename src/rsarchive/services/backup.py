@@ -45,6 +45,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from rsarchive.catalog.rebuild import reconcile_public
 from rsarchive.db import connect, redact, with_database
 from rsarchive.errors import (
     ConflictError,
@@ -54,6 +55,8 @@ from rsarchive.errors import (
     StorageError,
     UsageError,
 )
+from rsarchive.services import roles
+from rsarchive.services.postgres import PG_VERSION
 from rsarchive.settings import Settings
 from rsarchive.storage.archive import Archive
 from rsarchive.storage.keys import Form, backup_key
@@ -123,8 +126,6 @@ class RestoreReport:
 # -- the PostgreSQL client programs -------------------------------------------------------------
 def client_program(settings: Settings, name: str) -> Path:
     """``pg_dump``/``pg_restore`` of PostgreSQL 15: ``pg_bindir``, /usr/lib/postgresql/15/bin, PATH."""
-    from rsarchive.services.postgres import PG_VERSION
-
     candidates = [Path(settings.pg_bindir)] if settings.pg_bindir else []
     candidates.append(Path(f"/usr/lib/postgresql/{PG_VERSION}/bin"))
     for folder in candidates:
@@ -354,12 +355,9 @@ def restore(settings: Settings, run: str | None = None, *, force: bool = False,
                   f"pg_restore of {entries[database].key} into the {database} database ({redact(dsn)})")
             log.info("%s database restored from %s", database, entries[database].key)
     _grant(settings, wanted)
-    removed: list[str] = []
-    if set(wanted) == set(ORDER):
-        from rsarchive.catalog.rebuild import reconcile_public
-
-        removed = reconcile_public(settings.internal_database_dsn, settings.public_database_dsn,
-                                   public_url=settings.public_url)
+    # one database or both: the public copies the internal catalog does not allow go
+    removed = reconcile_public(settings.internal_database_dsn, settings.public_database_dsn,
+                               public_url=settings.public_url)
     return RestoreReport(run, wanted, removed)
 
 
@@ -402,8 +400,6 @@ def _load(settings: Settings, dsn: str, dump: Path, what: str) -> None:
 def _grant(settings: Settings, databases: list[Database]) -> None:
     """The run-time roles' privileges, as ``services up`` grants them (a new CONNECT grant: a
     database's own privileges are not in its dump)."""
-    from rsarchive.services import roles
-
     for database in databases:
         try:
             roles.grant(settings, database)
