@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from rsarchive.catalog.records import keep as keep_record
 from rsarchive.db import connect
 from rsarchive.errors import NotFoundError, UsageError
 from rsarchive.foreign.model import DeliveredFile, ForeignProduct
@@ -194,7 +195,12 @@ def register(settings: Settings, files: Sequence[str | Path], *, provider: str, 
     _record_delivery(settings, delivery_id, provider, route, received, keys, funding)
     log.info("registered delivery %s (%d file(s)) from %s", delivery_id, len(keys), provider)
     if full is not None:
-        return add_metadata(settings, delivery_id, full)
+        return add_metadata(settings, delivery_id, full)  # writes the delivery's catalog record
+    from rsarchive.storage import Archive
+
+    with connect(settings.internal_database_dsn) as conn:
+        _keep_delivery(Archive.from_settings(settings), conn, delivery_id, [], keys)
+        conn.commit()
     return get(settings, delivery_id)
 
 
@@ -209,6 +215,16 @@ def _store_originals(settings: Settings, files: Sequence[DeliveredFile], provide
         archive.store(key, file.path)
         keys.append(key)
     return keys
+
+
+def _keep_delivery(archive: Any, conn: Any, delivery_id: str, items: list[dict[str, Any]], keys: list[str]) -> None:
+    """The delivery's catalog record in the stores (its row, item and object records), written in
+    ``conn``'s transaction before the caller commits it (``rsarchive catalog rebuild``)."""
+    from rsarchive.storage.records import fetch_many
+
+    row = conn.execute("SELECT to_jsonb(o) FROM rsarchive.originals o WHERE delivery_id = %s",
+                       (delivery_id,)).fetchone()[0]
+    keep_record(archive, "delivery", delivery_id, items, list(fetch_many(conn, keys).values()), conn, delivery=row)
 
 
 def _record_delivery(settings: Settings, delivery_id: str, provider: str, route: str, received: dt.date,
@@ -301,6 +317,8 @@ def _register_product(settings: Settings, delivered: Delivered, product: Foreign
             "metadata_reported_at = coalesce(metadata_reported_at, now()) WHERE delivery_id = %s",
             (json.dumps(_summary(product, overrides)), product.item_id, overrides.classification, delivery_id),
         )
+        _keep_delivery(archive, internal, delivery_id, [item], keys + [c.href[len(archive.primary.url) + 1:]
+                                                                       for c, _ in cogs])
         publish_items(internal, public, [item], public_url=settings.public_url)
         public.commit()
         internal.commit()
@@ -365,6 +383,7 @@ def add_metadata(settings: Settings, delivery_id: str, metadata: OriginalMetadat
             "metadata_reported_at = coalesce(metadata_reported_at, now()) WHERE delivery_id = %s",
             (metadata.model_dump_json(), delivery_id, metadata.classification, delivery_id),
         )
+        _keep_delivery(archive, internal, delivery_id, [item], list(delivery.keys))
         publish_items(internal, public, [item], public_url=settings.public_url)
         public.commit()
         internal.commit()

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     secrets_file: str = Field(default="", description="generated local credentials, mode 0600 (empty: <archive_root>/run/secrets.json)")
 
     pg_bindir: str = Field(default="", description="PostgreSQL server binaries (empty: /usr/lib/postgresql/15/bin or PATH)")
+    backup_keep: int = Field(default=7, ge=1, le=10000, description="`rsarchive backup` keeps at least the newest "
+                             "this many backups (dumps of both databases) in the stores")
+    backup_keep_days: int = Field(default=30, ge=0, le=36500, description="and also every backup younger than this many "
+                                  "days (0: only the newest backup_keep); older ones are removed by `rsarchive backup`")
     seaweed_binary: str = Field(default="", description="the weed executable (empty: beside Python, then PATH)")
     seaweed_host: str = Field(default="127.0.0.1", description="address the local SeaweedFS listens on and its "
                               "S3 endpoint's host")

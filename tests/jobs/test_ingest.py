@@ -69,7 +69,8 @@ def _assert_one_clean_set(settings: Settings, scenes: int = 2) -> None:
     archive = Archive.from_settings(settings)
     gc = collect_garbage(archive, older_than=dt.timedelta(0))
     assert gc.unrecorded_immutable == [] and gc.busy_publications == []
-    stored = {info.key for prefix in ("raw/", "product/", "level0/") for info in archive.primary.list(prefix)}
+    stored = {info.key for prefix in ("raw/", "product/", "level0/", "catalog/")  # catalog records: one per commit
+              for info in archive.primary.list(prefix)}
     assert stored == set(_objects(settings)), "objects in the store and in the objects table differ"
     report = audit(archive)
     assert report.clean, report.summary()
@@ -207,8 +208,10 @@ def test_a_store_failure_in_the_publishing_thread_fails_the_job_and_the_retry_fi
     internal = _items(settings.internal_database_dsn)
     assert {c: len(ids) for c, ids in internal.items()} == {"vnredsat1-raw": 1, "vnredsat1-product": 1}
     assert _items(settings.public_database_dsn) == internal   # the first scene: whole and published
-    stored = [k.split("/")[-2] for k in _objects(settings) if not k.startswith("level0/")]
+    stored = [k.split("/")[-2] for k in _objects(settings) if not k.startswith(("level0/", "catalog/"))]
     assert stored and all("_000" in scene for scene in stored)
+    records = [k for k in _objects(settings) if k.startswith("catalog/")]  # the first scene's catalog record only
+    assert len(records) == 1 and records[0].endswith("-000.json")
     monkeypatch.setattr(Publication, "put", real_put)
     if failed.state == "failed":   # a permanent error: the officer's retry
         queue.retry(job.id)

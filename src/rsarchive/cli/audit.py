@@ -7,7 +7,7 @@ import click
 from rsarchive.cli.options import echo_json, get_settings, show_progress
 from rsarchive.identities import for_process
 
-_FORMS = ["level0", "raw", "product", "original", "copy"]
+_FORMS = ["level0", "raw", "product", "original", "catalog", "backup", "copy"]
 
 
 @click.command("audit")

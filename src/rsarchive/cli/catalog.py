@@ -147,3 +147,27 @@ def export(target: str) -> None:
     report = export_catalog(settings.public_database_dsn, sink, workers=settings.io_threads)
     click.echo(f"exported {report.collections} collections, {report.items} items to {report.target} "
                f"({report.written} files written, {report.unchanged} unchanged, {report.removed} removed)")
+
+
+@command.command("rebuild")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="Publish the rebuilt unclassified items (--no-publish: the internal catalog only).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def rebuild(publish: bool, as_json: bool) -> None:
+    """Recreate both catalogs (items, object records, deliveries, public copies) from the catalog
+    records in the stores, into migrated databases; what they already hold is kept."""
+    from dataclasses import asdict
+
+    from rsarchive.catalog.rebuild import rebuild as rebuild_catalogs
+    from rsarchive.cli.options import echo_json
+    from rsarchive.storage.archive import Archive
+
+    settings = get_settings()
+    report = rebuild_catalogs(Archive.from_settings(settings), settings.internal_database_dsn,
+                              settings.public_database_dsn, public_url=settings.public_url, publish=publish)
+    if as_json:
+        echo_json(asdict(report))
+        return
+    click.echo(report.summary())
+    for key, why in report.skipped.items():
+        click.echo(f"skipped {key}: {why}")

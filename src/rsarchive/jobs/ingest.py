@@ -16,7 +16,9 @@ stores the same object (an identical re-put is a no-op); each scene's raw and
 product files are published in one storage transaction whose id is derived from
 the downlink and the scene, committed together with the catalog items in the
 internal database — a crash anywhere leaves either the whole scene or nothing,
-and the re-run finishes the scenes not yet committed.  Every commit joins a
+and the re-run finishes the scenes not yet committed.  Each commit also writes the scene's
+catalog record to the stores inside that transaction (:mod:`rsarchive.catalog.records`:
+``rsarchive catalog rebuild`` recreates the catalogs from them).  Every commit joins a
 transaction fenced by the job's claim (:meth:`JobContext.fenced`): a run whose
 lease was lost commits nothing.  Each claim works in its own directory
 (:mod:`rsarchive.jobs.workdir`).
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from rsarchive.catalog.records import keep as keep_record
 from rsarchive.diskspace import named_place
 from rsarchive.errors import DiskFullError, UsageError
 from rsarchive.jobs.pipeline import PipelineSpec, load_pipeline
@@ -368,12 +371,15 @@ class _Run:
                 raise
 
             def catalog(conn: Any, records: list[Any]) -> None:
-                items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
+                if plan.catalog:
+                    items.extend(self._scene_items(conn, records, files, raw_meta, product_meta, datastrip))
+                # the scene's catalog record in the stores, before this transaction commits (catalog rebuild)
+                keep_record(self.archive, "publication", txn, items, records, conn)
 
             self._stage("catalog")
             try:
                 with self.ctx.fenced() as conn:
-                    publication.commit(on_commit=catalog if plan.catalog else None, conn=conn)
+                    publication.commit(on_commit=catalog, conn=conn)
             except DiskFullError:
                 self._abandon(publication)
                 raise
@@ -457,6 +463,7 @@ class _Run:
         with self.ctx.fenced() as conn:
             ensure_collections(conn, [item["collection"]])
             load_items(conn, [item])
+            keep_record(self.archive, "level0", datastrip, [item], [record], conn)  # before the commit
         self.ctx.progress("catalog", 1, 1)
         self.result["items"]["level0"].append(datastrip)
         if self.security is None:

@@ -10,6 +10,7 @@ finishes the job: identical re-puts are no-ops) or the complete record.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -95,10 +96,12 @@ class Archive:
         return connect(self.dsn, **kwargs)
 
     # -- storing --------------------------------------------------------------------
-    def store(self, key: str, source: Source, *, expected_sha256: str | None = None) -> ObjectRecord:
-        """Keep ``source`` under ``key`` and record it; for ``level0``/``original`` also the
-        verified copy.  Idempotent: storing the same bytes again returns the same record;
-        other bytes for an immutable key raise :class:`ConflictError`."""
+    def store(self, key: str, source: Source, *, expected_sha256: str | None = None,
+              conn: Any = None) -> ObjectRecord:
+        """Keep ``source`` under ``key`` and record it; for the copied forms (``level0``, ``original``,
+        ``catalog``, ``backup``) also the verified copy.  Idempotent: storing the same bytes again
+        returns the same record; other bytes for an immutable key raise :class:`ConflictError`.
+        With ``conn`` the record joins the caller's transaction (durable when the caller commits)."""
         form = form_of(key)
         if form in (Form.STAGING, Form.COPY):
             raise UsageError(f"{key!r}: staging keys are written by publications, copies by the archive itself")
@@ -111,9 +114,13 @@ class Archive:
                 verified = self.copy.get(key, None, expected_sha256=primary.sha256, expected_size=primary.size)
                 log.debug("copy of %s verified in %s (sha256 %s)", key, self.copy.url, verified.sha256)
                 copies, copy_url = 2, self.copy.url
-            with self.connect() as conn:
+            if conn is not None:
                 record = records.upsert(conn, key, form, primary.size, primary.sha256, copies, self.primary.url,
                                         copy_url)
+            else:
+                with self.connect() as own:
+                    record = records.upsert(own, key, form, primary.size, primary.sha256, copies,
+                                            self.primary.url, copy_url)
         log.info("stored %s (%d bytes, sha256 %s, %d cop%s)", key, record.size, record.sha256, copies,
                  "y" if copies == 1 else "ies")
         return record
@@ -127,6 +134,26 @@ class Archive:
         """The stored record of ``key`` (:class:`NotFoundError` when not stored)."""
         with self.connect() as conn:
             return records.fetch(conn, key)
+
+    def read_unrecorded(self, key: str) -> bytes:
+        """A small object read without its record (the database may be lost: catalog records, backup
+        manifests), verified against the checksum its store kept when it was written; from the
+        primary or, when that is missing or damaged, the copy."""
+        problems, absent = [], 0
+        for store in (self.primary, self.copy):
+            try:
+                info = store.head(key)
+                buffer = io.BytesIO()
+                store.get(key, buffer, expected_sha256=info.sha256, expected_size=info.size)
+                return buffer.getvalue()
+            except NotFoundError as exc:
+                absent += 1
+                problems.append(f"{store.url}: {exc}")
+            except IntegrityError as exc:
+                problems.append(f"{store.url}: {exc}")
+        if absent == len(problems):
+            raise NotFoundError(f"{key!r} is in neither store ({self.primary.url}, {self.copy.url})")
+        raise IntegrityError(f"{key!r} is damaged or missing in both stores: {'; '.join(problems)}")
 
     def get(self, key: str, dest: Path | str | BinaryIO | None) -> ObjectInfo:
         """Read a stored object, verified against its record; when the primary is missing or

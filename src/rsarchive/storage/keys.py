@@ -8,6 +8,9 @@ Stable layout (documented in the README; never change a form's layout, add one):
     product/<mission>/<yyyy>/<mm>/<dd>/<scene>/<file>        date of acquisition (UTC)
     original/<provider>/<yyyy>/<mm>/<dd>/<delivery>/<file>   date of receipt (UTC)
     staging/<txn-id>/<final key>                             objects of a publication not yet committed
+    catalog/<kind>/<id>.json                                 catalog record of a publication, level-0 item or
+                                                             delivery: its items and object records
+    backup/<yyyymmddThhmmssZ>/<file>                         database dumps and their manifest
 
 The ``copy`` form is not a prefix: a copy lives under the *same* key in the copy
 store (a second directory or bucket), so primary and copy are found by one key.
@@ -23,7 +26,7 @@ from rsarchive.errors import UsageError
 
 __all__ = [
     "Form", "IMMUTABLE_FORMS", "COPIED_FORMS", "level0_key", "raw_key", "product_key", "original_key",
-    "staging_key", "unstage_key", "form_of", "check_key", "is_staging",
+    "staging_key", "unstage_key", "form_of", "check_key", "is_staging", "catalog_key", "backup_key",
 ]
 
 
@@ -36,6 +39,8 @@ class Form(str, Enum):
     ORIGINAL = "original"
     COPY = "copy"
     STAGING = "staging"
+    CATALOG = "catalog"
+    BACKUP = "backup"
 
     def __str__(self) -> str:
         return self.value
@@ -44,11 +49,13 @@ class Form(str, Enum):
 IMMUTABLE_FORMS = frozenset({Form.LEVEL0, Form.ORIGINAL, Form.COPY})
 """Never overwritten or deleted by the application (an identical re-put is a no-op)."""
 
-COPIED_FORMS = frozenset({Form.LEVEL0, Form.ORIGINAL})
-"""Also written to the copy store, read back and verified before they count as stored."""
+COPIED_FORMS = frozenset({Form.LEVEL0, Form.ORIGINAL, Form.CATALOG, Form.BACKUP})
+"""Also written to the copy store, read back and verified before they count as stored.  Catalog
+records and database dumps are copied but not immutable (a record is rewritten when its
+publication is committed again, old dumps are removed by the backup retention)."""
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
-_PREFIXED = {Form.LEVEL0, Form.RAW, Form.PRODUCT, Form.ORIGINAL, Form.STAGING}
+_PREFIXED = {Form.LEVEL0, Form.RAW, Form.PRODUCT, Form.ORIGINAL, Form.STAGING, Form.CATALOG, Form.BACKUP}
 
 
 def _segment(value: str, what: str) -> str:
@@ -103,6 +110,16 @@ def staging_key(txn_id: str, key: str) -> str:
     """``staging/<txn-id>/<key>``: where a publication writes ``key`` before it commits."""
     check_key(key)
     return f"staging/{_segment(txn_id, 'publication id')}/{key}"
+
+
+def catalog_key(kind: str, name: str) -> str:
+    """``catalog/<kind>/<name>.json``: the catalog record of a publication, a level-0 item or a delivery."""
+    return f"catalog/{_segment(kind, 'catalog record kind')}/{_segment(name, 'catalog record name')}.json"
+
+
+def backup_key(run: str, name: str) -> str:
+    """``backup/<run>/<name>``: a file of one backup run (``run`` is its UTC time, ``yyyymmddThhmmssZ``)."""
+    return f"backup/{_segment(run, 'backup run')}/{_segment(name, 'backup file')}"
 
 
 def unstage_key(key: str) -> tuple[str, str]:

@@ -21,15 +21,18 @@ def s3_stores(settings: Settings, **changes: object) -> Settings:
                            **changes)
 
 
-def ingest_small_pass(settings: Settings, workdir: Path, scenes: int = 1, pass_id: str = "p0001") -> list[str]:
+def ingest_small_pass(settings: Settings, workdir: Path, scenes: int = 1, pass_id: str = "p0001",
+                      config: dict[str, object] | None = None) -> list[str]:
     """Ingest a small simulated downlink of ``scenes`` scenes with the shipped
-    ``ingest-level0-small`` pipeline (unclassified: published) and return the ids of its
-    products, oldest first."""
+    ``ingest-level0-small`` pipeline (unclassified: published) and return the ids of the
+    catalog's products, oldest first.  ``config``: further simulation settings (another
+    ``date`` makes another pass)."""
     from rsarchive.jobs import JobQueue, Worker
     from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
     from rsarchive.testing.downlinks import small_downlink
 
-    downlink = small_downlink(workdir, scenes=scenes, write_truth_dn=False, write_truth_radiance=False).downlink
+    downlink = small_downlink(workdir, scenes=scenes, write_truth_dn=False, write_truth_radiance=False,
+                              config=config).downlink
     submit(settings, downlink, ReceptionRecord(station="VNSC-HN", pass_id=pass_id, plan_ref=f"PLAN-{pass_id}"),
            "ingest-level0-small")
     job = Worker(JobQueue(settings.internal_database_dsn), IngestRunner(settings)).run_once()
