@@ -67,8 +67,11 @@ def register_files(files: tuple[str, ...], provider: str, route: str, funding: s
     from rsarchive.requests.purchase import check_for_registration
 
     settings = get_settings()
-    with transaction(settings) as conn:
-        note = check_for_registration(conn, route, funding, opinion_id)
+    if opinion_id is None:  # nothing to look up: bad input is named before any connection
+        note = check_for_registration(None, route, funding, opinion_id)
+    else:
+        with transaction(settings) as conn:
+            note = check_for_registration(conn, route, funding, opinion_id)
 
     parsed = originals.parse_metadata(metadata)
     if classification is not None:
