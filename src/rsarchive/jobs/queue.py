@@ -26,6 +26,7 @@ from typing import Any
 
 from rsarchive.db import connect
 from rsarchive.errors import ConflictError, NotFoundError, RsArchiveError, UsageError
+from rsarchive.notify import OPERATORS, queue as queue_notice
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +220,13 @@ class JobQueue:
         otherwise failed. Returns the new state (None when the lease was lost)."""
         with connect(self.dsn) as conn:
             row = conn.execute(
-                "SELECT attempts, max_attempts FROM rsarchive.jobs WHERE id = %s AND lease_owner = %s "
+                "SELECT attempts, max_attempts, kind FROM rsarchive.jobs WHERE id = %s AND lease_owner = %s "
                 "AND state = 'running' FOR UPDATE",
                 (job_id, worker),
             ).fetchone()
             if row is None:
                 return None
-            attempts, max_attempts = row
+            attempts, max_attempts, kind = row
             retry = transient and attempts < max_attempts
             delay = min(self.backoff_seconds * 2 ** (attempts - 1), self.max_backoff_seconds)
             state = "queued" if retry else "failed"
@@ -237,6 +238,10 @@ class JobQueue:
             )
             self._event(conn, job_id, "retry" if retry else "failed", worker, None,
                         {"error": error, "transient": transient, "delay_s": delay if retry else None})
+            if state == "failed":  # the operators' e-mail, sent from the outbox once this commits
+                queue_notice(conn, "job_failed", [OPERATORS], "job_failed",
+                             {"job": {"id": job_id, "kind": kind, "attempts": attempts, "error": error}},
+                             dedup=f"job:{job_id}:failed:{attempts}")
             return state
 
     # Operators ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
         "objects": ALL, "fixity_events": APPEND, "storage_txns": ALL, "storage_txn_objects": ALL,
         "jobs": ALL, "job_events": ALL, "publications": APPEND, "originals": KEEP,
         "item_actions": "SELECT", "schema_migrations": "SELECT",
+        "mail_outbox": APPEND,  # a failed job's notice to the operators
     },
     ("worker", "public"): {"published_items": ALL, "schema_migrations": "SELECT"},
     ("api_internal", "internal"): {
@@ -56,6 +57,8 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
         "objects": "SELECT",
         # read only, for /metrics (jobs by state, queue, last audit)
         "jobs": "SELECT", "fixity_events": "SELECT",
+        # request notices are queued with the transition; the API may send the outbox
+        "mail_outbox": KEEP, "duty_runs": "SELECT",
     },
     ("api_internal", "public"): {"published_items": ALL},
 }
