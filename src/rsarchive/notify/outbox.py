@@ -112,8 +112,8 @@ def drain(settings: Settings, limit: int = 100) -> DrainReport:
                 final = attempts >= settings.mail_max_attempts or not addresses
                 conn.execute(
                     "UPDATE rsarchive.mail_outbox SET state = %s, attempts = %s, last_error = %s, "
-                    "next_attempt = now() + make_interval(mins => %s) WHERE id = %s",
-                    ("failed" if final else "pending", attempts, error[:1000], _delay_minutes(attempts), msg_id))
+                    "next_attempt = now() + make_interval(secs => %s) WHERE id = %s",
+                    ("failed" if final else "pending", attempts, error[:1000], 60 * _delay_minutes(attempts), msg_id))
                 if final:
                     report.failed += 1
                     log.error("notice %d (%s) not sent, given up after %d attempt(s): %s", msg_id, kind, attempts,
