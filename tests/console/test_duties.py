@@ -163,3 +163,27 @@ def test_a_bad_schedule_is_named(tmp_path: Path) -> None:
     shipped = load_schedule()
     assert {d.name for d in shipped.duties} == {"audit-sample", "audit-all", "static-export", "backup",
                                                  "request-reminders", "yearly-report"}
+
+
+def test_damage_found_by_an_audit_is_queued_for_the_operators(settings: Settings, tmp_path: Path) -> None:
+    import os
+
+    from rsarchive.storage import audit
+
+    source = tmp_path / "pass.bin"
+    source.write_bytes(b"level-0 frames " * 1000)
+    archive = Archive.from_settings(settings)
+    key = level0_key("VNREDSAT1", date(2026, 12, 1), "P0002", "pass.bin")
+    archive.store(key, source)
+    assert audit(archive).clean
+    path = archive.primary.path(key)  # bit rot in the primary replica
+    os.chmod(path, 0o644)
+    path.write_bytes(b"level-0 frameZ " * 1000)
+    report = audit(archive, repair=True)
+    assert [o.status for o in report.objects] == ["repaired"]
+    with connect(settings.internal_database_dsn) as conn:
+        rows = conn.execute("SELECT kind, recipients, subject, body FROM rsarchive.mail_outbox").fetchall()
+    assert [(k, r) for k, r, _, _ in rows] == [("audit_damage", ["operators"])]
+    subject, body = rows[0][2], rows[0][3]
+    assert subject == f"[rsarchive] Kiểm tra toàn vẹn {report.run}: phát hiện hư hỏng / Fixity audit {report.run}: damage found"
+    assert f"- {key}: đã khôi phục / repaired" in body and "1 repaired" in body
