@@ -52,7 +52,7 @@ def smtp() -> Any:
 def _body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
-    return part.get_content()
+    return part.get_content().replace("\r\n", "\n")
 
 
 def _vietnamese_first(text: str, vietnamese: str, english: str) -> None:
@@ -151,3 +151,50 @@ def test_a_mail_server_that_is_down_fails_no_transition(client: Any, archive: Ar
     assert to == ["a@monre.gov.vn"] and "received" in message["Subject"]
     # no SMTP server configured: nothing is sent, nothing is lost
     assert drain(archive.settings).enabled is False
+
+
+def test_the_reminders_duty_writes_to_requesters_due_soon_and_to_the_operators(archive: Archive, smtp: Any,
+                                                                                tmp_path: Any) -> None:
+    from datetime import datetime, time, timezone
+    from zoneinfo import ZoneInfo
+
+    from rsarchive.db import transaction
+    from rsarchive.duties import Scheduler, load_schedule
+    from rsarchive.duties.actions import reminders
+    from rsarchive.requests import lifecycle
+    from rsarchive.requests.models import RequestForm
+    from rsarchive.users import identity
+
+    controller, inbox = smtp
+    settings = archive.settings.derive(smtp_host="127.0.0.1", smtp_port=controller.port,
+                                       operators_email="ops@vnsc.gov.vn")
+    with transaction(settings) as conn:
+        alice = identity.principal_by_name(conn, "alice")
+        old = lifecycle.submit(conn, alice, RequestForm.model_validate(request_body()),
+                               received_at=datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc))
+        contact = {"name": "Lê Văn Cường", "email": "cuong@monre.gov.vn"}
+        recent = lifecycle.submit(conn, alice, RequestForm.model_validate(request_body(contact=contact)),
+                                  received_at=datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc))
+    assert old.due_date < recent.due_date
+    path = tmp_path / "duties.toml"
+    path.write_text('[duties.request-reminders]\ntitle_vi = "Nhắc các yêu cầu"\ntitle_en = "Reminders"\n'
+                    'cron = "0 8 * * *"\naction = "reminders"\n', encoding="utf-8")
+    at = datetime.combine(recent.due_date, time(8, 0, 10), tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    [run] = Scheduler(settings, load_schedule(path), clock=lambda: at).run_due()
+    assert run.outcome == "succeeded" and run.summary == "1 overdue, 1 due soon, 2 reminder(s) queued"
+
+    by_subject = {m["Subject"]: (to, m) for to, m in inbox.messages}
+    due_soon = f"[rsarchive] Yêu cầu số {recent.id}: sắp đến hạn trả lời / Request {recent.id}: answer due soon"
+    assert by_subject[due_soon][0] == ["cuong@monre.gov.vn"]
+    due_vn = recent.due_date.strftime("%d/%m/%Y")
+    _vietnamese_first(_body(by_subject[due_soon][1]), f"hạn trả lời là ngày {due_vn}\n(còn 0 ngày làm việc)",
+                      f"the answer is due on {recent.due_date.isoformat()}")
+    listing = "[rsarchive] 1 yêu cầu quá hạn, 1 sắp đến hạn / 1 requests overdue, 1 due soon"
+    to, message = by_subject[listing]
+    assert to == ["ops@vnsc.gov.vn"]
+    text = _body(message)
+    _vietnamese_first(text, f"QUÁ HẠN: yêu cầu số {old.id} của Bộ Tài nguyên và Môi trường, hạn "
+                            f"{old.due_date.strftime('%d/%m/%Y')}", f"OVERDUE: request {old.id}")
+    assert len(inbox.messages) == 4  # and the two 'received' notices
+    # The same day again (another time, another scheduler): nobody is reminded twice.
+    assert reminders(settings, at).endswith("0 reminder(s) queued")

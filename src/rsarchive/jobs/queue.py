@@ -75,6 +75,13 @@ def _job(row: tuple[Any, ...]) -> Job:
     return Job(*row)
 
 
+def _notify_failed(conn: Any, job_id: int, kind: str, attempts: int, error: str) -> None:
+    """The operators' e-mail about a job that failed for good, sent from the outbox once this commits."""
+    queue_notice(conn, "job_failed", [OPERATORS], "job_failed",
+                 {"job": {"id": job_id, "kind": kind, "attempts": attempts, "error": error}},
+                 dedup=f"job:{job_id}:failed:{attempts}")
+
+
 class JobQueue:
     """Operations on the queue in the internal database at ``dsn``."""
 
@@ -149,13 +156,14 @@ class JobQueue:
                     WHERE kind = ANY(%(kinds)s) AND (%(job)s::bigint IS NULL OR id = %(job)s::bigint)
                       AND state = 'running' AND lease_expires < now() AND attempts >= max_attempts
                     FOR UPDATE SKIP LOCKED)
-            RETURNING id, error
+            RETURNING id, error, kind, attempts
             """,
             params,
         ).fetchall()
-        for job_id, error in rows:
+        for job_id, error, kind, attempts in rows:
             self._event(conn, job_id, "failed", None, None, {"error": error, "transient": True})
             log.error("job %d: %s", job_id, error)
+            _notify_failed(conn, job_id, kind, attempts, error)
 
     def fence(self, conn: Any, job_id: int, worker: str, attempt: int) -> None:
         """Inside the caller's transaction on ``conn``: check that ``worker``'s claim ``attempt`` still
@@ -238,10 +246,8 @@ class JobQueue:
             )
             self._event(conn, job_id, "retry" if retry else "failed", worker, None,
                         {"error": error, "transient": transient, "delay_s": delay if retry else None})
-            if state == "failed":  # the operators' e-mail, sent from the outbox once this commits
-                queue_notice(conn, "job_failed", [OPERATORS], "job_failed",
-                             {"job": {"id": job_id, "kind": kind, "attempts": attempts, "error": error}},
-                             dedup=f"job:{job_id}:failed:{attempts}")
+            if state == "failed":
+                _notify_failed(conn, job_id, kind, attempts, error)
             return state
 
     # Operators ----------------------------------------------------------------------
