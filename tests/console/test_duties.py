@@ -187,3 +187,11 @@ def test_damage_found_by_an_audit_is_queued_for_the_operators(settings: Settings
     subject, body = rows[0][2], rows[0][3]
     assert subject == f"[rsarchive] Kiểm tra toàn vẹn {report.run}: phát hiện hư hỏng / Fixity audit {report.run}: damage found"
     assert f"- {key}: đã khôi phục / repaired" in body and "1 repaired" in body
+
+
+def test_once_at_must_be_a_time() -> None:
+    done = subprocess.run([sys.executable, "-m", "rsarchive", "scheduler", "--once-at", "tomorrow night"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == ("rsarchive: error: --once-at 'tomorrow night' is not an ISO date and time "
+                                   "(e.g. 2026-12-09T01:30:00+07:00)")

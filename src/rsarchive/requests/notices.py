@@ -54,13 +54,15 @@ def request_changed(conn: Any, record: RequestRecord) -> None:
     email = contact_email(record)
     if template is None or email is None:
         return
+    attachments = []
+    if record.status == "refused":
+        try:
+            attachments.append(Attachment(f"thu-tu-choi-yeu-cau-{record.id}.pdf", "application/pdf",
+                                          letters.render_pdf(letters.RefusalLetter.of(record))))
+        except Exception:  # the notice still goes, with the reason in its text
+            log.exception("request %d: the refusal letter could not be attached", record.id)
     try:
         with conn.transaction():  # a savepoint: a notice that cannot be written leaves the transition alone
-            attachments = []
-            if record.status == "refused":
-                letter = letters.RefusalLetter.of(record)
-                attachments.append(Attachment(f"thu-tu-choi-yeu-cau-{record.id}.pdf", "application/pdf",
-                                              letters.render_pdf(letter)))
             queue(conn, template, [email], template, context(record), attachments,
                   dedup=f"request:{record.id}:{record.status}")
     except Exception:
