@@ -220,6 +220,23 @@ class Settings(BaseSettings):
                                                  "durations, real-time factor); 0 = off")
     worker_metrics_host: str = Field(default="127.0.0.1", description="address the worker's metrics port listens on")
 
+    # Operations: scheduled duties (`rsarchive scheduler`, duties.toml) and e-mail notifications
+    smtp_host: str = Field(default="", description="SMTP server of the e-mail notifications (empty: no e-mail is "
+                           "sent; notices wait in the outbox)")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="port of the SMTP server")
+    smtp_from: str = Field(default="rsarchive@localhost", description="sender address of the notifications")
+    smtp_starttls: bool = Field(default=False, description="upgrade the SMTP connection with STARTTLS before "
+                                "logging in and sending")
+    smtp_user: str = Field(default="", description="SMTP login (empty: no login)")
+    smtp_password: str = Field(default="", repr=False, description="SMTP password (RSARCHIVE_SMTP_PASSWORD)")
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=600, description="timeout of one SMTP conversation")
+    operators_email: str = Field(default="", description="comma-separated addresses of the operators: failed jobs, "
+                                 "damage found by an audit, failed duties (empty: no operator notices are sent)")
+    mail_max_attempts: int = Field(default=8, ge=1, le=100, description="attempts to send one notice before it is "
+                                   "marked failed (retried after 1, 2, 4 … minutes, at most an hour apart)")
+    scheduler_tick_seconds: float = Field(default=30.0, ge=0.1, le=3600, description="how often `rsarchive "
+                                          "scheduler` looks for due duties and sends the outbox")
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -26,6 +26,7 @@ from typing import Any
 
 from rsarchive.db import connect
 from rsarchive.errors import ConflictError, NotFoundError, RsArchiveError, UsageError
+from rsarchive.notify import OPERATORS, queue as queue_notice
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,13 @@ class Job:
 
 def _job(row: tuple[Any, ...]) -> Job:
     return Job(*row)
+
+
+def _notify_failed(conn: Any, job_id: int, kind: str, attempts: int, error: str) -> None:
+    """The operators' e-mail about a job that failed for good, sent from the outbox once this commits."""
+    queue_notice(conn, "job_failed", [OPERATORS], "job_failed",
+                 {"job": {"id": job_id, "kind": kind, "attempts": attempts, "error": error}},
+                 dedup=f"job:{job_id}:failed:{attempts}")
 
 
 class JobQueue:
@@ -148,13 +156,14 @@ class JobQueue:
                     WHERE kind = ANY(%(kinds)s) AND (%(job)s::bigint IS NULL OR id = %(job)s::bigint)
                       AND state = 'running' AND lease_expires < now() AND attempts >= max_attempts
                     FOR UPDATE SKIP LOCKED)
-            RETURNING id, error
+            RETURNING id, error, kind, attempts
             """,
             params,
         ).fetchall()
-        for job_id, error in rows:
+        for job_id, error, kind, attempts in rows:
             self._event(conn, job_id, "failed", None, None, {"error": error, "transient": True})
             log.error("job %d: %s", job_id, error)
+            _notify_failed(conn, job_id, kind, attempts, error)
 
     def fence(self, conn: Any, job_id: int, worker: str, attempt: int) -> None:
         """Inside the caller's transaction on ``conn``: check that ``worker``'s claim ``attempt`` still
@@ -221,13 +230,13 @@ class JobQueue:
         (``max_attempts`` grows by one; attempt numbers stay unique: they are the fencing tokens)."""
         with connect(self.dsn) as conn:
             row = conn.execute(
-                "SELECT attempts, max_attempts FROM rsarchive.jobs WHERE id = %s AND lease_owner = %s "
+                "SELECT attempts, max_attempts, kind FROM rsarchive.jobs WHERE id = %s AND lease_owner = %s "
                 "AND state = 'running' FOR UPDATE",
                 (job_id, worker),
             ).fetchone()
             if row is None:
                 return None
-            attempts, max_attempts = row
+            attempts, max_attempts, kind = row
             retry = (transient and attempts < max_attempts) or not counts
             delay = min(self.backoff_seconds * 2 ** (attempts - 1), self.max_backoff_seconds)
             state = "queued" if retry else "failed"
@@ -241,6 +250,8 @@ class JobQueue:
             event = "waiting" if not counts else "retry" if retry else "failed"
             self._event(conn, job_id, event, worker, None,
                         {"error": error, "transient": transient, "delay_s": delay if retry else None})
+            if state == "failed":
+                _notify_failed(conn, job_id, kind, attempts, error)
             return state
 
     def due_now(self, job_id: int) -> bool:

@@ -12,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rsarchive.errors import ConflictError
 from rsarchive.fonts import dejavu
 from rsarchive.i18n import format_date
 from rsarchive.law import calendar
-from rsarchive.requests.lifecycle import RequestRecord
 from rsarchive.requests.models import PURPOSE_LABELS
+
+if TYPE_CHECKING:  # lifecycle queues the refusal letter with its notice (requests.notices)
+    from rsarchive.requests.lifecycle import RequestRecord
 
 ARCHIVE_NAME_VI = "Cơ sở dữ liệu viễn thám quốc gia"
 ARCHIVE_NAME_EN = "National Remote Sensing Archive of Viet Nam"

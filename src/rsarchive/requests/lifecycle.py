@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
 from rsarchive.law import calendar, load_basis
+from rsarchive.requests import notices
 from rsarchive.requests.models import Approval, RequestForm
 from rsarchive.requests.requesters import require_individual
 from rsarchive.users.identity import Principal, require
@@ -173,7 +174,9 @@ def submit(conn: Any, principal: Principal, form: RequestForm, received_at: date
                "due_date": due.isoformat(), "period": reply.period.describe("en"), "basis": reply.cite("en"),
                "rule": calendar.RULE})
     log.info("request %d received from %s, due %s", request_id, principal.organisation, due)
-    return get(conn, principal, request_id)
+    record = get(conn, principal, request_id)
+    notices.request_changed(conn, record)  # queued in this transaction, e-mailed after it commits
+    return record
 
 
 def get(conn: Any, principal: Principal, request_id: int, *, for_update: bool = False) -> RequestRecord:
@@ -222,7 +225,9 @@ def transition(conn: Any, principal: Principal, request_id: int, to_status: str,
     detail.update({"due_date": record.due_date.isoformat(), "on_time": today <= record.due_date})
     log_event(conn, principal, to_status, request_id, record.status, to_status, detail)
     log.info("request %d: %s → %s by %s", request_id, record.status, to_status, principal.name)
-    return get(conn, principal, request_id)
+    record = get(conn, principal, request_id)
+    notices.request_changed(conn, record)  # queued in this transaction, e-mailed after it commits
+    return record
 
 
 def start_review(conn: Any, principal: Principal, request_id: int) -> RequestRecord:

@@ -47,6 +47,7 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
         "item_actions": APPEND, "schema_migrations": "SELECT",
         # harvests of the bodies' catalogs (rsarchive.harvest, run by the scheduler): withdrawals are item actions
         "harvest_sources": KEEP, "harvested_items": KEEP,
+        "mail_outbox": APPEND,  # a failed job's notice to the operators
     },
     ("worker", "public"): {"published_items": ALL, "schema_migrations": "SELECT"},
     ("api_internal", "internal"): {
@@ -59,6 +60,8 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
         "objects": "SELECT",
         # read only, for /metrics (jobs by state, queue, last audit)
         "jobs": "SELECT", "fixity_events": "SELECT",
+        # request notices are queued with the transition; the API may send the outbox
+        "mail_outbox": KEEP, "duty_runs": "SELECT",
     },
     ("api_internal", "public"): {"published_items": ALL},
 }

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rsarchive.errors import IntegrityError, NotFoundError, StorageError
+from rsarchive.notify import OPERATORS, queue
 from rsarchive.storage import records
 from rsarchive.storage.archive import Archive, transfer
 from rsarchive.storage.base import ObjectStore
@@ -101,8 +102,20 @@ def audit(archive: Archive, *, sample: int | None = None, forms: Iterable[Form |
             report.objects.append(result)
             if on_object is not None:
                 on_object(result)
+        _notify_damage(conn, report)
     log.info("%s", report.summary())
     return report
+
+
+def _notify_damage(conn: object, report: AuditReport) -> None:
+    """Queue the operators' e-mail when the audit found damage (repaired or not)."""
+    repaired = [o for o in report.objects if o.status == "repaired"]
+    if not repaired and not report.unrepaired:
+        return
+    queue(conn, "audit_damage", [OPERATORS], "audit_damage",
+          {"run": report.run, "checked": len(report.objects), "repaired": len(repaired),
+           "unrepaired": report.unrepaired[:100], "repaired_objects": repaired[:100]},
+          dedup=f"audit:{report.run}")
 
 
 def _audit_one(conn: object, archive: Archive, record: ObjectRecord, run: str, repair: bool,
