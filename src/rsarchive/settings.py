@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("RSARCHIVE_S3_REGION", "AWS_REGION", "s3_region"))
     s3_access_key: str = Field(default="", validation_alias=AliasChoices("RSARCHIVE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "s3_access_key"))
     s3_secret_key: str = Field(default="", repr=False, validation_alias=AliasChoices("RSARCHIVE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "s3_secret_key"))
+    s3_connect_timeout_s: float = Field(default=5.0, gt=0, description="seconds to wait for the S3 endpoint to accept "
+                                        "a connection (a refused connection fails at once)")
+    s3_read_timeout_s: float = Field(default=60.0, gt=0, description="seconds to wait for the next bytes of an S3 "
+                                     "answer: a hung server (not a refusal) fails after this, per attempt")
+    s3_part_size_mib: int = Field(default=32, ge=5, le=5120, description="objects larger than this go to S3 in a "
+                                  "multipart upload of parts this size (MiB; S3's minimum is 5)")
+    s3_attempts: int = Field(default=4, ge=1, le=20, description="attempts of one S3 request on transient failures "
+                             "(each also retried up to 3 times by botocore); then the request fails")
 
     pg_host: str = "127.0.0.1"
     pg_port: int = Field(default=5439, ge=1, le=65535)
