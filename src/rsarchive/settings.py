@@ -135,6 +135,9 @@ class Settings(BaseSettings):
                             "catalog export files)")
     job_lease_seconds: float = Field(default=60.0, ge=1, le=3600, description="lease of a claimed job (renewed by "
                                      "heartbeats); a dead worker's job is taken over after it (worker, ingest --wait)")
+    job_retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600, description="wait before a job that failed "
+                                             "transiently runs again; doubled at each attempt (max_attempts of the "
+                                             "pipeline): the outage of a server a job can ride out")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_statement_timeout_ms: int = Field(default=5000, ge=1, description="PostgreSQL statement_timeout of the API's "

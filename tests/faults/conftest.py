@@ -78,7 +78,8 @@ def downlink(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 ENV_SETTINGS = ("archive_root", "pg_port", "internal_db", "public_db", "seaweed_s3_port", "primary_bucket",
                 "copy_bucket", "secrets_file", "store_url", "copy_store_url", "s3_endpoint_url",
-                "s3_connect_timeout_s", "s3_read_timeout_s", "s3_attempts", "s3_part_size_mib", "job_lease_seconds")
+                "s3_connect_timeout_s", "s3_read_timeout_s", "s3_attempts", "s3_part_size_mib", "job_lease_seconds",
+                "job_retry_backoff_seconds")
 
 
 def env(settings: Settings) -> dict[str, str]:

@@ -190,13 +190,14 @@ def test_request_transition_with_postgres_stopped(fault_stack: Settings, fresh: 
 @pytest.mark.parametrize("mode", ["down", "blip"])
 def test_catalog_export_with_postgres_stopped(fault_stack: Settings, fresh: Settings, downlink: Path,
                                               tmp_path: Path, mode: str) -> None:
-    """Stopped while the export writes items: the export fails (or finishes, after a blip); the root
-    catalog.json is written last, so a reader never follows it to a missing item; the same command again
-    gives the whole public catalog."""
+    """Stopped while the export reads and writes items: the export fails (or finishes, after a blip); no
+    collection or root catalog links to an item not written yet; the same command again gives the whole
+    public catalog."""
     done = rsarchive(fresh, *ingest_command(downlink))
     assert done.returncode == 0, done.stdout + done.stderr
     target = tmp_path / "static"
-    point = Point("export", "catalog/export.py", "export_catalog", "_write_items_and_collections(", 1)
+    point = Point("export", "catalog/export.py", "_write_items_and_collections",
+                  'writer.put(f"{cid}/{item_id}/{item_id}.json"', 2)  # one item written, the cursor open
     run = paused(fresh, point, tmp_path / "control", "catalog", "export", "--to", str(target))
     run.wait_at_point(60)
     _stop(fault_stack, mode)
@@ -206,13 +207,15 @@ def test_catalog_export_with_postgres_stopped(fault_stack: Settings, fresh: Sett
     if mode == "down":
         assert first != 0
         faults.restart_postgres(fault_stack)
-        assert not (target / "catalog.json").exists()
+        assert not (target / "catalog.json").exists() and not list(target.rglob("collection.json"))
     again = rsarchive(fresh, "catalog", "export", "--to", str(target))
     assert again.returncode == 0, again.stdout + again.stderr
-    exported = {p.stem for p in target.rglob("*.json")}
+    exported = {p.stem for p in target.glob("*/*/*.json")}
     public = items(fresh.public_database_dsn)
-    for ids in public.values():
-        assert all(i in exported for i in ids)
+    assert exported == {i for ids in public.values() for i in ids} and len(exported) == 3
+    catalog = json.loads((target / "catalog.json").read_text())
+    assert sorted(link["href"] for link in catalog["links"] if link["rel"] == "child") == sorted(
+        f"./{c}/collection.json" for c in public)
     _note("catalog export", f"postgres-{mode}", f"exit {first}; re-run wrote the whole catalog")
 
 

@@ -36,6 +36,9 @@ from .test_postgres import _note, _store_level0
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 FAULTS = ["kill", "freeze"]
+RETRY_BACKOFF_S = 15.0
+"""The job's retry backoff in the ingest cases: a SeaweedFS restart (~10 s) fits in it, so the job does not
+spend its 3 attempts while the server starts (with the default 5 s it took 3 attempts, at the edge)."""
 
 
 class _Outage:
@@ -101,6 +104,7 @@ def _ingest_through(fault_stack: Settings, fresh: Settings, path: Path, point: P
     comes back once that failure is recorded; the same ``ingest --wait`` retries and finishes (re-run when it
     ended)."""
     outage = _Outage(fault_stack, fault)
+    fresh = fresh.derive(job_retry_backoff_seconds=RETRY_BACKOFF_S)
     command = ingest_command(path)
     run = paused(fresh, point, tmp_path / "control", *command)
     run.wait_at_point(240)
@@ -132,7 +136,8 @@ def _ingest_through(fault_stack: Settings, fresh: Settings, path: Path, point: P
     assert job.state == "succeeded", job.error
     scenes = len(job.result["scenes"]) if job.result else 0
     one_clean_set(fresh, scenes=scenes)
-    how = (f"attempt failed after {failed_after:.0f} s ({error.split(':')[0][:60] or 'exit'}); "
+    why = "S3 endpoint cannot be reached" if "cannot be reached" in error else (error[:80] or f"exit {code}")
+    how = (f"attempt failed after {failed_after:.0f} s ({why}); "
            + ("the same `ingest --wait` retried and finished" if rerun is None else "re-run finished it")
            + f" ({job.attempts} attempts)")
     _note(label, f"seaweedfs-{fault}", how)
