@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("RSARCHIVE_S3_REGION", "AWS_REGION", "s3_region"))
     s3_access_key: str = Field(default="", validation_alias=AliasChoices("RSARCHIVE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "s3_access_key"))
     s3_secret_key: str = Field(default="", repr=False, validation_alias=AliasChoices("RSARCHIVE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "s3_secret_key"))
+    s3_connect_timeout_s: float = Field(default=5.0, gt=0, description="seconds to wait for the S3 endpoint to accept "
+                                        "a connection (a refused connection fails at once)")
+    s3_read_timeout_s: float = Field(default=60.0, gt=0, description="seconds to wait for the next bytes of an S3 "
+                                     "answer: a hung server (not a refusal) fails after this, per attempt")
+    s3_part_size_mib: int = Field(default=32, ge=5, le=5120, description="objects larger than this go to S3 in a "
+                                  "multipart upload of parts this size (MiB; S3's minimum is 5)")
+    s3_attempts: int = Field(default=4, ge=1, le=20, description="attempts of one S3 request on transient failures "
+                             "(each also retried up to 3 times by botocore); then the request fails")
 
     pg_host: str = Field(default="127.0.0.1", description="address PostgreSQL listens on and clients connect to")
     pg_hba_networks: list[str] = Field(default_factory=list, description="networks (CIDR) besides the local host "
@@ -144,6 +152,9 @@ class Settings(BaseSettings):
                             "catalog export files)")
     job_lease_seconds: float = Field(default=60.0, ge=1, le=3600, description="lease of a claimed job (renewed by "
                                      "heartbeats); a dead worker's job is taken over after it (worker, ingest --wait)")
+    job_retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600, description="wait before a job that failed "
+                                             "transiently runs again; doubled at each attempt (max_attempts of the "
+                                             "pipeline): the outage of a server a job can ride out")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_statement_timeout_ms: int = Field(default=5000, ge=1, description="PostgreSQL statement_timeout of the API's "

@@ -55,7 +55,7 @@ def follow(settings: Settings, job_id: int, *, run_here: bool = True, scheduler:
            progress: bool = True, poll_seconds: float = 1.0) -> Job:
     """Wait for a job to finish; with ``run_here`` this process runs it whenever it can be claimed: when
     queued and due, and when a worker's lease on it expired (a worker, or an earlier foreground run, died)."""
-    queue = JobQueue(settings.internal_database_dsn)
+    queue = JobQueue(settings.internal_database_dsn, backoff_seconds=settings.job_retry_backoff_seconds)
     bars = StageBars(progress)
     client = open_scheduler(scheduler)
     try:
@@ -85,7 +85,7 @@ def follow(settings: Settings, job_id: int, *, run_here: bool = True, scheduler:
 def run_workers(settings: Settings, *, concurrency: int = 1, scheduler: str | None = None,
                 lease_seconds: float = 60.0, once: bool = False) -> None:
     """Run ``concurrency`` workers until SIGINT/SIGTERM (or, with ``once``, until the queue is empty)."""
-    queue = JobQueue(settings.internal_database_dsn)
+    queue = JobQueue(settings.internal_database_dsn, backoff_seconds=settings.job_retry_backoff_seconds)
     client = open_scheduler(scheduler or settings.dask_scheduler)
     stop = threading.Event()
 

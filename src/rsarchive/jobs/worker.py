@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+
 from rsarchive.db import connect
 
 from rsarchive.errors import (
@@ -42,7 +44,9 @@ log = logging.getLogger(__name__)
 
 PERMANENT = (DecodeError, CalibrationError, UsageError, ConfigError, CatalogError, ProcessingError, IntegrityError)
 """Errors that another attempt cannot fix: the job fails at once with the message."""
-TRANSIENT = (ServiceError, StorageError, ConnectionError, TimeoutError)
+TRANSIENT = (ServiceError, StorageError, ConnectionError, TimeoutError, psycopg.OperationalError)
+"""Errors another attempt may not meet: back to the queue (psycopg's OperationalError: the database
+went away in the middle of a statement, e.g. restarted; a refused connection is a ServiceError)."""
 
 
 @dataclass
@@ -188,7 +192,7 @@ class Worker:
         while not stop.wait(self.heartbeat_seconds):
             try:
                 alive = self.queue.heartbeat(job.id, self.name, self.lease_seconds)
-            except ServiceError as exc:
+            except (ServiceError, psycopg.OperationalError) as exc:  # unreachable, or restarted mid-statement
                 if time.monotonic() + self.heartbeat_seconds - renewed < self.lease_seconds:
                     log.warning("heartbeat for job %d failed, retrying: %s", job.id, exc)
                     continue

@@ -33,5 +33,7 @@ def open_store(url: str, settings: Settings | None = None, *, role: str = "prima
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         return S3Store(bucket, prefix=prefix, endpoint_url=endpoint or None, region=settings.s3_region,
                        access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None,
-                       concurrency=settings.io_threads)  # the io share of the thread budget
+                       concurrency=settings.io_threads,  # the io share of the thread budget
+                       part_size=settings.s3_part_size_mib << 20, attempts=settings.s3_attempts,
+                       connect_timeout=settings.s3_connect_timeout_s, read_timeout=settings.s3_read_timeout_s)
     raise ConfigError(f"store URL {url!r} must start with file:// or s3://")

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from rsarchive.errors import IntegrityError, NotFoundError, StorageError
+from rsarchive.errors import IntegrityError, NotFoundError, ServiceError, StorageError
 from rsarchive.notify import OPERATORS, queue
 from rsarchive.storage import records
 from rsarchive.storage.archive import Archive, transfer
@@ -21,7 +21,17 @@ from rsarchive.storage.records import ObjectRecord
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuditReport", "ObjectAudit", "audit"]
+__all__ = ["AuditIncomplete", "AuditReport", "ObjectAudit", "audit"]
+
+
+class AuditIncomplete(ServiceError):
+    """The audit stopped: a store could not be read or written (refused, timed out, a server error).
+    A transient failure is never taken for a missing or damaged object: the object it was on is
+    neither marked nor repaired, and the objects after it are not checked (run the audit again)."""
+
+    def __init__(self, message: str, report: AuditReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -73,7 +83,7 @@ def _repair(source: ObjectStore, target: ObjectStore, record: ObjectRecord) -> t
     try:
         transfer(source, record.key, target, expected_sha256=record.sha256, expected_size=record.size, repair=True)
         target.get(record.key, None, expected_sha256=record.sha256, expected_size=record.size)
-    except (IntegrityError, NotFoundError, StorageError) as exc:
+    except (IntegrityError, NotFoundError) as exc:  # a store error (even permanent) leaves the audit incomplete
         return False, f"repair from {source.url} failed: {exc}"
     return True, f"restored from {source.url}"
 
@@ -98,7 +108,16 @@ def audit(archive: Archive, *, sample: int | None = None, forms: Iterable[Form |
         if on_start is not None:
             on_start(len(chosen))
         for record in chosen:
-            result = _audit_one(conn, archive, record, report.run, repair, check_primary=not copies_only)
+            try:
+                result = _audit_one(conn, archive, record, report.run, repair, check_primary=not copies_only)
+            except (ServiceError, StorageError) as exc:
+                if isinstance(exc, IntegrityError):
+                    raise
+                message = (f"{report.summary()} before it stopped, incomplete: {len(chosen) - len(report.objects)} "
+                           f"object(s) not checked, from {record.key}: {exc}; nothing was marked missing or "
+                           "repaired because of it: run the audit again when the store answers")
+                log.error("%s", message)
+                raise AuditIncomplete(message, report) from None
             report.objects.append(result)
             if on_object is not None:
                 on_object(result)

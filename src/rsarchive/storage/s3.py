@@ -58,6 +58,7 @@ class S3Store:
     def __init__(self, bucket: str, *, prefix: str = "", endpoint_url: str | None = None,
                  region: str = "us-east-1", access_key: str | None = None, secret_key: str | None = None,
                  part_size: int = 32 << 20, concurrency: int = 4, attempts: int = 4,
+                 connect_timeout: float = 5.0, read_timeout: float = 60.0,
                  retention: dt.timedelta = dt.timedelta(days=365 * _RETENTION_YEARS),
                  lock_mode: str = "COMPLIANCE") -> None:
         from botocore.config import Config
@@ -80,7 +81,8 @@ class S3Store:
         self._checksums: bool | None = None  # does the server keep x-amz-checksum-sha256?
         self._object_lock: bool | None = None
         session = _session(access_key, secret_key, region)
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=120,
+        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=connect_timeout,
+                        read_timeout=read_timeout,
                         max_pool_connections=2 * self.concurrency + 4, tcp_keepalive=True)
         self.client = session.client("s3", endpoint_url=endpoint_url, config=config)
 
