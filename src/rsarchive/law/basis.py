@@ -43,6 +43,28 @@ class Authority(_Model):
     ministry_confirmed: bool = False
     archive_vi: str
     archive_en: str
+    # The custodian of the data (Circular 09/2017/TT-BTNMT, Art. 7.1(y): name, address, telephone, e-mail).
+    custodian_address: str = ""
+    custodian_city: str = ""
+    custodian_country: str = ""
+    custodian_phone: str = Field(default="", pattern=r"^(\+[1-9][0-9]{3,14})?$")
+    custodian_email: str = ""
+    custodian_confirmed: bool = False
+
+    def custodian_contact(self) -> dict[str, Any]:
+        """The custodian as a STAC ``contacts`` entry (contacts extension v0.1.1), Vietnamese first."""
+        contact: dict[str, Any] = {"name": f"{self.archive_vi} / {self.archive_en}",
+                                   "organization": f"{self.ministry_vi} / {self.ministry_en}",
+                                   "roles": ["custodian"]}
+        address = {k: v for k, v in (("deliveryPoint", [self.custodian_address] if self.custodian_address else None),
+                                     ("city", self.custodian_city), ("country", self.custodian_country)) if v}
+        if address:
+            contact["addresses"] = [address]
+        if self.custodian_phone:
+            contact["phones"] = [{"value": self.custodian_phone}]
+        if self.custodian_email:
+            contact["emails"] = [{"value": self.custodian_email}]
+        return contact
 
     def ministry(self, lang: str = "vi") -> str:
         return self.ministry_vi if lang == "vi" else self.ministry_en
@@ -175,6 +197,8 @@ class LegalBasis(_Model):
         out += [f"rule {k}" for k, v in self.rules.items() if not v.confirmed]
         if not self.authority.ministry_confirmed:
             out.append("authority ministry")
+        if not self.authority.custodian_confirmed:
+            out.append("authority custodian contact")
         return out
 
     @classmethod
