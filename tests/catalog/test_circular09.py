@@ -71,9 +71,13 @@ def test_the_product_carries_every_circular_09_field(ingested: dict[str, dict[st
 
 
 def test_the_raw_item_carries_the_fields_it_has(ingested: dict[str, dict[str, Any]]) -> None:
-    """The raw item (L1A, sensor geometry) has a–g, k, l, o–y; its cloud cover, incidence angle, GSD and
-    quicklook are computed at the product stage (see README: not yet on raw items)."""
-    _check_common(ingested["raw"])
+    """The raw item (L1A, sensor geometry) has a–g, k, l, n–y; its cloud cover, incidence angle and quicklook
+    are computed at the product stage (see README: not yet on raw items)."""
+    raw, product = ingested["raw"], ingested["product"]
+    _check_common(raw)
+    # n: the nominal GSD from the approximate footprint and the finest band's grid (PAN); the product's MS grid
+    # is four times coarser than PAN on this mission
+    assert 0 < raw["properties"]["gsd"] < product["properties"]["gsd"]
 
 
 def test_the_field_table_covers_article_7_1() -> None:
