@@ -73,6 +73,9 @@ def test_commercial_pays_the_table_rate(table: FeeSchedule) -> None:
     assert line["cite_vi"] == "Điều 3.1 Thông tư 187/2016/TT-BTC (sửa đổi bởi Thông tư 108/2017/TT-BTC)"
     assert line["cite"] == "Art. 3.1, Circular 187/2016/TT-BTC (as amended by Circular 108/2017/TT-BTC)"
     assert line["description_vi"].startswith("Sản phẩm ảnh") and line["description"].startswith("Image product")
+    # the statement is issued in the name of the ministry of the legal basis, not the former one
+    assert fee["issuer_vi"].endswith("Bộ Nông nghiệp và Môi trường")
+    assert fee["issuer"].endswith("Ministry of Agriculture and Environment")
 
 
 def test_security_and_defence_pay_60_percent(table: FeeSchedule) -> None:
@@ -110,6 +113,21 @@ def test_reductions_combine_by_multiplying(table: FeeSchedule) -> None:
     fee = table.statement("security_defence_emergency", [OLD], DELIVERED)
     assert fee["total"] == 300_000 and fee["lines"][0]["percent"] == 30
     assert fee["lines"][0]["rules"] == ["fee.levels", "fee.age-reduction", "fee.security-defence-emergency"]
+
+
+def test_fee_rules_say_what_the_circular_says() -> None:
+    """The numbers the code uses are the ones in the rules' quoted Vietnamese text."""
+    from rsarchive.law import load_basis
+
+    basis = load_basis()
+    security, exempt, age = (basis.rule(k) for k in ("fee.security-defence-emergency", "fee.exempt-leaders",
+                                                      "fee.age-reduction"))
+    assert "bằng 60% mức phí quy định tại khoản 1" in security.text_vi and security.rate_percent == 60
+    assert security.confirmed and security.article == "3.2" and security.amended_by == "circular-108-2017"
+    assert "Miễn thu phí" in exempt.text_vi and "lãnh đạo Đảng và Nhà nước" in exempt.text_vi
+    assert exempt.rate_percent == 0 and exempt.article == "3.3"
+    assert "36 tháng" in age.text_vi and "50%" in age.text_vi and age.rate_percent == 50
+    assert (age.period.count, age.period.unit) == (36, "months")
 
 
 def test_shipped_table_is_marked_placeholder() -> None:

@@ -224,7 +224,9 @@ def fulfil_command(token: str | None, as_user: str | None, request_id: int, as_j
         return
     fee = result.fee_statement
     click.echo(f"request {request_id} fulfilled: {len(result.manifest['items'])} items, "
-               f"fee {fee['total']:,} {fee['currency']} ({fee['basis']})")
+               f"fee {fee['total']:,} {fee['currency']} ({fee['basis']})"
+               + ("" if fee.get("exempt") or not fee["total"] else
+                  f"; released when paid: rsarchive requests pay {request_id} --amount … --date … --reference …"))
 
 
 @command.command("pay")

@@ -122,7 +122,10 @@ class FeeSchedule(BaseModel):
         if any(AGE_RULE in line["rules"] for line in lines):
             applied.append(age_rule)
         placeholder = any(line["placeholder"] for line in lines)
+        who = basis.authority
         return {
+            "issuer_vi": f"{who.archive('vi')} — {who.ministry('vi')}",
+            "issuer": f"{who.archive('en')} — {who.ministry('en')}",
             "currency": self.currency, "purpose": purpose, "delivered_on": delivered_on.isoformat(),
             "lines": lines, "total": int(total), "exempt": exempt,
             "basis_vi": "; ".join(rule.cite("vi") for rule in applied),
