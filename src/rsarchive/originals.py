@@ -1,4 +1,4 @@
-"""Foreign data as first received (Decision 81, Art. 5.1 b–c, Art. 13.4).
+"""Foreign data as first received (Decision 81, Art. 5.1 b–d, Art. 13.4).
 
 ``register`` keeps the delivered files byte-exact as ``original`` objects with a
 verified ``copy``, records the delivery, and catalogues it when its metadata is
@@ -30,8 +30,19 @@ from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Route = Literal["purchase", "exchange", "aid"]
-METADATA_MONTHS = 3
+Route = Literal["purchase", "exchange", "aid", "foreign-station"]
+ROUTES: tuple[str, ...] = ("purchase", "exchange", "aid", "foreign-station")
+"""Art. 5.1 b (purchase), c (exchange, cooperation, aid), d (foreign-operated or joint stations)."""
+
+
+@dataclass(frozen=True)
+class Funding:
+    """How a purchase was paid for and the purchase opinion it rests on (Art. 10.2; Decree 03/2019, Art. 15.4),
+    checked by the caller (``rsarchive.requests.purchase.check_for_registration``)."""
+
+    funding: str | None = None
+    opinion_id: int | None = None
+    note: str = ""
 
 
 class OriginalMetadata(BaseModel):
@@ -90,10 +101,11 @@ class Delivery:
 
 
 def metadata_due(received: dt.date) -> dt.date:
-    """Three calendar months after receipt (the last day of a shorter month when needed)."""
-    from dateutil.relativedelta import relativedelta
+    """The end of the time limit of rule ``foreign.metadata`` of the legal basis after receipt (three calendar
+    months: the last day of a shorter month when needed, moved off a day that is not a working day)."""
+    from rsarchive.law import load_basis
 
-    return received + relativedelta(months=METADATA_MONTHS)
+    return load_basis().rule("foreign.metadata").period.end(received)
 
 
 class MetadataOverrides(BaseModel):
@@ -144,14 +156,15 @@ def _delivery_id(provider: str, received: dt.date, files: Sequence[DeliveredFile
 
 
 def _check_delivery(route: str, received: dt.date) -> None:
-    if route not in ("purchase", "exchange", "aid"):
-        raise UsageError(f"route {route!r} is not one of purchase, exchange, aid")
+    if route not in ROUTES:
+        raise UsageError(f"route {route!r} is not one of {', '.join(ROUTES)}")
     if received > dt.date.today():
         raise UsageError(f"received date {received} is in the future")
 
 
 def register(settings: Settings, files: Sequence[str | Path], *, provider: str, route: Route,
-             received: dt.date, metadata: OriginalMetadata | MetadataOverrides | None = None) -> Delivery:
+             received: dt.date, metadata: OriginalMetadata | MetadataOverrides | None = None,
+             funding: Funding | None = None) -> Delivery:
     """Store the delivery ``files`` (files, product directories, SAFE folders, ``.tar``/``.tar.gz``/
     ``.zip`` archives) as originals (+ verified copies) and record it.
 
@@ -170,7 +183,7 @@ def register(settings: Settings, files: Sequence[str | Path], *, provider: str, 
             overrides = metadata if isinstance(metadata, MetadataOverrides) else (
                 MetadataOverrides.model_validate(metadata.model_dump()) if metadata is not None else MetadataOverrides())
             return _register_product(settings, delivered, product, provider=provider, route=route,
-                                     received=received, overrides=overrides)
+                                     received=received, overrides=overrides, funding=funding)
         packaged = any(Path(f).is_dir() or Path(f).name.lower().endswith(ARCHIVE_SUFFIXES) for f in files)
         if metadata is None and packaged:
             raise UsageError(unrecognised_message(delivered.readable))
@@ -179,7 +192,7 @@ def register(settings: Settings, files: Sequence[str | Path], *, provider: str, 
             full.footprint()  # validate before storing anything
         delivery_id = _delivery_id(provider, received, delivered.stored)
         keys = _store_originals(settings, delivered.stored, provider, received, delivery_id)
-    _record_delivery(settings, delivery_id, provider, route, received, keys)
+    _record_delivery(settings, delivery_id, provider, route, received, keys, funding)
     log.info("registered delivery %s (%d file(s)) from %s", delivery_id, len(keys), provider)
     if full is not None:
         return add_metadata(settings, delivery_id, full)
@@ -200,12 +213,14 @@ def _store_originals(settings: Settings, files: Sequence[DeliveredFile], provide
 
 
 def _record_delivery(settings: Settings, delivery_id: str, provider: str, route: str, received: dt.date,
-                     keys: list[str]) -> None:
+                     keys: list[str], funding: Funding | None = None) -> None:
+    funding = funding or Funding()
     with connect(settings.internal_database_dsn) as conn:
         conn.execute(
-            "INSERT INTO rsarchive.originals (delivery_id, provider, route, received, metadata_due, keys) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (delivery_id) DO NOTHING",
-            (delivery_id, provider, route, received, metadata_due(received), keys),
+            "INSERT INTO rsarchive.originals (delivery_id, provider, route, received, metadata_due, keys, funding, "
+            "opinion_id, opinion_note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (delivery_id) DO NOTHING",
+            (delivery_id, provider, route, received, metadata_due(received), keys, funding.funding,
+             funding.opinion_id, funding.note or None),
         )
         conn.commit()
 
@@ -214,7 +229,8 @@ _PLACEHOLDER = "1220" + "0" * 64
 
 
 def _register_product(settings: Settings, delivered: Delivered, product: ForeignProduct, *, provider: str,
-                      route: str, received: dt.date, overrides: MetadataOverrides) -> Delivery:
+                      route: str, received: dt.date, overrides: MetadataOverrides,
+                      funding: Funding | None = None) -> Delivery:
     """Catalogue a recognised product: COGs of its bands written and the item built and validated
     first (a bad product stores nothing), then originals, COGs, delivery, item."""
     import tempfile
@@ -278,7 +294,7 @@ def _register_product(settings: Settings, delivered: Delivered, product: Foreign
     for asset in item["assets"].values():
         asset["file:checksum"], asset["file:size"] = checksums[asset["href"]]
     keys = [o.href[len(archive.primary.url) + 1:] for o in originals]
-    _record_delivery(settings, delivery_id, provider, route, received, keys)
+    _record_delivery(settings, delivery_id, provider, route, received, keys, funding)
     with connect(settings.internal_database_dsn) as internal, connect(settings.public_database_dsn) as public:
         ensure_collections(internal, [product.collection])  # publish_items does the public one
         load_items(internal, [item])

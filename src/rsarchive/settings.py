@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     s3_access_key: str = Field(default="", validation_alias=AliasChoices("RSARCHIVE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "s3_access_key"))
     s3_secret_key: str = Field(default="", repr=False, validation_alias=AliasChoices("RSARCHIVE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "s3_secret_key"))
 
-    pg_host: str = "127.0.0.1"
+    pg_host: str = Field(default="127.0.0.1", description="address PostgreSQL listens on and clients connect to")
+    pg_hba_networks: list[str] = Field(default_factory=list, description="networks (CIDR) besides the local host "
+                                       "allowed to connect to the local PostgreSQL with a password (other hosts)")
     pg_port: int = Field(default=5439, ge=1, le=65535)
     pg_user: str = "rsarchive"
     internal_db: str = "rsarchive"
@@ -113,6 +115,8 @@ class Settings(BaseSettings):
 
     pg_bindir: str = Field(default="", description="PostgreSQL server binaries (empty: /usr/lib/postgresql/15/bin or PATH)")
     seaweed_binary: str = Field(default="", description="the weed executable (empty: beside Python, then PATH)")
+    seaweed_host: str = Field(default="127.0.0.1", description="address the local SeaweedFS listens on and its "
+                              "S3 endpoint's host")
     seaweed_s3_port: int = Field(default=8333, ge=1, le=65535)
     seaweed_master_port: int = Field(default=9333, ge=1, le=55535)
     seaweed_volume_port: int = Field(default=8480, ge=1, le=55535)
@@ -169,6 +173,37 @@ class Settings(BaseSettings):
     tiles_mosaic_max_items: int = Field(default=20, ge=1, le=200,
                                         description="most items read for one tile of a mosaic (newest first)")
 
+    # Operations: triggers (`rsarchive watch`) and metrics (/metrics, workers' metrics port)
+    watch_settle_seconds: float = Field(default=5.0, ge=0.1, le=3600,
+                                        description="a watched downlink is taken when its size and modification "
+                                                    "time (object: size and ETag) have not changed for this long and "
+                                                    "no writer holds it open (inotify), or at once when its "
+                                                    "<file>.done marker is there")
+    watch_poll_seconds: float = Field(default=2.0, ge=0.1, le=3600,
+                                      description="how often a watched directory is scanned and a watched bucket "
+                                                  "listed")
+    watch_polling: bool = Field(default=False, description="watch directories with watchdog's polling observer "
+                                "instead of inotify (network file systems, where inotify sees no remote writes)")
+    watch_spool_dir: str = Field(default="", description="where downlinks taken from a bucket are copied for the "
+                                 "workers (a directory the workers can read; empty: <archive_root>/watch/spool)")
+    watch_s3_endpoint_url: str = Field(default="", description="S3 endpoint of watched buckets (empty: "
+                                       "s3_endpoint_url); read with the worker's S3 identity")
+    metrics_allow: str = Field(default="127.0.0.1,::1",
+                               description="comma-separated addresses or networks that may read the API's /metrics "
+                                           "without a token, when the request did not come through a proxy "
+                                           "(X-Forwarded-For/Forwarded); anyone else needs an operator's or "
+                                           "administrator's bearer token (empty: a token always)")
+    metrics_cache_seconds: float = Field(default=10.0, ge=0, le=3600,
+                                         description="the database figures of /metrics are queried at most this "
+                                                     "often; scrapes in between get the last answer")
+    metrics_query_timeout_ms: int = Field(default=2000, ge=50, le=60_000,
+                                          description="statement_timeout of the /metrics queries (a slow database "
+                                                      "gives a scrape without those figures, never a long one)")
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535,
+                                     description="port of a worker's own Prometheus /metrics (job runs, stage "
+                                                 "durations, real-time factor); 0 = off")
+    worker_metrics_host: str = Field(default="127.0.0.1", description="address the worker's metrics port listens on")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -201,10 +236,12 @@ class Settings(BaseSettings):
         value = value.expanduser()
         return value if value.is_absolute() else (relative_base() / value).resolve()
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
-    def _proxies(cls, value: str) -> str:
+    def _proxies(cls, value: str, info: ValidationInfo) -> str:
         import ipaddress
+
+        what = "trusted proxy" if info.field_name == "trusted_proxies" else "metrics client"
 
         entries = [e.strip() for e in value.split(",") if e.strip()]
         for entry in entries:
@@ -212,7 +249,7 @@ class Settings(BaseSettings):
                 try:
                     ipaddress.ip_network(entry, strict=False)
                 except ValueError:
-                    raise ValueError(f"trusted proxy {entry!r} is not an IP address, a network or '*'") from None
+                    raise ValueError(f"{what} {entry!r} is not an IP address, a network or '*'") from None
         return ",".join(entries)
 
     @field_validator("pg_user", "worker_pg_role", "api_public_pg_role", "api_internal_pg_role")
@@ -271,7 +308,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def seaweed_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.seaweed_s3_port}"
+        return f"http://{self.seaweed_host}:{self.seaweed_s3_port}"
 
 
 def load_settings(**overrides: Any) -> Settings:

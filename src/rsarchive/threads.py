@@ -39,8 +39,12 @@ class ThreadBudget:
 
     @classmethod
     def of_machine(cls, io: int = 4) -> ThreadBudget:
-        """Every core of this machine."""
-        return cls(cpu=os.cpu_count() or 1, io=io)
+        """Every core this process may run on (its CPU affinity: a cpuset or ``taskset`` limits it)."""
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # not Linux
+            cores = os.cpu_count() or 1
+        return cls(cpu=max(cores, 1), io=io)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ThreadBudget:

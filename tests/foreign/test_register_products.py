@@ -81,7 +81,7 @@ def test_landsat_product_directory_registers_from_its_mtl(settings: Settings, fo
     assert props["processing:level"] == mtl.findtext("PRODUCT_CONTENTS/PROCESSING_LEVEL")
     assert (props["rsarchive:form"], props["rsarchive:provider"], props["rsarchive:acquisition_route"]) == (
         "original", "usgs", "exchange")
-    assert props["rsarchive:received"] == "2026-06-01T00:00:00Z" and props["rsarchive:metadata_due"] == "2026-09-01"
+    assert props["rsarchive:received"] == "2026-06-01T00:00:00Z" and props["rsarchive:metadata_due"] == "2026-09-03"  # 1 Sep, 2 Sep holidays
     assert props["rsarchive:metadata_deadline_met"] is (dt.date.today() <= dt.date(2026, 9, 1))
     # the archive is the custodian (Circular 09/2017/TT-BTNMT, Art. 7.1(y)), from the legal basis
     custodian = props["contacts"][-1]

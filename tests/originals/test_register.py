@@ -45,9 +45,15 @@ def _ids(dsn: str) -> list[str]:
 
 
 def test_metadata_due_three_calendar_months_after_receipt() -> None:
-    assert originals.metadata_due(dt.date(2026, 6, 1)) == dt.date(2026, 9, 1)
-    assert originals.metadata_due(dt.date(2026, 11, 30)) == dt.date(2027, 2, 28)
+    # rule foreign.metadata (Art. 13.4, 3 months): the same day three months on, off a non-working day
+    # 1 Jun 2026 → Tue 1 Sep 2026: National Day holiday (Mon 31 Aug swapped off, Tue 1, Wed 2 Sep) → Thu 3 Sep
+    assert originals.metadata_due(dt.date(2026, 6, 1)) == dt.date(2026, 9, 3)
+    # 30 Nov 2026 → no 30 Feb: Sun 28 Feb 2027 → Mon 1 Mar
+    assert originals.metadata_due(dt.date(2026, 11, 30)) == dt.date(2027, 3, 1)
+    # 30 Nov 2027 → Tue 29 Feb 2028 (leap year, a working day)
     assert originals.metadata_due(dt.date(2027, 11, 30)) == dt.date(2028, 2, 29)
+    # 15 Mar 2026 → Mon 15 Jun 2026 (a working day)
+    assert originals.metadata_due(dt.date(2026, 3, 15)) == dt.date(2026, 6, 15)
 
 
 def test_register_with_metadata_keeps_original_and_copy_and_catalogues(settings: Settings,
@@ -80,10 +86,11 @@ def test_missing_metadata_becomes_overdue_after_three_months(settings: Settings,
     delivery = originals.register(settings, delivery_files, provider="jaxa", route="exchange",
                                   received=dt.date(2026, 6, 1))
     assert delivery.item_id is None and _ids(settings.internal_database_dsn) == []
-    assert originals.overdue(settings, today=dt.date(2026, 9, 1)) == []
-    assert [d.delivery_id for d in originals.overdue(settings, today=dt.date(2026, 9, 2))] == [delivery.delivery_id]
+    # due Thu 3 Sep 2026 (1 Sep + the National Day holidays Tue 1 and Wed 2 Sep): overdue from 4 Sep
+    assert originals.overdue(settings, today=dt.date(2026, 9, 3)) == []
+    assert [d.delivery_id for d in originals.overdue(settings, today=dt.date(2026, 9, 4))] == [delivery.delivery_id]
     originals.add_metadata(settings, delivery.delivery_id, _meta())
-    assert originals.overdue(settings, today=dt.date(2026, 9, 2)) == []
+    assert originals.overdue(settings, today=dt.date(2026, 9, 4)) == []
 
 
 def test_original_without_classification_is_held_until_classified_and_published_without_its_files(

@@ -33,3 +33,13 @@ def client(archive: Archive) -> Iterator[Any]:
 
     with TestClient(create_requests_app(archive.settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live_url(archive: Archive) -> Iterator[str]:
+    """The requests app on a real uvicorn server (``rsarchive.testing.server.serve``)."""
+    from rsarchive.api.requests_app import create_requests_app
+    from rsarchive.testing.server import serve
+
+    with serve(create_requests_app(archive.settings)) as url:
+        yield url

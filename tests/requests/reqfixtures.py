@@ -146,3 +146,10 @@ def pay_in_full(client: Any, archive: Archive, request_id: int, officer: str = "
         state = answer.json()
     assert state["released"]
     return state
+
+
+def api_client(url: str, archive: Archive, user: str) -> Any:
+    """An ``httpx.Client`` on ``url`` carrying ``user``'s token."""
+    import httpx
+
+    return httpx.Client(base_url=url, headers=archive.headers(user), timeout=30)

@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from rsarchive.api.feeds import include_feeds
+from rsarchive.api.metrics import include_metrics
 from rsarchive.api.public_assets import include_public_assets
 from rsarchive.api.tiles import include_tiles
 from rsarchive.settings import Settings
@@ -403,6 +404,7 @@ def create_app(settings: Settings) -> Any:
     include_public_assets(app, settings)  # /assets/…: previews to anyone, data files on request (Art. 8)
     include_tiles(app, settings)  # /tiles/…: web-map tiles, public down to the preview zoom (#21)
     include_feeds(app, settings)  # /feeds/….atom: newly published items (#21)
+    include_metrics(app, settings)  # /metrics for Prometheus, and the request clock (#23; last: outermost)
     return app
 
 

@@ -62,6 +62,13 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "error_report": ("Báo lỗi dữ liệu", "Error report"),
     "item": ("Ảnh", "Item"),
     "reinstated": ("Đã khôi phục", "Reinstated"),
+    # complaints (Art. 9.5) and paper requests
+    "complaint": ("Khiếu nại", "Complaint"),
+    "received": ("Đã nhận", "Received"),
+    "accepted": ("Đã thụ lý", "Accepted"),
+    "not_accepted": ("Không thụ lý", "Not accepted"),
+    "settled": ("Đã giải quyết", "Settled"),
+    "entered_from_paper": ("Nhập từ văn bản giấy", "Entered from a paper letter"),
 }
 
 _ERROR_SUMMARIES: tuple[tuple[type[Exception], str, str], ...] = (

@@ -20,6 +20,17 @@ def include_requests(app: Any, settings: Settings) -> None:
     app.include_router(requests_router(settings))
     app.include_router(web_router(settings))
     app.include_router(held_router(settings))  # /api/items/held, …/classify, /web/officer/held
+    include_complaints(app, settings)  # complaints, paper requests, capability questions, purchase opinions
+
+
+def include_complaints(app: Any, settings: Settings) -> None:
+    """Complaints (Art. 9.5) with their pages and letters, paper requests, capability questions (Art. 13a)
+    and purchase opinions (Art. 10.2; Decree 03/2019, Art. 15.4)."""
+    from rsarchive.api.complaints_routes import complaints_router
+    from rsarchive.api.complaints_web import complaints_web_router
+
+    app.include_router(complaints_router(settings))
+    app.include_router(complaints_web_router(settings))
 
 
 def create_requests_app(settings: Settings) -> Any:

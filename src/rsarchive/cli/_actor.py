@@ -52,3 +52,16 @@ def validated(model: Any, data: dict[str, Any]) -> Any:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors())
         raise UsageError(f"invalid {model.__name__}: {problems}") from None
+
+
+def area_fields(aoi_file: str | None, bbox: str | None) -> dict[str, Any]:
+    """``--aoi FILE`` / ``--bbox W,S,E,N`` as the ``aoi`` / ``bbox`` fields of a body."""
+    body: dict[str, Any] = {}
+    if aoi_file:
+        body["aoi"] = read_aoi(aoi_file)
+    if bbox:
+        try:
+            body["bbox"] = [float(v) for v in bbox.split(",")]
+        except ValueError:
+            raise UsageError(f"--bbox {bbox!r} is not four numbers west,south,east,north") from None
+    return body

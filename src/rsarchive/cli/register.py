@@ -1,4 +1,5 @@
-"""``rsarchive register``: foreign data as first received (Art. 5.1 b–c, 13.4)."""
+"""``rsarchive register``: foreign data as first received (Art. 5.1 b–d, 13.4); a purchase states how it was
+paid for, and a state-budget purchase the purchase opinion it rests on (Art. 10.2; Decree 03/2019, Art. 15.4)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class _RegisterGroup(click.Group):
 @click.group("register", cls=_RegisterGroup)
 def command() -> None:
     """Register foreign data: `register PATH… --provider P --route R --received DATE [--metadata JSON]`
+    (a purchase also `--funding state_budget --opinion ID`, or `--funding other`)
     (PATH: a product directory, a SAFE folder, a .tar/.tar.gz/.zip archive or files),
     `register metadata DELIVERY --metadata JSON`, `register list`, `register overdue`."""
 
@@ -41,25 +43,41 @@ def _show(delivery: object, as_json: bool) -> None:
 @command.command("files", hidden=True)
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--provider", required=True, help="Who delivered the data (e.g. airbus, usgs, jaxa).")
-@click.option("--route", required=True, type=click.Choice(["purchase", "exchange", "aid"]),
-              help="Art. 5.1 b (purchase) or c (exchange, cooperation, aid).")
+@click.option("--route", required=True, type=click.Choice(["purchase", "exchange", "aid", "foreign-station"]),
+              help="Art. 5.1 b (purchase), c (exchange, cooperation, aid) or d (foreign-station: a station "
+                   "provided by a foreign party or run jointly with one).")
+@click.option("--funding", type=click.Choice(["state_budget", "other"]),
+              help="Route purchase: paid from the state budget or otherwise (required for a purchase).")
+@click.option("--opinion", "opinion_id", type=int,
+              help="Route purchase, state budget: the id of the purchase opinion allowing it "
+                   "(`rsarchive coverage --opinion …`).")
 @click.option("--received", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Date received (YYYY-MM-DD).")
 @click.option("--metadata", help="Metadata JSON (file or object): datetime, geometry or bbox, platform, … "
                                  "(for a recognised product: the fields that override its own metadata).")
 @click.option("--classification", type=click.Choice(["unclassified", "confidential", "secret", "top-secret"]),
               help="Security classification; without one the item is held until an officer classifies it.")
 @click.option("--json", "as_json", is_flag=True)
-def register_files(files: tuple[str, ...], provider: str, route: str, received: dt.datetime,
-                   metadata: str | None, classification: str | None, as_json: bool) -> None:
+def register_files(files: tuple[str, ...], provider: str, route: str, funding: str | None, opinion_id: int | None,
+                   received: dt.datetime, metadata: str | None, classification: str | None, as_json: bool) -> None:
     """Keep PATH… byte-exact as originals with a verified copy; catalogue the product from its own
-    metadata (Landsat C2, Sentinel-2 SAFE, DIMAP V2) or from --metadata."""
+    metadata (Landsat C2, Sentinel-2 SAFE, DIMAP V2) or from --metadata.  A state-budget purchase
+    without an allowing purchase opinion is refused before anything is stored."""
     from rsarchive import originals
+    from rsarchive.db import transaction
+    from rsarchive.requests.purchase import check_for_registration
+
+    settings = get_settings()
+    with transaction(settings) as conn:
+        note = check_for_registration(conn, route, funding, opinion_id)
 
     parsed = originals.parse_metadata(metadata)
     if classification is not None:
         parsed = (parsed or originals.MetadataOverrides()).model_copy(update={"classification": classification})
-    delivery = originals.register(get_settings(), files, provider=provider, route=route,  # type: ignore[arg-type]
-                                  received=received.date(), metadata=parsed)
+    delivery = originals.register(settings, files, provider=provider, route=route,  # type: ignore[arg-type]
+                                  received=received.date(), metadata=parsed,
+                                  funding=originals.Funding(funding, opinion_id, note))
+    if note:
+        click.echo(note, err=True)
     _show(delivery, as_json)
 
 

@@ -79,6 +79,32 @@ def submit_command(token: str | None, as_user: str | None, aoi_file: str | None,
         click.echo(f"{record.id} {record.due_date.isoformat()}")
 
 
+@command.command("enter")
+@token_option
+@click.argument("form_file")
+@click.option("--for", "requester", required=True, metavar="USER",
+              help="The requester's account (an organisation's member or an individual requester).")
+@click.option("--received", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The day the archive received the letter (YYYY-MM-DD); the deadline runs from it.")
+@click.option("--reference", help="The letter's number or registry entry.")
+@click.option("--json", "as_json", is_flag=True)
+def enter_command(token: str | None, as_user: str | None, form_file: str, requester: str, received: Any,
+                  reference: str | None, as_json: bool) -> None:
+    """Enter a request received on paper (officers): FORM_FILE is the request form as JSON (a file, or
+    an inline object; the API's body)."""
+    from rsarchive.jsoninput import read_model
+    from rsarchive.requests import paper
+    from rsarchive.requests.models import RequestForm
+
+    form = read_model(form_file, RequestForm, "request form")
+    with transaction(get_settings()) as conn:
+        record = paper.enter(conn, principal(conn, token, as_user), requester, form, received.date(), reference)
+    if as_json:
+        echo_json(record.to_dict())
+    else:
+        click.echo(f"{record.id} {record.due_date.isoformat()}")
+
+
 @command.command("list")
 @token_option
 @click.option("--status", type=click.Choice(["submitted", "in_review", "approved", "fulfilled", "refused", "cancelled"]))

@@ -25,11 +25,16 @@ def _print(statuses: list, as_json: bool) -> bool:  # type: ignore[type-arg]
 
 @command.command("up")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def up_command(as_json: bool) -> None:
+@click.option("--only", type=click.Choice(["postgres", "seaweedfs"]),
+              help="Start this service alone (a host that runs only the database or only the object store).")
+def up_command(as_json: bool, only: str | None) -> None:
     """Start what is not running, create databases and buckets, migrate. Idempotent."""
     from rsarchive import services
 
-    statuses = services.up(get_settings())
+    statuses = services.up(get_settings(), only=only)
+    if only is not None:
+        click.echo(f"{only}: up")
+        return
     if not _print(statuses, as_json):
         raise SystemExit(1)
 

@@ -17,15 +17,19 @@ def command() -> None:
 @command.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["requester", "officer", "operator", "admin"]))
-@click.option("--org", "organisation", metavar="ORG", help="Organisation (required for requesters; created if new).")
+@click.option("--org", "organisation", metavar="ORG",
+              help="Organisation (requesters: this or --id-number/--contact; created if new).")
+@click.option("--id-number", help="Individual requester (no --org): identity-card or passport number.")
+@click.option("--contact", help="Individual requester (no --org): address, e-mail or telephone.")
 @click.option("--clearance", default="unclassified", show_default=True,
               type=click.Choice(["unclassified", "confidential", "secret", "top-secret"]))
-def add_command(name: str, role: str, organisation: str | None, clearance: str) -> None:
+def add_command(name: str, role: str, organisation: str | None, id_number: str | None, contact: str | None,
+                clearance: str) -> None:
     """Create user NAME and print its API token (shown this once only)."""
     settings = get_settings()
     with transaction(settings) as conn:
         token = identity.add_user(conn, name, role, organisation, clearance,
-                                  lifetime_days=settings.token_lifetime_days)
+                                  lifetime_days=settings.token_lifetime_days, id_number=id_number, contact=contact)
     click.echo(token)
     click.echo(f"user {name} ({role}{', ' + organisation if organisation else ''}, clearance {clearance}) created; "
                f"the token above is shown only now and expires in {settings.token_lifetime_days} days", err=True)

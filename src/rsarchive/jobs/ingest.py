@@ -97,8 +97,11 @@ def file_sha256(path: Path, progress: Callable[[int], None] | None = None) -> tu
 
 
 def submit(settings: Settings, path: str | Path, reception: ReceptionRecord | None = None,
-           pipeline: str = "ingest-level0", progress: Callable[[int], None] | None = None) -> tuple[Job, bool]:
-    """Queue the ingest of a downlink; the same file (same sha256) is one job. True when created."""
+           pipeline: str = "ingest-level0", progress: Callable[[int], None] | None = None,
+           origin: dict[str, Any] | None = None) -> tuple[Job, bool]:
+    """Queue the ingest of a downlink; the same file (same sha256) is one job. True when created.
+
+    ``origin``: where a trigger found the file (:mod:`rsarchive.watch`), kept in the job's input."""
     source = Path(path).resolve()
     spec = load_pipeline(pipeline)
     sha256, size = file_sha256(source, progress)
@@ -108,7 +111,8 @@ def submit(settings: Settings, path: str | Path, reception: ReceptionRecord | No
     queue = JobQueue(settings.internal_database_dsn)
     return queue.enqueue("ingest", sha256, spec.name,
                          {"path": str(source), "sha256": sha256, "size": size,
-                          "reception": json.loads(record.model_dump_json())},
+                          "reception": json.loads(record.model_dump_json())}
+                         | ({"origin": origin} if origin else {}),
                          max_attempts=spec.max_attempts)
 
 
@@ -169,11 +173,13 @@ class _Run:
 
     def run(self) -> dict[str, Any]:
         # this claim's own directory; earlier attempts' leftovers are removed (recomputed deterministically)
+        started = time.perf_counter()
         with run_directory(self.work.parent, self.job.id, self.job.attempts) as self.work:
             try:
                 self._run()
             finally:
                 self._stop_clock()
+        self.result["run_seconds"] = round(time.perf_counter() - started, 3)  # this attempt's wall time
         return self.result
 
     # -- stages ------------------------------------------------------------------------------------
@@ -257,6 +263,8 @@ class _Run:
                                              datastrip, index, len(spans))
                         self._stage("raw")
                     self._stop_clock()
+                if times:  # the imagery's span: the real-time factor of the pass (rsarchive.metrics.worker)
+                    self.result["acquisition_seconds"] = round((max(times) - min(times)).total_seconds(), 3)
                 level0_key, level0_record = keeping.result()
                 self._catalog_level0(datastrip, level0_key, level0_record, quality, footprints, times)
             except BaseException:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from rsarchive.jobs.ingest import IngestRunner, open_scheduler
+from rsarchive.jobs.metrics import WorkerMetrics
 from rsarchive.jobs.queue import Job, JobQueue
 from rsarchive.jobs.worker import Worker
 from rsarchive.settings import Settings
@@ -85,8 +86,11 @@ def run_workers(settings: Settings, *, concurrency: int = 1, scheduler: str | No
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    metrics: WorkerMetrics | None = None
     try:
-        workers = [Worker(queue, IngestRunner(settings, scheduler=client), lease_seconds=lease_seconds)
+        metrics = WorkerMetrics.from_settings(settings)  # its own /metrics port, when set
+        runner = IngestRunner(settings, scheduler=client)
+        workers = [Worker(queue, metrics.instrument(runner) if metrics else runner, lease_seconds=lease_seconds)
                    for _ in range(concurrency)]
         if once:
             def drain(w: Worker) -> None:
@@ -105,3 +109,5 @@ def run_workers(settings: Settings, *, concurrency: int = 1, scheduler: str | No
             signal.signal(sig, old)
         if client is not None:
             client.close()
+        if metrics is not None:
+            metrics.close()

@@ -8,7 +8,13 @@
 * :mod:`~rsarchive.requests.downloads` — signed per-requester links and reading assets;
 * :mod:`~rsarchive.requests.fees` — the fee schedule (``fees.toml``, package data or site directory);
 * :mod:`~rsarchive.requests.reports` — error reports and their triage;
-* :mod:`~rsarchive.requests.coverage` — the coverage check before a foreign purchase.
+* :mod:`~rsarchive.requests.coverage` — the coverage check before a foreign purchase;
+* :mod:`~rsarchive.requests.purchase`, :mod:`~rsarchive.requests.acquisition` — the purchase opinion
+  (Art. 10.2; Decree 03/2019, Art. 15.4) and the station model behind it;
+* :mod:`~rsarchive.requests.complaints`, :mod:`~rsarchive.requests.complaint_letters` — complaints (Art. 9.5);
+* :mod:`~rsarchive.requests.capability` — satellite-capability questions (Art. 13a);
+* :mod:`~rsarchive.requests.paper`, :mod:`~rsarchive.requests.requesters` — paper requests, individual requesters;
+* :mod:`~rsarchive.requests.official_letters` — the letterhead of written answers.
 
 Identity (users, roles, clearance, tokens) is :mod:`rsarchive.users.identity`.
 """

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from rsarchive.errors import ConflictError, NotFoundError, UsageError
 from rsarchive.law import calendar, load_basis
 from rsarchive.requests.models import Approval, RequestForm
+from rsarchive.requests.requesters import require_individual
 from rsarchive.users.identity import Principal, require
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class RequestRecord:
     """One data request as stored."""
 
     id: int
-    organisation_id: int
+    organisation_id: int | None
     organisation: str
     submitted_by: str
     status: str
@@ -84,10 +85,27 @@ class RequestRecord:
 
 
 _SELECT = (
-    "SELECT r.id, r.organisation_id, o.name, u.name, r.status, r.purpose, r.form, ST_AsGeoJSON(r.area)::jsonb, "
-    "r.received_at, r.due_date, r.decided_at, r.refusal_reason, r.updated_at "
-    "FROM rsarchive.data_requests r JOIN rsarchive.organisations o ON o.id = r.organisation_id "
+    "SELECT r.id, r.organisation_id, coalesce(o.name, u.name), u.name, r.status, r.purpose, r.form, "
+    "ST_AsGeoJSON(r.area)::jsonb, r.received_at, r.due_date, r.decided_at, r.refusal_reason, r.updated_at "
+    "FROM rsarchive.data_requests r LEFT JOIN rsarchive.organisations o ON o.id = r.organisation_id "
     "JOIN rsarchive.users u ON u.id = r.submitted_by ")
+"""An individual's request has no organisation: it is named after the person."""
+
+
+def visible_to(principal: Principal) -> tuple[str, list[Any]]:
+    """SQL condition on ``r`` (data_requests) for the requests a requester may see: its organisation's,
+    or, for an individual requester (no organisation), its own."""
+    if principal.organisation_id is None:
+        return "(r.organisation_id IS NULL AND r.submitted_by = %s)", [principal.user_id]
+    return "r.organisation_id = %s", [principal.organisation_id]
+
+
+def _may_see(principal: Principal, organisation_id: int | None, submitter: str) -> bool:
+    if principal.has_role(*OFFICERS):
+        return True
+    if principal.organisation_id is None:  # user names are unique
+        return organisation_id is None and submitter == principal.name
+    return organisation_id == principal.organisation_id
 
 
 def log_event(conn: Any, actor: Principal | None, action: str, request_id: int | None = None,
@@ -124,8 +142,10 @@ def submit(conn: Any, principal: Principal, form: RequestForm, received_at: date
 
     require(principal, *REQUESTERS)
     if principal.organisation_id is None:
-        raise UsageError(f"user {principal.name!r} belongs to no organisation and cannot submit requests")
-    if form.organisation and form.organisation.casefold() != (principal.organisation or "").casefold():
+        require_individual(conn, principal)  # an individual requester (name + ID + contact), or refused
+        if form.organisation:
+            raise UsageError(f"user {principal.name!r} is an individual requester: the form names no organisation")
+    elif form.organisation and form.organisation.casefold() != (principal.organisation or "").casefold():
         raise UsageError(f"organisation {form.organisation!r} is not the requester's organisation "
                          f"({principal.organisation!r})")
     if form.items:
@@ -139,7 +159,7 @@ def submit(conn: Any, principal: Principal, form: RequestForm, received_at: date
     reply = load_basis().rule("request.reply")
     due = reply.period.end(received_at)
     data = form.model_dump(mode="json")
-    data["organisation"] = principal.organisation
+    data["organisation"] = principal.organisation or principal.name
     if form.aoi is not None:
         data["aoi"] = to_geojson(area)  # the parsed geometry, not whatever else the Feature carried
     row = conn.execute(
@@ -161,7 +181,7 @@ def get(conn: Any, principal: Principal, request_id: int, *, for_update: bool = 
     require(principal, *REQUESTERS, *OFFICERS)
     row = conn.execute(_SELECT + "WHERE r.id = %s" + (" FOR UPDATE OF r" if for_update else ""),
                        (request_id,)).fetchone()
-    if row is None or (not principal.has_role(*OFFICERS) and row[1] != principal.organisation_id):
+    if row is None or not _may_see(principal, row[1], row[3]):
         raise NotFoundError(f"request {request_id} not found")
     record = _record(row)
     record.history = history(conn, request_id)
@@ -175,8 +195,9 @@ def list_requests(conn: Any, principal: Principal, status: str | None = None) ->
         raise UsageError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     where, params = [], []
     if not principal.has_role(*OFFICERS):
-        where.append("r.organisation_id = %s")
-        params.append(principal.organisation_id)
+        clause, values = visible_to(principal)
+        where.append(clause)
+        params.extend(values)
     if status:
         where.append("r.status = %s")
         params.append(status)

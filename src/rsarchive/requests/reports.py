@@ -48,10 +48,10 @@ class ErrorReport:
                 "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None}
 
 
-_SELECT = ("SELECT e.id, e.request_id, e.item_id, u.name, o.name, e.description, e.status, e.resolution, "
+_SELECT = ("SELECT e.id, e.request_id, e.item_id, u.name, coalesce(o.name, u.name), e.description, e.status, e.resolution, "
            "e.created_at, e.resolved_at FROM rsarchive.error_reports e JOIN rsarchive.users u ON u.id = e.reporter_id "
            "JOIN rsarchive.data_requests r ON r.id = e.request_id "
-           "JOIN rsarchive.organisations o ON o.id = r.organisation_id ")
+           "LEFT JOIN rsarchive.organisations o ON o.id = r.organisation_id ")
 
 
 def report(conn: Any, principal: Principal, request_id: int, form: ErrorReportForm) -> ErrorReport:
@@ -85,8 +85,9 @@ def list_reports(conn: Any, principal: Principal, status: str | None = None) -> 
     require(principal, *lifecycle.REQUESTERS, *lifecycle.OFFICERS)
     where, params = [], []
     if not principal.has_role(*lifecycle.OFFICERS):
-        where.append("r.organisation_id = %s")
-        params.append(principal.organisation_id)
+        clause, values = lifecycle.visible_to(principal)
+        where.append(clause)
+        params.extend(values)
     if status:
         where.append("e.status = %s")
         params.append(status)

@@ -104,12 +104,37 @@ def ensure_credentials(settings: Settings) -> LocalCredentials:
     return creds
 
 
-def up(settings: Settings) -> list[ServiceStatus]:
-    """Bring every service up (a no-op for what already runs) and return their status."""
+SERVICES = ("postgres", "seaweedfs")
+
+
+def up(settings: Settings, only: str | None = None) -> list[ServiceStatus]:
+    """Bring every service up (a no-op for what already runs) and return their status; ``only``
+    ("postgres" or "seaweedfs"): that one alone, as on a host that runs only it."""
+    if only is not None and only not in SERVICES:
+        raise ServiceError(f"unknown service {only!r} (one of {', '.join(SERVICES)})")
     _prepare_root(settings)
     creds = ensure_credentials(settings)
     settings = settings.derive()  # DSNs computed now, with the owner's password
     state = _load_state(settings)
+    if only != "seaweedfs":
+        _up_postgres(settings, creds, state)
+    if only != "postgres":
+        if seaweed.start(settings):
+            state["seaweedfs"] = True
+            _save_state(settings, state)
+        for bucket in (settings.primary_bucket, settings.copy_bucket):
+            seaweed.ensure_bucket(settings, bucket)
+    if only == "seaweedfs":
+        return []
+    with connect(settings.internal_database_dsn) as conn:
+        conn.execute(
+            "INSERT INTO rsarchive.service_events (event, version, detail) VALUES ('up', %s, %s)",
+            (rsarchive.__version__, json.dumps({k: v for k, v in state.items()})),
+        )
+    return status(settings) if only is None else []
+
+
+def _up_postgres(settings: Settings, creds: LocalCredentials, state: dict[str, bool]) -> None:
     if manages_postgres(settings):
         password = settings.pg_password or creds.pg_passwords[settings.pg_user]
         if postgres.start(settings, password):
@@ -122,17 +147,6 @@ def up(settings: Settings) -> list[ServiceStatus]:
     postgres.migrate(settings.internal_database_dsn, "internal")
     postgres.migrate(settings.public_database_dsn, "public")
     roles.ensure(settings)
-    if seaweed.start(settings):
-        state["seaweedfs"] = True
-        _save_state(settings, state)
-    for bucket in (settings.primary_bucket, settings.copy_bucket):
-        seaweed.ensure_bucket(settings, bucket)
-    with connect(settings.internal_database_dsn) as conn:
-        conn.execute(
-            "INSERT INTO rsarchive.service_events (event, version, detail) VALUES ('up', %s, %s)",
-            (rsarchive.__version__, json.dumps({k: v for k, v in state.items()})),
-        )
-    return status(settings)
 
 
 def down(settings: Settings, *, graceful: bool = True) -> list[str]:

@@ -1,7 +1,7 @@
 """The local PostgreSQL 15 cluster (PostGIS 3 + pgSTAC) under the archive root.
 
 ``up`` creates the cluster when missing (``initdb``), starts it on
-``settings.pg_port`` (127.0.0.1 only, no Unix socket), creates the internal and
+``settings.pg_host``:``pg_port`` (127.0.0.1 unless set; other hosts only from ``pg_hba_networks``; no Unix socket), creates the internal and
 public databases, runs ``pypgstac migrate`` and the archive's own migrations on
 both.  PostgreSQL refuses to run as root, so as root the server runs as the
 ``postgres`` system user (``runuser``).  Every connection must give its role's
@@ -155,6 +155,7 @@ def start(settings: Settings, password: str) -> bool:
         if layout.data_dir.exists():
             layout.data_dir.rmdir()
         _initdb(settings, layout, password)
+    _allow_networks(layout, settings.pg_hba_networks)
     owner = _owner_ids()
     layout.log_file.touch()
     if owner is not None:
@@ -174,6 +175,27 @@ def start(settings: Settings, password: str) -> bool:
     wait_until(lambda: answers(settings.pg_port, settings.pg_host), 30, "PostgreSQL", log_file=layout.log_file)
     log.info("PostgreSQL started on %s:%d", settings.pg_host, settings.pg_port)
     return True
+
+
+def _allow_networks(layout: PostgresLayout, networks: list[str]) -> None:
+    """Let clients of ``networks`` (CIDR) connect with a password: one ``host`` line each in pg_hba.conf."""
+    import ipaddress
+
+    hba = layout.data_dir / "pg_hba.conf"
+    lines = hba.read_text().splitlines(keepends=True)
+    wanted = []
+    for network in networks:
+        try:
+            cidr = str(ipaddress.ip_network(network, strict=False))
+        except ValueError:
+            raise ServiceError(f"pg_hba_networks: {network!r} is not a network (CIDR, e.g. 10.0.5.0/24)") from None
+        line = f"host all all {cidr} scram-sha-256\n"
+        if line not in lines:
+            wanted.append(line)
+    if wanted:
+        with open(hba, "a") as handle:  # in place: keeps the file's owner (postgres)
+            handle.writelines(wanted)
+        log.info("PostgreSQL accepts password connections from %s", ", ".join(networks))
 
 
 def stop(settings: Settings) -> None:

@@ -53,8 +53,11 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
         "error_reports": KEEP, "item_actions": APPEND, "publications": APPEND,
         "web_sessions": ALL, "login_failures": ALL, "schema_migrations": "SELECT",
         "fee_payments": APPEND,  # payments of fee statements: recorded, never changed
+        "complaints": KEEP, "capability_questions": KEEP, "purchase_opinions": APPEND,
         # object records, read only: /assets/ and /downloads/ find a file's key and checksum
         "objects": "SELECT",
+        # read only, for /metrics (jobs by state, queue, last audit)
+        "jobs": "SELECT", "fixity_events": "SELECT",
     },
     ("api_internal", "public"): {"published_items": ALL},
 }

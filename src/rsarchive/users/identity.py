@@ -195,24 +195,35 @@ def ensure_organisation(conn: Any, name: str) -> int:
 
 def add_user(conn: Any, name: str, role: str, organisation: str | None = None,
              clearance: str = "unclassified", actor_id: int | None = None,
-             lifetime_days: int = DEFAULT_TOKEN_LIFETIME_DAYS) -> str:
-    """Create a user and return its first API token (shown once; only its digest is stored)."""
+             lifetime_days: int = DEFAULT_TOKEN_LIFETIME_DAYS, *, id_number: str | None = None,
+             contact: str | None = None) -> str:
+    """Create a user and return its first API token (shown once; only its digest is stored).
+
+    A requester belongs to an organisation, or is an individual: no organisation, and then an
+    identity-document number (``id_number``) and a contact (address, e-mail or telephone) are required."""
     check_role(role)
     check_clearance(clearance)
     name = name.strip()
     if not name:
         raise UsageError("user name is empty")
-    if role == "requester" and not organisation:
-        raise UsageError(f"a requester belongs to an organisation: give --org for user {name!r}")
+    id_number, contact = (id_number or "").strip() or None, (contact or "").strip() or None
+    individual = role == "requester" and not organisation
+    if individual and not (id_number and contact):
+        raise UsageError(f"a requester belongs to an organisation (--org) or is an individual with an identity "
+                         f"number and a contact (--id-number, --contact): user {name!r} has neither")
+    if (id_number or contact) and not individual:
+        raise UsageError("--id-number and --contact are for individual requesters (role requester, no --org)")
     if conn.execute("SELECT 1 FROM rsarchive.users WHERE name = %s", (name,)).fetchone():
         raise ConflictError(f"user {name!r} already exists (revoke it or choose another name)")
     org_id = ensure_organisation(conn, organisation) if organisation else None
     user_id = conn.execute(
-        "INSERT INTO rsarchive.users (name, role, organisation_id, clearance) VALUES (%s, %s, %s, %s) RETURNING id",
-        (name, role, org_id, clearance)).fetchone()[0]
+        "INSERT INTO rsarchive.users (name, role, organisation_id, clearance, kind, id_number, contact) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (name, role, org_id, clearance, "individual" if individual else "organisation", id_number, contact)).fetchone()[0]
     token = issue_token(conn, name, actor_id=actor_id, lifetime_days=lifetime_days)
     _audit(conn, actor_id, "user.add", {"user": name, "role": role, "organisation": organisation,
-                                        "clearance": clearance, "user_id": user_id})
+                                        "clearance": clearance, "user_id": user_id,
+                                        **({"kind": "individual"} if individual else {})})
     log.info("added user %s (%s)", name, role)
     return token
 
