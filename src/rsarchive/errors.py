@@ -126,3 +126,10 @@ class PermissionDeniedError(RsArchiveError):
 
     exit_code = 11
     http_status = 403
+
+
+class PaymentRequiredError(PermissionDeniedError):
+    """A delivery is held until its fee statement is paid (Circular 187/2016/TT-BTC); the message names the
+    amount due."""
+
+    http_status = 402

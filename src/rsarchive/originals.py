@@ -26,6 +26,7 @@ from rsarchive.errors import NotFoundError, UsageError
 from rsarchive.foreign.model import DeliveredFile, ForeignProduct
 from rsarchive.foreign.recognise import ARCHIVE_SUFFIXES, Delivered
 from rsarchive.jsoninput import read_model
+from rsarchive.law import load_basis
 from rsarchive.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,8 @@ def _register_product(settings: Settings, delivered: Delivered, product: Foreign
     fields = ArchiveFields(delivery_id=delivery_id, provider=provider, route=route, received=received,
                            metadata_due=metadata_due(received), registered=dt.date.today(),
                            classification=overrides.classification,
-                           overrides=overrides.model_dump(exclude_none=True))
+                           overrides=overrides.model_dump(exclude_none=True),
+                           custodian=load_basis().authority.custodian_contact())
     originals = [StoredOriginal(f.name, f.path, f"{archive.primary.url}/{original_key(provider, received, delivery_id, f.name)}",
                                 _PLACEHOLDER, f.path.stat().st_size) for f in delivered.stored]
     with tempfile.TemporaryDirectory(prefix="rsarchive-cogs-") as tmp:

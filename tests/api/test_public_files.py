@@ -35,7 +35,7 @@ from rsarchive.cli.main import cli
 from rsarchive.db import connect, transaction, with_database
 from rsarchive.jobs import JobQueue, Worker
 from rsarchive.jobs.ingest import IngestRunner, ReceptionRecord, submit
-from rsarchive.requests import delivery, lifecycle
+from rsarchive.requests import delivery, lifecycle, payments
 from rsarchive.requests.models import Approval, RequestForm
 from rsarchive.resources import SITE_ENV, shipped
 from rsarchive.settings import Settings
@@ -288,6 +288,9 @@ def test_a_data_file_is_on_request_and_streams_to_a_requester_whose_delivery_inc
         lifecycle.start_review(conn, olga, record.id)
         lifecycle.approve(conn, olga, record.id, Approval())
         delivery.fulfil(conn, settings, olga, record.id)
+        due = payments.balance(conn, record.id).due
+        payments.record(conn, olga, record.id, payments.PaymentForm(amount=due, paid_on=dt.date(2026, 1, 5),
+                                                                    reference="BL-0001"))
     got = httpx.get(url, headers=headers)
     assert got.status_code == 200, got.text
     assert "1220" + hashlib.sha256(got.content).hexdigest() == product["assets"]["B1"]["file:checksum"]

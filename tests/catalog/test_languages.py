@@ -78,8 +78,16 @@ def test_quality_bits_bilingual() -> None:
 def test_licence_page_vietnamese_first() -> None:
     import re
 
-    page = shipped("catalog/licence.html").read_text(encoding="utf-8")
-    assert '<html lang="vi">' in page
+    from rsarchive.catalog.licence import licence_html
+    from rsarchive.law import load_basis
+
+    page = licence_html()
+    assert '<html lang="vi">' in page and "{{" not in page
+    basis = load_basis()
+    assert "Bộ Nông nghiệp và Môi trường" in page and "Ministry of Agriculture and Environment" in page
+    assert "Bộ Tài nguyên và Môi trường" not in page
+    for key in ("user.no-third-party", "user.error-report", "fee.levels"):
+        assert basis.rule(key).cite("vi") in page and basis.rule(key).cite("en") in page
     sections = re.findall(r'<section lang="(\w+)" id="\w+">(.*?)</section>', page, flags=re.DOTALL)
     assert [lang for lang, _ in sections] == ["vi", "en"]
     words = [re.sub(r"<[^>]+>", " ", body) for _, body in sections]

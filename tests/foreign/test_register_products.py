@@ -83,6 +83,9 @@ def test_landsat_product_directory_registers_from_its_mtl(settings: Settings, fo
         "original", "usgs", "exchange")
     assert props["rsarchive:received"] == "2026-06-01T00:00:00Z" and props["rsarchive:metadata_due"] == "2026-09-03"  # 1 Sep, 2 Sep holidays
     assert props["rsarchive:metadata_deadline_met"] is (dt.date.today() <= dt.date(2026, 9, 1))
+    # the archive is the custodian (Circular 09/2017/TT-BTNMT, Art. 7.1(y)), from the legal basis
+    custodian = props["contacts"][-1]
+    assert custodian["roles"] == ["custodian"] and custodian["organization"].startswith("Bộ Nông nghiệp và Môi trường")
     # scene centre from the MTL's corners: inside the (valid-data) footprint, which is not the bbox
     proj = mtl.find("PROJECTION_ATTRIBUTES")
     lats = [float(proj.findtext(f"CORNER_{c}_LAT_PRODUCT")) for c in ("UL", "UR", "LL", "LR")]

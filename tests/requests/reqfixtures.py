@@ -136,6 +136,18 @@ def assert_link_is_alice_s_alone(client: Any, url: str, headers: Any, settings: 
     assert response.status_code == 403 and "expired" in response.text
 
 
+def pay_in_full(client: Any, archive: Archive, request_id: int, officer: str = "olga") -> dict[str, Any]:
+    """An officer records payment of what is due on a fulfilled request (nothing when nothing is due)."""
+    state = client.get(f"/api/requests/{request_id}/payments", headers=archive.headers(officer)).json()
+    if state["due"]:
+        answer = client.post(f"/api/requests/{request_id}/payments", headers=archive.headers(officer),
+                             json={"amount": state["due"], "paid_on": "2026-01-05", "reference": "BL-0001"})
+        assert answer.status_code == 201, answer.text
+        state = answer.json()
+    assert state["released"]
+    return state
+
+
 def api_client(url: str, archive: Archive, user: str) -> Any:
     """An ``httpx.Client`` on ``url`` carrying ``user``'s token."""
     import httpx

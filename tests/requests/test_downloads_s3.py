@@ -20,7 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from reqfixtures import SCENES, USERS, assert_link_is_alice_s_alone, collection_json, item_json, request_body
+from reqfixtures import (SCENES, USERS, assert_link_is_alice_s_alone, collection_json, item_json, pay_in_full,
+                         request_body)
 
 from rsarchive.db import connect, transaction
 from rsarchive.requests import downloads
@@ -101,6 +102,7 @@ def test_fulfil_and_download_from_s3(s3_archive: S3Archive) -> None:
         assert http.post(f"/api/requests/{rid}/approve", headers=api.headers("olga")).status_code == 200
         fulfilled = http.post(f"/api/requests/{rid}/fulfil", headers=api.headers("olga"))
         assert fulfilled.status_code == 200, fulfilled.text
+        pay_in_full(http, api, rid)
 
         delivery = http.get(f"/api/requests/{rid}/delivery", headers=api.headers("alice")).json()
         assert [i["id"] for i in delivery["items"]] == ["VNR1_PRODUCT_A", "VNR1_PRODUCT_B"]  # S is secret
@@ -138,6 +140,7 @@ def test_fulfil_and_download_from_s3(s3_archive: S3Archive) -> None:
                          headers=api.headers("sam")).json()["id"]
         http.post(f"/api/requests/{rid2}/approve", headers=api.headers("olga"))
         assert http.post(f"/api/requests/{rid2}/fulfil", headers=api.headers("olga")).status_code == 200
+        pay_in_full(http, api, rid2)
         secret = http.get(f"/api/requests/{rid2}/delivery", headers=api.headers("sam")).json()["items"]
         assert [i["id"] for i in secret] == ["VNR1_PRODUCT_S"]
         asset = secret[0]["assets"][0]

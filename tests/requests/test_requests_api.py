@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from reqfixtures import Archive, assert_link_is_alice_s_alone, pay_in_full, request_body
+
 from rsarchive.db import connect, transaction
 from rsarchive.requests import lifecycle
+from rsarchive.requests.fees import load_schedule
 from rsarchive.users import identity
-from reqfixtures import Archive, assert_link_is_alice_s_alone, request_body
 
 pytestmark = pytest.mark.services
 
@@ -134,13 +136,17 @@ def test_fulfilment_delivery_and_signed_downloads(client: Any, archive: Archive)
     assert delivery["licence"]["third_party_transfer_allowed"] is False
     assert "third party" in delivery["licence"]["terms_en"] and "bên thứ ba" in delivery["licence"]["terms_vi"]
     fee = delivery["fee_statement"]
-    assert fee["currency"] == "VND" and fee["basis"].startswith("Art. 11.2")
-    # 200 000 handling + 2 products × 2 500 000 + 1 raw × 1 500 000 + area of three 0.1° squares at 21° N
-    area = sum(i["area_km2"] for i in delivery["items"])
-    assert 3 * 115.0 < area < 3 * 118.0
-    assert fee["total"] == pytest.approx(200_000 + 5_000_000 + 1_500_000
-                                         + round(2 * delivery["items"][0]["area_km2"] * 3500)
-                                         + round(delivery["items"][1]["area_km2"] * 2000), abs=3)
+    # state management pays the table's rate (Art. 3.1, Circular 187/2016/TT-BTC as amended), one line per item
+    table = load_schedule()
+    assert fee["currency"] == "VND" and fee["basis"].startswith("Art. 3.1, Circular 187/2016/TT-BTC")
+    assert [line["item_id"] for line in fee["lines"]] == [i["id"] for i in delivery["items"]]
+    assert [line["amount"] for line in fee["lines"]] == [table.row_for(i["level"], 10.0).rate for i in delivery["items"]]
+    assert fee["total"] == sum(line["amount"] for line in fee["lines"])
+    # unpaid: no links yet; paid in full: released
+    assert not delivery["payment"]["released"] and delivery["payment"]["due"] == fee["total"]
+    assert all("url" not in a for i in delivery["items"] for a in i["assets"])
+    pay_in_full(client, archive, rid)
+    delivery = client.get(f"/api/requests/{rid}/delivery", headers=archive.headers("alice")).json()
 
     asset = delivery["items"][0]["assets"][0]
     url = asset["url"].removeprefix("http://testserver")
@@ -158,8 +164,8 @@ def test_fulfilment_delivery_and_signed_downloads(client: Any, archive: Archive)
                               "JOIN rsarchive.users u ON u.id = d.user_id ORDER BY d.id").fetchall()
     assert logged == [("alice", "VNR1_PRODUCT_A", "B1", len(got.content), True),
                       ("anna", "VNR1_PRODUCT_A", "B1", len(got.content), True)]
-    statuses = [e["to"] for e in client.get(f"/api/requests/{rid}", headers=officer).json()["history"]]
-    assert statuses == ["submitted", "in_review", "approved", "fulfilled"]
+    events = client.get(f"/api/requests/{rid}", headers=officer).json()["history"]
+    assert [e["to"] or e["action"] for e in events] == ["submitted", "in_review", "approved", "fulfilled", "payment"]
 
 
 def test_cost_only_fee_for_emergencies(client: Any, archive: Archive) -> None:
@@ -171,8 +177,10 @@ def test_cost_only_fee_for_emergencies(client: Any, archive: Archive) -> None:
     delivery = client.get(f"/api/requests/{rid}/delivery", headers=archive.headers("sam")).json()
     assert "VNR1_PRODUCT_S" in [i["id"] for i in delivery["items"]]  # sam is cleared for it
     fee = delivery["fee_statement"]
-    assert fee["basis"].startswith("Art. 11.1")
-    assert fee["total"] == 200_000 + 50_000 * len(delivery["items"])
+    assert "Art. 3.2, Circular 187/2016/TT-BTC" in fee["basis"]
+    # 60 % of the table's rate for security, defence and emergencies (Art. 3.2 as amended)
+    table = load_schedule()
+    assert fee["total"] == sum(round(0.6 * table.row_for(i["level"], 10.0).rate) for i in delivery["items"])
 
 
 def test_error_report_and_withdrawal_from_public_catalog(client: Any, archive: Archive) -> None:

@@ -47,9 +47,22 @@ def test_users_requests_and_coverage(archive: Archive, tmp_path: Path) -> None:
     fulfilled = run(archive, "requests", "fulfil", rid, "--as", "olga", "--json")
     data = json.loads(fulfilled.stdout)
     assert data["status"] == "fulfilled" and [i["id"] for i in data["manifest"]["items"]] == ["VNR1_PRODUCT_A", "VNR1_PRODUCT_B"]
-    assert data["fee_statement"]["basis"].startswith("Art. 11.2")
+    fee = data["fee_statement"]
+    assert fee["basis"].startswith("Art. 3.1, Circular 187/2016/TT-BTC") and fee["total"] > 0
+    # the officer records the payment: bad input is refused (non-zero exit), a part leaves the rest due
+    assert run(archive, "requests", "pay", rid, "--as", "chi", "--amount", "1000", "--date", "2026-01-05",
+               "--reference", "BL-1", ok=False).exit_code != 0                       # not an officer
+    assert run(archive, "requests", "pay", rid, "--as", "olga", "--amount", "1000", "--date", "05/01/2026",
+               "--reference", "BL-1", ok=False).exit_code != 0                       # not an ISO date
+    part = json.loads(run(archive, "requests", "pay", rid, "--as", "olga", "--amount", "1000", "--date",
+                          "2026-01-05", "--reference", "BL-1", "--json").stdout)
+    assert part["due"] == fee["total"] - 1000 and not part["released"]
+    rest = run(archive, "requests", "pay", rid, "--as", "olga", "--amount", str(fee["total"] - 1000), "--date",
+               "2026-01-06", "--reference", "BL-2")
+    assert "due 0" in rest.stdout and "(released)" in rest.stdout
     history = json.loads(run(archive, "requests", "show", rid, "--json").stdout)["history"]
-    assert [(e["actor"], e["to"]) for e in history] == [("chi", "submitted"), ("olga", "approved"), ("olga", "fulfilled")]
+    assert [(e["actor"], e["to"] or e["action"]) for e in history] == [
+        ("chi", "submitted"), ("olga", "approved"), ("olga", "fulfilled"), ("olga", "payment"), ("olga", "payment")]
 
     # refuse: --reason is required; with it, the letter is written
     second = run(archive, "requests", "submit", "--token", token, "--bbox", "105,21,105.2,21.2", "--period",

@@ -152,6 +152,13 @@ def test_requester_and_officer_pages(archive: Archive, live_url: str, browser: A
     click(driver, "fulfil")
     assert text(driver, "status").lower() == "fulfilled"
     assert len(driver.find_elements("css selector", "#delivered li")) == 2
+    # the officer records the payment of the fee statement; the delivery is then released
+    due = int(driver.find_element("id", "payment-state").get_attribute("data-due"))
+    assert due > 0 and int(driver.find_element("id", "amount").get_attribute("value")) == due
+    fill(driver, paid_on="01/05/2026", reference="BL-2026-001")
+    click(driver, "pay")
+    assert driver.find_element("id", "payment-state").get_attribute("data-released") == "true"
+    assert "BL-2026-001" in text(driver, "payments")
 
     # the requester downloads (its own links work, with its cookie) and reports an error
     login(driver, url, "alice", archive.tokens["alice"])

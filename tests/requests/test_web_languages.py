@@ -103,10 +103,14 @@ def test_request_pages_statuses_dates_amounts(url: str, archive: Archive) -> Non
         assert ">Đã cung cấp<" in vi_page.text and "bên thứ ba" in vi_page.text
         assert re.search(r'<td data-action="approved">Đã chấp thuận \(Đang xét duyệt → Đã chấp thuận\)</td>',
                          vi_page.text), vi_page.text
-        assert ">Điều 11.2: phí theo biểu phí" in vi_page.text and "<td>Xử lý yêu cầu</td><td>1 yêu cầu</td>" in vi_page.text
+        assert ">Điều 3.1 Thông tư 187/2016/TT-BTC (sửa đổi bởi Thông tư 108/2017/TT-BTC)" in vi_page.text
+        assert "<td>Sản phẩm ảnh (mức 2A) — VNR1_PRODUCT_A</td><td>1 cảnh</td>" in vi_page.text
+        assert "còn phải nộp phí" in vi_page.text                       # unpaid: held, the amount due named
         en_page = client.get(f"{url}/web/requests/{rid}?lang=en")
         assert f">{total:,} VND<" in en_page.text and ">Fulfilled<" in en_page.text and "third part" in en_page.text
-        assert ">Art. 11.2: fee per the schedule" in en_page.text and "<td>Request handling</td><td>1 request</td>" in en_page.text
+        assert ">Art. 3.1, Circular 187/2016/TT-BTC (as amended by Circular 108/2017/TT-BTC)" in en_page.text
+        assert "<td>Image product (level 2A) — VNR1_PRODUCT_A</td><td>1 scene</td>" in en_page.text
+        assert f"a fee of {total:,} VND is due" in en_page.text
         assert not is_vietnamese(re.search(r'<table id="fees">.*?</table>', en_page.text, flags=re.DOTALL).group(0))
 
 

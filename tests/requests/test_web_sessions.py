@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from click.testing import CliRunner
-from reqfixtures import Archive
+from reqfixtures import Archive, pay_in_full
 
 from rsarchive.api import uvicorn_options
 from rsarchive.api.requests_app import create_requests_app
@@ -224,6 +224,8 @@ def test_downloads_refuse_an_expired_token_and_its_sessions(archive: Archive) ->
         rid = httpx.post(f"{url}/api/requests", json=request_body(), headers=archive.headers("alice")).json()["id"]
         for step, body in (("review", None), ("approve", {"contract_ref": "HD-1"}), ("fulfil", None)):
             assert httpx.post(f"{url}/api/requests/{rid}/{step}", json=body, headers=officer).status_code == 200
+        with httpx.Client(base_url=url) as api:
+            pay_in_full(api, archive, rid)
         delivery = httpx.get(f"{url}/api/requests/{rid}/delivery", headers=archive.headers("alice")).json()
         link = delivery["items"][0]["assets"][0]["url"]
         assert link.startswith(f"{url}/downloads/")

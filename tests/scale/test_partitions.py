@@ -110,3 +110,44 @@ def test_worker_cut_off_mid_job_another_finishes_and_the_cut_one_commits_nothing
     print("\n".join(lost))
     for process in (first, second):
         assert process.poll() is None  # both workers still serve (a lost lease does not end a worker)
+
+
+def test_object_store_cut_off_during_a_commit_the_job_retries_and_finishes_after(cluster: Cluster,
+                                                                                   tmp_path: Path) -> None:
+    """The object-store host cut off while a scene is being stored: the attempt fails (S3 timeouts, not a
+    hang), the job goes back to the queue, nothing is half-published; the link back, the same worker
+    finishes it."""
+    from rsarchive.testing import small_downlink
+
+    settings = cluster.settings()
+    downlink = Path(small_downlink(tmp_path, scenes=2, write_truth_dn=False, write_truth_radiance=False,
+                                   config={"seed": 7}).downlink)
+    before = _counts(settings.internal_database_dsn)
+    job, _ = submit(settings, downlink, None, PIPELINE)
+    quick = {"RSARCHIVE_S3_CONNECT_TIMEOUT_S": "2", "RSARCHIVE_S3_READ_TIMEOUT_S": "2", "RSARCHIVE_S3_ATTEMPTS": "1"}
+    worker = cluster.rsarchive("w2", "worker", "--lease", LEASE, env=cluster.environment("w2", **quick),
+                               log_name="w2-quick-worker")
+    _wait("a scene to be stored", lambda: _job(cluster, job.id)[1] in ("store", "catalog"), 240, 0.1)
+    cluster.hosts.cut("s3")
+    try:
+        state = _wait("the attempt to fail", lambda: (s := _job(cluster, job.id))[0] != "running" and s, 180)
+        assert state[0] == "queued", state  # a transient failure: back to the queue, not failed
+        internal = _counts(settings.internal_database_dsn)
+        # whole scenes or nothing: every catalogued raw scene has its product, the public shows no more
+        assert internal.get("vnredsat1-raw", 0) == internal.get("vnredsat1-product", 0)
+        assert all(n <= internal.get(c, 0) for c, n in _counts(settings.public_database_dsn).items())
+    finally:
+        cluster.hosts.heal("s3")
+    state = _wait("the job to succeed", lambda: (s := _job(cluster, job.id))[0] in ("succeeded", "failed") and s,
+                  300)
+    assert state[0] == "succeeded", state
+    assert worker.poll() is None
+    after = _counts(settings.internal_database_dsn)
+    added = {c: after.get(c, 0) - before.get(c, 0) for c in after}
+    assert added == {"vnredsat1-level0": 1, "vnredsat1-raw": 2, "vnredsat1-product": 2}
+    assert _counts(settings.public_database_dsn) == after
+    from rsarchive.identities import for_process
+    from rsarchive.storage import Archive, audit
+
+    report = audit(Archive.from_settings(for_process(settings, "audit")))  # every recorded object whole in both stores
+    assert report.clean, report.summary()

@@ -311,7 +311,7 @@ def create_app(settings: Settings) -> Any:
 
     import rsarchive
     from rsarchive.api.browser import mount_browser
-    from rsarchive.catalog.collections import catalog_file
+    from rsarchive.catalog.licence import licence_html
     from rsarchive.identities import api_public_dsn, for_process
 
     public = stac_api(
@@ -394,7 +394,7 @@ def create_app(settings: Settings) -> Any:
             ],
         }
 
-    licence = catalog_file("licence.html", settings.site_dir).read_text(encoding="utf-8")
+    licence = licence_html(settings.site_dir)
 
     @app.get("/licence", response_class=HTMLResponse, summary="Terms of use (Decision 81/2010, Art. 9)")
     def licence_page() -> str:

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from rsarchive.api.auth import ErrorTranslatingRoute, require_role
 from rsarchive.db import transaction
-from rsarchive.requests import coverage, delivery, downloads, lifecycle, reports
+from rsarchive.requests import coverage, delivery, downloads, lifecycle, payments, reports
 from rsarchive.requests.models import (
     Approval,
     Cancellation,
@@ -141,6 +141,20 @@ def requests_router(settings: Settings) -> APIRouter:
         base = str(request.base_url).rstrip("/")
         with transaction(settings) as conn:
             return delivery.delivery_for(conn, principal, request_id, base_url=base)
+
+    @router.post("/api/requests/{request_id}/payments", status_code=201, tags=["officers"],
+                 summary="Record a payment of the delivery's fee statement (Circular 187/2016/TT-BTC)")
+    def record_payment(request_id: RequestId, form: payments.PaymentForm,
+                       principal: Principal = Depends(officer)) -> dict[str, Any]:
+        with transaction(settings) as conn:
+            return payments.record(conn, principal, request_id, form).to_dict()
+
+    @router.get("/api/requests/{request_id}/payments", tags=["requests"],
+                summary="The fee balance: total, paid, due, released, the payments recorded")
+    def show_payments(request_id: RequestId, principal: Principal = Depends(member)) -> dict[str, Any]:
+        with transaction(settings) as conn:
+            lifecycle.get(conn, principal, request_id)  # visibility
+            return payments.balance(conn, request_id).to_dict()
 
     @router.post("/api/requests/{request_id}/reports", status_code=201, tags=["reports"],
                  summary="Report an error in a delivered item (Art. 9.4)")

@@ -28,7 +28,7 @@ from rsarchive.db import transaction
 from rsarchive.errors import AuthError, RsArchiveError, TokenExpiredError
 from rsarchive.i18n import Lang
 from rsarchive.law import calendar
-from rsarchive.requests import delivery, lifecycle, reports
+from rsarchive.requests import delivery, lifecycle, payments, reports
 from rsarchive.requests.models import (
     LEVELS,
     PURPOSE_LABELS,
@@ -301,6 +301,14 @@ def web_router(settings: Settings) -> APIRouter:
                     lifecycle.refuse(conn, p, request_id, reason)
                 elif action == "fulfil":
                     delivery.fulfil(conn, settings, p, request_id)
+                elif action == "pay":
+                    try:
+                        paid = payments.PaymentForm.model_validate(
+                            {k: str(form.get(k) or "") for k in ("amount", "paid_on", "reference")})
+                    except ValidationError as exc:
+                        return page(request, "error.html", p, status=422, message="; ".join(
+                            f"{e['field']}: {e['message']}" for e in _errors(exc, lang.request_lang(request))))
+                    payments.record(conn, p, request_id, paid)
                 else:
                     return page(request, "error.html", p, status=404,
                                 message=say(request, (f"Không có thao tác {action!r}", f"no action {action!r}")))

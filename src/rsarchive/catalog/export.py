@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from rsarchive.catalog.assets import store_hrefs
-from rsarchive.catalog.collections import catalog_file
+from rsarchive.catalog.licence import licence_html
 from rsarchive.catalog.sinks import (CatalogSink, DirectorySink, S3Sink, content_type, is_temp, md5_hex,
                                      open_sink)
 from rsarchive.catalog.webmap import without_web_map
@@ -204,7 +204,7 @@ def export_catalog(public_dsn: str, sink: CatalogSink | str, *, settings: Settin
     writer = _Writer(sink, existing, workers)
     try:
         collections, n_items = _write_items_and_collections(public_dsn, writer)
-        writer.put("licence.html", catalog_file("licence.html").read_bytes())
+        writer.put("licence.html", licence_html().encode("utf-8"))
         writer.drain()
         root_links: list[dict[str, Any]] = [
             {"rel": "root", "href": "./catalog.json", "type": "application/json", "title": title},

@@ -32,8 +32,9 @@ from shapely.geometry import mapping, shape
 from rsarchive.catalog.inputs import ACQUISITION_ROUTES, AssetInput, SceneMetadata
 from rsarchive.errors import CatalogError
 from rsarchive.i18n import bilingual, item_title
+from rsarchive.law import load_basis
 
-__all__ = ["ARCHIVE_FIELDS", "EXTENSIONS", "QA_BITFIELDS", "build_item", "collection_link", "item_dict", "with_collection_link"]
+__all__ = ["ARCHIVE_FIELDS", "CIRCULAR_09_FIELDS", "EXTENSIONS", "QA_BITFIELDS", "build_item", "collection_link", "item_dict", "with_collection_link"]
 
 EXTENSIONS: dict[str, str] = {
     "eo": "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
@@ -46,6 +47,7 @@ EXTENSIONS: dict[str, str] = {
     "classification": "https://stac-extensions.github.io/classification/v1.1.0/schema.json",
     "timestamps": "https://stac-extensions.github.io/timestamps/v1.1.0/schema.json",
     "language": "https://stac-extensions.github.io/language/v1.0.0/schema.json",
+    "contacts": "https://stac-extensions.github.io/contacts/v0.1.1/schema.json",
 }
 """Extension name → the schema URL the archive declares (all resolvable offline)."""
 
@@ -66,7 +68,32 @@ ARCHIVE_FIELDS: dict[str, str] = {
     "rsarchive:cpf_version": "calibration parameter file version used",
     "rsarchive:scene_id": "scene within its datastrip",
     "rsarchive:datastrip_id": "id of the level-0 item the scene came from",
+    "rsarchive:imaging_mode": "imaging mode (chế độ chụp, Circular 09/2017/TT-BTNMT Art. 7.1(d)): pan+ms | ms | pan, "
+                              "from the bands the pass delivered",
 }
+
+CIRCULAR_09_FIELDS: dict[str, str] = {
+    "a satellite (tên vệ tinh)": "platform",
+    "b sensor (tên bộ cảm)": "instruments",
+    "c scene name (tên cảnh ảnh)": "id",
+    "d imaging mode (chế độ chụp)": "rsarchive:imaging_mode",
+    "đ processing level (mức xử lý)": "processing:level",
+    "e, g date and time (ngày, giờ chụp)": "datetime",
+    "h cloud cover (độ che phủ mây)": "eo:cloud_cover",
+    "i incidence angle (góc tới)": "view:incidence_angle",
+    "k sun elevation (cao độ mặt trời)": "view:sun_elevation",
+    "l sun azimuth (góc phương vị mặt trời)": "view:sun_azimuth",
+    "m geometric accuracy, if any (độ chính xác hình học)": "rsarchive:accuracy (summary), rsarchive:geometric_accuracy "
+                                                             "(when measured against a reference)",
+    "n ground resolution (độ phân giải mặt đất)": "gsd",
+    "o bit count (số lượng bit)": "raster:bands[].data_type",
+    "p, q centre latitude/longitude (tọa độ tâm ảnh)": "proj:centroid",
+    "r–u corner coordinates (tọa độ góc)": "geometry, bbox",
+    "v location map (sơ đồ vị trí ảnh)": "geometry (drawn by the STAC Browser)",
+    "x quicklook (ảnh xem nhanh)": "assets with role overview or thumbnail",
+    "y custodian (cơ quan quản lý dữ liệu)": "contacts (role custodian)",
+}
+"""Circular 09/2017/TT-BTNMT, Art. 7.1 (legal basis rule ``metadata.fields``): each field → where an item holds it."""
 
 QA_BITFIELDS: list[dict[str, Any]] = [
     {"offset": bit, "length": 1, "name": name, "description": bilingual(vi, en),
@@ -257,6 +284,14 @@ def build_item(scene: SceneMetadata) -> pystac.Item:
         props["rsarchive:level0_quality"] = scene.level0_quality.as_dict()
     if scene.geometric_accuracy is not None:
         props["rsarchive:geometric_accuracy"] = scene.geometric_accuracy.as_dict()
+    mode = imaging_mode(scene)
+    if mode is not None:
+        props["rsarchive:imaging_mode"] = mode
+    centre = geom.centroid
+    props["proj:centroid"] = {"lat": round(centre.y, 7), "lon": round(centre.x, 7)}
+    used["projection"] = EXTENSIONS["projection"]
+    props["contacts"] = [load_basis().authority.custodian_contact()]
+    used["contacts"] = EXTENSIONS["contacts"]
     for key, value in scene.extra_properties.items():
         if key in props:
             raise CatalogError(f"scene {scene.item_id!r}: extra property {key!r} would overwrite a built one")
@@ -264,6 +299,16 @@ def build_item(scene: SceneMetadata) -> pystac.Item:
 
     item.stac_extensions = [EXTENSIONS[name] for name in EXTENSIONS if name in used]
     return item
+
+
+def imaging_mode(scene: SceneMetadata) -> str | None:
+    """``pan+ms``, ``ms`` or ``pan`` from the image bands of the scene's data assets (None without any)."""
+    names = {(b.common_name or b.name).lower() for a in scene.assets if "data" in a.roles and not a.quality_band
+             for b in a.bands}
+    if not names:
+        return None
+    pan, ms = "pan" in names, bool(names - {"pan"})
+    return "pan+ms" if pan and ms else ("pan" if pan else "ms")
 
 
 def collection_link(collection: str) -> dict[str, str]:

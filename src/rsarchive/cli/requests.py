@@ -10,6 +10,7 @@ import click
 from rsarchive.cli._actor import principal, read_aoi, token_option, validated
 from rsarchive.cli.options import echo_json, get_settings
 from rsarchive.db import transaction
+from rsarchive.requests.models import Purpose
 
 
 @click.group("requests")
@@ -39,8 +40,7 @@ def _print_record(record: Any, as_json: bool) -> None:
 @click.option("--bbox", help="Area as west,south,east,north (instead of --aoi).")
 @click.option("--period", required=True, help="START/END, ISO dates.")
 @click.option("--purpose", required=True,
-              type=click.Choice(["security_defence_emergency", "state_management", "research_education",
-                                 "commercial_other"]))
+              type=click.Choice([p.value for p in Purpose]))
 @click.option("--levels", required=True, help="Comma-separated: raw, product, original.")
 @click.option("--bands", default="", help="Comma-separated band names (default: all).")
 @click.option("--items", default="", help="Comma-separated item ids (optional).")
@@ -250,4 +250,28 @@ def fulfil_command(token: str | None, as_user: str | None, request_id: int, as_j
         return
     fee = result.fee_statement
     click.echo(f"request {request_id} fulfilled: {len(result.manifest['items'])} items, "
-               f"fee {fee['total']:,} {fee['currency']} ({fee['basis']})")
+               f"fee {fee['total']:,} {fee['currency']} ({fee['basis']})"
+               + ("" if fee.get("exempt") or not fee["total"] else
+                  f"; released when paid: rsarchive requests pay {request_id} --amount … --date … --reference …"))
+
+
+@command.command("pay")
+@token_option
+@click.argument("request_id", type=int)
+@click.option("--amount", required=True, type=int, help="Amount received, whole đồng.")
+@click.option("--date", "paid_on", required=True, help="Day it was paid (ISO date, e.g. 2026-12-08).")
+@click.option("--reference", required=True, help="Receipt or bank-transfer reference.")
+@click.option("--json", "as_json", is_flag=True)
+def pay_command(token: str | None, as_user: str | None, request_id: int, amount: int, paid_on: str,
+                reference: str, as_json: bool) -> None:
+    """Record a payment of fulfilled request REQUEST_ID's fee statement (officers); prints what is still due."""
+    from rsarchive.requests import payments
+
+    form = validated(payments.PaymentForm, {"amount": amount, "paid_on": paid_on, "reference": reference})
+    with transaction(get_settings()) as conn:
+        state = payments.record(conn, principal(conn, token, as_user), request_id, form)
+    if as_json:
+        echo_json(state.to_dict())
+        return
+    click.echo(f"request {request_id}: paid {state.paid:,} of {state.total:,} {state.currency}; "
+               f"due {state.due:,} {state.currency}" + ("  (released)" if state.released else ""))

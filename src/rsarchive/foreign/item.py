@@ -77,6 +77,8 @@ class ArchiveFields:
     registered: dt.date
     classification: str | None
     overrides: Mapping[str, Any]
+    custodian: Mapping[str, Any] | None = None
+    """The archive as custodian (a STAC ``contacts`` entry, Circular 09/2017/TT-BTNMT Art. 7.1(y))."""
 
 
 def _level(product: ForeignProduct) -> str:
@@ -155,12 +157,16 @@ def archive_item(product: ForeignProduct, originals: Sequence[StoredOriginal], c
         props["rsarchive:product_quality"] = dict(product.quality)
     if fields.classification is not None:  # none stated: held until an officer classifies it
         props["rsarchive:security_classification"] = fields.classification
+    if fields.custodian is not None:  # the provider's own contacts stay, the archive is added as custodian
+        props["contacts"] = [*(c for c in props.get("contacts") or [] if c != fields.custodian), dict(fields.custodian)]
     now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
     props.setdefault("created", now)
     props["updated"] = now
 
     wanted = [url for url in source.get("stac_extensions") or []]
     wanted += [EXTENSIONS["file"], EXTENSIONS["processing"], EXTENSIONS["timestamps"]]
+    if fields.custodian is not None:
+        wanted.append(EXTENSIONS["contacts"])
     declared = []
     for url in dict.fromkeys(wanted):
         if known_schema(url):

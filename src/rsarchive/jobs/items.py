@@ -7,6 +7,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pyproj import Geod
+from shapely.geometry import shape
+
 import rsarchive
 from rsarchive.catalog import (
     AssetInput,
@@ -110,6 +113,7 @@ def raw_scene(meta: RawSceneMetadata, records: Mapping[str, ObjectRecord], hrefs
     view = ViewGeometry(sun_azimuth=sun.azimuth_deg, sun_elevation=90.0 - sun.zenith_deg) if sun else None
     mission = meta.mission
     return SceneMetadata(
+        gsd=nominal_gsd(meta),
         item_id=meta.scene_id, collection=f"{mission}-raw", form="raw", datetime=_time(meta.centre_utc),
         start_datetime=_time(meta.start_utc), end_datetime=_time(meta.end_utc),
         footprint=meta.geometry.footprint, assets=tuple(assets), reception=reception, platform=_platform(mission),
@@ -122,6 +126,19 @@ def raw_scene(meta: RawSceneMetadata, records: Mapping[str, ObjectRecord], hrefs
         extra_properties={"rsarchive:level0_quality": level0_counts(meta.level0_quality),
                           "rsarchive:partial": meta.partial},
     )
+
+
+def nominal_gsd(meta: RawSceneMetadata) -> float | None:
+    """The finest band's ground sample distance (m), estimated from the approximate footprint (ellipsoid, h = 0)
+    and the band's lines × detectors: √(footprint area / pixels), to 0.1 m.  Circular 09/2017/TT-BTNMT, Art. 7.1(n)
+    asks the ground resolution of raw data too; the product's grid gives the exact one."""
+    if meta.geometry is None:
+        return None
+    area_m2 = abs(Geod(ellps="WGS84").geometry_area_perimeter(shape(meta.geometry.footprint))[0])
+    pixels = [band.lines.count * band.detectors for band in meta.bands if band.lines.count and band.detectors]
+    if not area_m2 or not pixels:
+        return None
+    return round((area_m2 / max(pixels)) ** 0.5, 1)
 
 
 def product_scene(meta: ProductMetadata, records: Mapping[str, ObjectRecord], hrefs: Mapping[str, str],

@@ -43,6 +43,28 @@ class Authority(_Model):
     ministry_confirmed: bool = False
     archive_vi: str
     archive_en: str
+    # The custodian of the data (Circular 09/2017/TT-BTNMT, Art. 7.1(y): name, address, telephone, e-mail).
+    custodian_address: str = ""
+    custodian_city: str = ""
+    custodian_country: str = ""
+    custodian_phone: str = Field(default="", pattern=r"^(\+[1-9][0-9]{3,14})?$")
+    custodian_email: str = ""
+    custodian_confirmed: bool = False
+
+    def custodian_contact(self) -> dict[str, Any]:
+        """The custodian as a STAC ``contacts`` entry (contacts extension v0.1.1), Vietnamese first."""
+        contact: dict[str, Any] = {"name": f"{self.archive_vi} / {self.archive_en}",
+                                   "organization": f"{self.ministry_vi} / {self.ministry_en}",
+                                   "roles": ["custodian"]}
+        address = {k: v for k, v in (("deliveryPoint", [self.custodian_address] if self.custodian_address else None),
+                                     ("city", self.custodian_city), ("country", self.custodian_country)) if v}
+        if address:
+            contact["addresses"] = [address]
+        if self.custodian_phone:
+            contact["phones"] = [{"value": self.custodian_phone}]
+        if self.custodian_email:
+            contact["emails"] = [{"value": self.custodian_email}]
+        return contact
 
     def ministry(self, lang: str = "vi") -> str:
         return self.ministry_vi if lang == "vi" else self.ministry_en
@@ -88,9 +110,13 @@ class Rule(_Model):
     text_en: str
     period_spec: PeriodSpec | None = Field(default=None, alias="period")
     extended_period_spec: PeriodSpec | None = Field(default=None, alias="extended_period")
+    rate_percent: float | None = Field(default=None, ge=0, le=100,
+                                       description="the share of the fee the rule sets, in per cent")
+    amended_by: str = Field(default="", description="key of the instrument that gave the article its wording")
     confirmed: bool = False
     source: str = ""
     instrument_ref: Instrument | None = None
+    amended_by_ref: Instrument | None = None
 
     @property
     def period(self) -> Period:
@@ -109,12 +135,25 @@ class Rule(_Model):
 
     def cite(self, lang: str = "vi") -> str:
         """``Điều 8.2(c) Quyết định 81/2010/QĐ-TTg`` / ``Art. 8.2(c), Decision 81/2010/QĐ-TTg``;
-        the instrument alone when the rule names no article."""
+        the instrument alone when the rule names no article; ``(sửa đổi bởi …)`` / ``(as amended by …)``
+        when ``amended_by`` names the amending instrument."""
         assert self.instrument_ref is not None
         name = self.instrument_ref.name(lang)
         if self.article in ("", "—"):
-            return name
-        return f"Điều {self.article} {name}" if lang == "vi" else f"Art. {self.article}, {name}"
+            cited = name
+        else:
+            cited = f"Điều {self.article} {name}" if lang == "vi" else f"Art. {self.article}, {name}"
+        if self.amended_by_ref is not None:
+            amending = self.amended_by_ref.name(lang)
+            cited += f" (sửa đổi bởi {amending})" if lang == "vi" else f" (as amended by {amending})"
+        return cited
+
+    @property
+    def fraction(self) -> float:
+        """``rate_percent`` as a fraction (a :class:`ConfigError` when the rule sets no rate)."""
+        if self.rate_percent is None:
+            raise ConfigError(f"rule {self.key!r} of the legal basis sets no rate_percent")
+        return self.rate_percent / 100.0
 
 
 class LegalBasis(_Model):
@@ -132,6 +171,10 @@ class LegalBasis(_Model):
                 raise ValueError(f"rule {key!r} cites unknown instrument {rule.instrument!r}")
             object.__setattr__(rule, "key", key)
             object.__setattr__(rule, "instrument_ref", self.instruments[rule.instrument])
+            if rule.amended_by:
+                if rule.amended_by not in self.instruments:
+                    raise ValueError(f"rule {key!r} is amended by unknown instrument {rule.amended_by!r}")
+                object.__setattr__(rule, "amended_by_ref", self.instruments[rule.amended_by])
             if rule.period_spec is not None:
                 rule.period  # noqa: B018 — checks the count and unit now, not when a clock first runs
         return self
@@ -154,6 +197,8 @@ class LegalBasis(_Model):
         out += [f"rule {k}" for k, v in self.rules.items() if not v.confirmed]
         if not self.authority.ministry_confirmed:
             out.append("authority ministry")
+        if not self.authority.custodian_confirmed:
+            out.append("authority custodian contact")
         return out
 
     @classmethod

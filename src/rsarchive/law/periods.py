@@ -51,15 +51,21 @@ class Period:
             return calendar.add_working_days(day, self.count)
         if self.unit == "year_end":
             return date(day.year, 12, 31)
-        if self.unit == "days":
-            last = day + timedelta(days=self.count)
-        else:
-            month0 = day.month - 1 + self.count
-            year, month = day.year + month0 // 12, month0 % 12 + 1
-            last = date(year, month, min(day.day, _gregorian.monthrange(year, month)[1]))
+        last = self.calendar_end(day)
         while not calendar.is_working_day(last):
             last += timedelta(days=1)
         return last
+
+    def calendar_end(self, day: date) -> date:
+        """``count`` days or months after ``day`` on the calendar, not moved off a day off (an age, such as
+        "36 months old", is reached on that day whatever day of the week it is)."""
+        if self.unit == "days":
+            return day + timedelta(days=self.count)
+        if self.unit != "months":
+            raise ConfigError(f"a period in {self.unit} has no calendar end")
+        month0 = day.month - 1 + self.count
+        year, month = day.year + month0 // 12, month0 % 12 + 1
+        return date(year, month, min(day.day, _gregorian.monthrange(year, month)[1]))
 
     def describe(self, lang: str = "vi") -> str:
         """``7 ngày làm việc`` / ``7 working days``; ``trước 31/12`` / ``by 31 December``."""

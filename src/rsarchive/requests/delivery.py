@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg.types.json import Jsonb
 
 from rsarchive.errors import ConflictError, NotFoundError, PermissionDeniedError
-from rsarchive.requests import downloads, lifecycle
+from rsarchive.law import calendar, load_basis
+from rsarchive.requests import downloads, lifecycle, payments
 from rsarchive.requests.fees import load_schedule
 from rsarchive.requests.geometry import area_from_form, area_km2
 from rsarchive.requests.search import Criteria, classification_of, find_items, item_level
@@ -25,14 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SKIPPED_ROLES = {"thumbnail", "overview", "metadata"}
-
-LICENCE_VI = ("Dữ liệu được cung cấp để sử dụng đúng mục đích đã nêu trong yêu cầu. Không được chuyển giao dữ liệu "
-              "cho bên thứ ba, trừ khi hợp đồng cho phép (Điều 9 khoản 2, Quyết định 81/2010/QĐ-TTg). Người sử dụng "
-              "có trách nhiệm thông báo các sai sót phát hiện trong dữ liệu (Điều 9 khoản 4).")
-LICENCE_EN = ("The data are supplied for the purpose stated in the request only. They may not be passed to any third "
-              "party unless the contract allows it (Art. 9.2, Decision 81/2010/QĐ-TTg). The user shall report errors "
-              "found in the data (Art. 9.4).")
-
 
 @dataclass(frozen=True)
 class FulfilResult:
@@ -73,12 +66,26 @@ def _assets(item: dict[str, Any], bands: list[str]) -> list[dict[str, Any]]:
 
 
 def licence(approval: dict[str, Any], organisation: str) -> dict[str, Any]:
-    """The licence terms of a delivery (Art. 9.2): no transfer unless the contract allows it."""
+    """The licence terms of a delivery: the rules of the legal basis on supplied data (no transfer to a third
+    party unless the contract allows it; errors reported), issued in the name of the archive and its ministry."""
+    basis = load_basis()
+    transfer, errors = basis.rule("user.no-third-party"), basis.rule("user.error-report")
+    who = basis.authority
     allowed = bool(approval.get("third_party_transfer_allowed") and approval.get("contract_ref"))
-    terms_en = LICENCE_EN + (f" Contract {approval['contract_ref']} allows transfer to third parties." if allowed else
-                             " No contract allows transfer to third parties.")
-    return {"licensee": organisation, "contract_ref": approval.get("contract_ref"),
-            "third_party_transfer_allowed": allowed, "terms_vi": LICENCE_VI, "terms_en": terms_en}
+    terms_vi = (f"{who.archive('vi')} ({who.ministry('vi')}) cung cấp dữ liệu để sử dụng đúng mục đích đã nêu trong "
+                f"yêu cầu. {transfer.text('vi')} ({transfer.cite('vi')}). {errors.text('vi')} ({errors.cite('vi')}).")
+    terms_en = (f"{who.archive('en')} ({who.ministry('en')}) supplies the data for the purpose stated in the request "
+                f"only. {transfer.text('en')} ({transfer.cite('en')}). {errors.text('en')} ({errors.cite('en')}).")
+    if allowed:
+        terms_vi += f" Hợp đồng {approval['contract_ref']} cho phép chuyển giao cho bên thứ ba."
+        terms_en += f" Contract {approval['contract_ref']} allows transfer to third parties."
+    else:
+        terms_vi += " Không có hợp đồng cho phép chuyển giao cho bên thứ ba."
+        terms_en += " No contract allows transfer to third parties."
+    return {"licensee": organisation, "licensor_vi": who.archive("vi"), "licensor": who.archive("en"),
+            "ministry_vi": who.ministry("vi"), "ministry": who.ministry("en"),
+            "contract_ref": approval.get("contract_ref"), "third_party_transfer_allowed": allowed,
+            "rules": [transfer.key, errors.key], "terms_vi": terms_vi, "terms_en": terms_en}
 
 
 def fulfil(conn: Any, settings: Settings, principal: Principal, request_id: int) -> FulfilResult:
@@ -102,13 +109,14 @@ def fulfil(conn: Any, settings: Settings, principal: Principal, request_id: int)
         entries.append({
             "id": item["id"], "collection": item.get("collection"), "level": level,
             "datetime": (item.get("properties") or {}).get("datetime"),
+            "gsd": (item.get("properties") or {}).get("gsd"),
             "classification": classification_of(item),  # None stays None: top-secret only
             "area_km2": round(area_km2(geom), 3) if geom is not None else 0.0,
             "geometry": item.get("geometry"),
             "assets": _assets(item, list(record.form.get("bands") or [])),
         })
     schedule = load_schedule(settings.site_dir)
-    fee = schedule.statement(record.purpose, entries)
+    fee = schedule.statement(record.purpose, entries, calendar.today_vn())
     manifest = {
         "request_id": request_id, "organisation": record.organisation, "purpose": record.purpose,
         "format": record.form.get("format"), "items": entries,
@@ -139,6 +147,8 @@ def delivery_for(conn: Any, principal: Principal, request_id: int, base_url: str
     manifest, fee = stored_delivery(conn, request_id)
     if principal.user_id is None:
         raise PermissionDeniedError("download links are issued to user accounts only")
+    balance = payments.balance(conn, request_id)
+    links = balance.released or principal.has_role(*lifecycle.OFFICERS)  # unpaid: no links for the requester
     key = downloads.signing_key(conn)
     items = []
     for entry in manifest["items"]:
@@ -146,16 +156,21 @@ def delivery_for(conn: Any, principal: Principal, request_id: int, base_url: str
             continue
         assets = []
         for asset in entry["assets"]:
-            token = downloads.issue(key, request_id, entry["id"], asset["key"], principal.user_id, ttl_seconds)
-            assets.append({k: v for k, v in asset.items() if k != "href"} | {"url": f"{base_url}/downloads/{token}"})
+            shown = {k: v for k, v in asset.items() if k != "href"}
+            if links:
+                token = downloads.issue(key, request_id, entry["id"], asset["key"], principal.user_id, ttl_seconds)
+                shown["url"] = f"{base_url}/downloads/{token}"
+            assets.append(shown)
         items.append(entry | {"assets": assets})
-    return manifest | {"items": items, "fee_statement": fee, "links_valid_for_seconds": ttl_seconds}
+    return manifest | {"items": items, "fee_statement": fee, "payment": balance.to_dict(),
+                       "links_valid_for_seconds": ttl_seconds}
 
 
 def resolve_download(conn: Any, principal: Principal, token: str) -> tuple[downloads.Grant, dict[str, Any]]:
     """The grant and the manifest's asset for a signed token presented by ``principal``."""
     grant = downloads.Grant.verify(downloads.signing_key(conn), token, principal.user_id)
     lifecycle.get(conn, principal, grant.request_id)  # still a member of the organisation
+    payments.require_released(conn, principal, grant.request_id)
     manifest, _ = stored_delivery(conn, grant.request_id)
     for entry in manifest["items"]:
         if entry["id"] == grant.item_id and principal.may_see(entry.get("classification")):
@@ -173,7 +188,10 @@ def delivered_asset(conn: Any, principal: Principal, collection: str, item_id: s
     require(principal, *lifecycle.REQUESTERS, *lifecycle.OFFICERS)
     if principal.user_id is None:
         return None
+    officer = principal.has_role(*lifecycle.OFFICERS)
     for record in lifecycle.list_requests(conn, principal, "fulfilled"):
+        if not officer and not payments.balance(conn, record.id).released:
+            continue  # an unpaid delivery is not released
         manifest, _ = stored_delivery(conn, record.id)
         for entry in manifest["items"]:
             if entry["id"] != item_id or entry.get("collection") not in (collection, None):

@@ -17,14 +17,11 @@ from typing import TYPE_CHECKING, Any
 from rsarchive.errors import ConflictError
 from rsarchive.fonts import dejavu
 from rsarchive.i18n import format_date
-from rsarchive.law import calendar
+from rsarchive.law import calendar, load_basis
 from rsarchive.requests.models import PURPOSE_LABELS
 
 if TYPE_CHECKING:  # lifecycle queues the refusal letter with its notice (requests.notices)
     from rsarchive.requests.lifecycle import RequestRecord
-
-ARCHIVE_NAME_VI = "Cơ sở dữ liệu viễn thám quốc gia"
-ARCHIVE_NAME_EN = "National Remote Sensing Archive of Viet Nam"
 
 
 _HTML = """<!doctype html>
@@ -40,7 +37,7 @@ _HTML = """<!doctype html>
 <body>
 <div class="motto"><p><strong>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</strong></p>
 <p>Độc lập - Tự do - Hạnh phúc</p><p>Socialist Republic of Viet Nam — Independence - Freedom - Happiness</p></div>
-<p class="issuer">{{ l.archive_vi }} / {{ l.archive_en }}</p>
+<p class="issuer" id="issuer">{{ l.ministry_vi }} — {{ l.archive_vi }} / {{ l.ministry_en }} — {{ l.archive_en }}</p>
 <p class="date" id="letter-date">Hà Nội, {{ l.date_vi }} ({{ l.date_vn }}) / Date: <time datetime="{{ l.date_iso }}">{{ l.date_iso }}</time></p>
 <h1>THÔNG BÁO TỪ CHỐI CUNG CẤP DỮ LIỆU VIỄN THÁM
 <small>Notice of refusal to supply remote-sensing data</small></h1>
@@ -51,12 +48,12 @@ _HTML = """<!doctype html>
  <dt>Mục đích / Purpose</dt><dd>{{ l.purpose }}</dd>
  <dt>Thời gian dữ liệu / Period</dt><dd>{{ l.period_vn }} / {{ l.period }}</dd>
 </dl>
-<p>Căn cứ Điều 8 khoản 2 điểm c Quyết định số 81/2010/QĐ-TTg, {{ l.archive_vi }} từ chối cung cấp dữ liệu
-theo yêu cầu trên vì lý do sau đây. / Under Article 8.2(c) of Decision 81/2010/QĐ-TTg, the archive refuses
+<p id="basis">Căn cứ {{ l.cite_vi }}, {{ l.archive_vi }} từ chối cung cấp dữ liệu
+theo yêu cầu trên vì lý do sau đây. / Under {{ l.cite_en }}, the archive refuses
 to supply the data requested above, for the following reason:</p>
 <h2>Lý do / Reason</h2>
 <div class="reason" id="reason">{{ l.reason }}</div>
-<p>Quý cơ quan có quyền khiếu nại theo quy định của pháp luật (Điều 9). / You may complain under the law (Art. 9).</p>
+<p id="complaint">Quý cơ quan có quyền khiếu nại theo quy định của pháp luật ({{ l.complaint_vi }}). / You may complain under the law ({{ l.complaint_en }}).</p>
 <p>Người ký / Signed: {{ l.officer }}</p>
 </body></html>
 """
@@ -75,8 +72,14 @@ class RefusalLetter:
     reason: str
     date: date
     officer: str
-    archive_vi: str = ARCHIVE_NAME_VI
-    archive_en: str = ARCHIVE_NAME_EN
+    archive_vi: str = ""
+    archive_en: str = ""
+    ministry_vi: str = ""
+    ministry_en: str = ""
+    cite_vi: str = ""
+    cite_en: str = ""
+    complaint_vi: str = ""
+    complaint_en: str = ""
 
     @property
     def date_iso(self) -> str:
@@ -111,7 +114,12 @@ class RefusalLetter:
         officer = next((e["actor"] for e in reversed(record.history) if e["to"] == "refused"), None) or ""
         form = record.form
         contact = form.get("contact") or {}
+        basis = load_basis()
+        reply, complaint, who = basis.rule("request.reply"), basis.rule("user.complaint"), basis.authority
         return cls(
+            archive_vi=who.archive("vi"), archive_en=who.archive("en"), ministry_vi=who.ministry("vi"),
+            ministry_en=who.ministry("en"), cite_vi=reply.cite("vi"), cite_en=reply.cite("en"),
+            complaint_vi=complaint.cite("vi"), complaint_en=complaint.cite("en"),
             request_id=record.id, organisation=record.organisation,
             contact=" ".join(str(contact.get(k) or "") for k in ("name", "email")).strip(),
             purpose=PURPOSE_LABELS.get(record.purpose, record.purpose),
@@ -152,19 +160,20 @@ def render_pdf(letter: RefusalLetter) -> bytes:
     para("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", 11, "B", "C", 0)
     para("Độc lập - Tự do - Hạnh phúc", 10, "", "C", 0)
     para("Socialist Republic of Viet Nam — Independence - Freedom - Happiness", 9, "", "C", 4)
-    para(f"{letter.archive_vi} / {letter.archive_en}", 10)
+    para(f"{letter.ministry_vi} — {letter.archive_vi} / {letter.ministry_en} — {letter.archive_en}", 10)
     para(f"Hà Nội, {letter.date_vi} ({letter.date_vn}) / Date: {letter.date_iso}", 10, "", "R", 4)
     para("THÔNG BÁO TỪ CHỐI CUNG CẤP DỮ LIỆU VIỄN THÁM", 13, "B", "C", 0)
     para("Notice of refusal to supply remote-sensing data", 11, "", "C", 5)
     para(f"Kính gửi / To: {letter.organisation}" + (f" — {letter.contact}" if letter.contact else ""))
     para(f"Yêu cầu số / Request no.: {letter.request_id}\nNgày nhận / Received: {letter.received_vn} / {letter.received}\n"
          f"Mục đích / Purpose: {letter.purpose}\nThời gian dữ liệu / Period: {letter.period_vn} / {letter.period}")
-    para("Căn cứ Điều 8 khoản 2 điểm c Quyết định số 81/2010/QĐ-TTg, cơ sở dữ liệu từ chối cung cấp dữ liệu theo yêu cầu "
-         "trên vì lý do sau đây. / Under Article 8.2(c) of Decision 81/2010/QĐ-TTg, the archive refuses to supply the "
-         "data requested above, for the following reason:", 10)
+    para(f"Căn cứ {letter.cite_vi}, {letter.archive_vi} từ chối cung cấp dữ liệu theo yêu cầu trên vì lý do sau đây. "
+         f"/ Under {letter.cite_en}, the archive refuses to supply the data requested above, for the following reason:",
+         10)
     para("Lý do / Reason", 12, "B", "L", 1)
     para(letter.reason, 11, "", "L", 4)
-    para("Quý cơ quan có quyền khiếu nại theo quy định của pháp luật (Điều 9). / You may complain under the law (Art. 9).", 9)
+    para(f"Quý cơ quan có quyền khiếu nại theo quy định của pháp luật ({letter.complaint_vi}). / You may complain "
+         f"under the law ({letter.complaint_en}).", 9)
     para(f"Người ký / Signed: {letter.officer}", 10)
     return bytes(pdf.output())
 

@@ -34,12 +34,14 @@ def parse_period(text: str) -> tuple[date, date]:
 
 
 class Purpose(str, Enum):
-    """Purpose categories; Art. 11.1 makes the first one cost-only."""
+    """Purpose categories; the fee rules of the legal basis reduce the first one (60 %) and exempt the last
+    (direct requests of the Party's and the State's leaders), see ``fees.toml`` ``[purpose_rules]``."""
 
     security_defence_emergency = "security_defence_emergency"
     state_management = "state_management"
     research_education = "research_education"
     commercial_other = "commercial_other"
+    party_state_leaders = "party_state_leaders"
 
     @property
     def label(self) -> str:
@@ -51,6 +53,8 @@ PURPOSE_LABELS = {  # Vietnamese first, English second (issue #21)
     "state_management": "Quản lý nhà nước / State management",
     "research_education": "Nghiên cứu, đào tạo / Research and education",
     "commercial_other": "Thương mại, khác / Commercial and other",
+    "party_state_leaders": ("Phục vụ yêu cầu trực tiếp của lãnh đạo Đảng và Nhà nước / "
+                            "Direct request of the Party's and the State's leaders"),
 }
 
 

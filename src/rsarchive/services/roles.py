@@ -55,6 +55,7 @@ TABLES: dict[tuple[Kind, Database], dict[str, str]] = {
         "audit_log": APPEND, "deliveries": APPEND, "signing_keys": APPEND, "downloads": KEEP,
         "error_reports": KEEP, "item_actions": APPEND, "publications": APPEND,
         "web_sessions": ALL, "login_failures": ALL, "schema_migrations": "SELECT",
+        "fee_payments": APPEND,  # payments of fee statements: recorded, never changed
         "complaints": KEEP, "capability_questions": KEEP, "purchase_opinions": APPEND,
         # object records, read only: /assets/ and /downloads/ find a file's key and checksum
         "objects": "SELECT",
