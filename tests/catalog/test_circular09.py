@@ -4,7 +4,6 @@ against the offline schemas (contacts extension included)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
