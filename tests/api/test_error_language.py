@@ -130,3 +130,14 @@ def test_localize_keeps_other_members_and_leaves_other_bodies_alone() -> None:
     # an English text with no translation: a Vietnamese summary by its code, then the English detail
     assert vietnamese("ConflictError", "user 'x' already exists", 409) == (
         "Không thực hiện được ở trạng thái hiện tại (chi tiết bằng tiếng Anh: user 'x' already exists)")
+
+
+@pytest.mark.parametrize("bbox", ["1e309,0,1,1", "inf,0,1,1", "nan,0,1,1", "-1e999,-1e999,1e999,1e999"])
+def test_non_finite_numbers_in_a_request_give_a_strict_json_error(loaded, bbox: str) -> None:
+    """A number the request spells as infinity or NaN may be echoed in the error: the answer is still a
+    4xx in strict JSON (no ``Infinity``/``NaN`` literals), never a 500."""
+    for url in (loaded.public_url + "search", loaded.public_url + "collections/vnredsat1-product/items"):
+        answer = httpx.get(url, params={"bbox": bbox}, timeout=30)
+        assert 400 <= answer.status_code < 500, (url, bbox, answer.status_code, answer.text[:300])
+        json.loads(answer.text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+        assert answer.json()["description_vi"]

@@ -162,7 +162,7 @@ def test_a_bad_schedule_is_named(tmp_path: Path) -> None:
         load_schedule(path)
     shipped = load_schedule()
     assert {d.name for d in shipped.duties} == {"audit-sample", "audit-all", "static-export", "backup",
-                                                 "request-reminders", "yearly-report"}
+                                                 "request-reminders", "yearly-report", "harvest"}
 
 
 def test_damage_found_by_an_audit_is_queued_for_the_operators(settings: Settings, tmp_path: Path) -> None:

@@ -126,7 +126,8 @@ def one_clean_set(settings: Settings, scenes: int = 1) -> None:
     archive = Archive.from_settings(settings)
     gc = collect_garbage(archive, older_than=dt.timedelta(0))
     assert gc.unrecorded_immutable == [] and gc.busy_publications == []
-    stored = {info.key for prefix in ("raw/", "product/", "level0/") for info in archive.primary.list(prefix)}
+    stored = {info.key for prefix in ("raw/", "product/", "level0/", "catalog/")
+              for info in archive.primary.list(prefix)}
     recorded = objects(settings)
     assert stored == set(recorded), "objects in the store and in the objects table differ"
     assert all(copies == 2 for key, (_, copies) in recorded.items() if key.startswith("level0/"))

@@ -93,10 +93,12 @@ def ingest(settings: Settings, downlink: Path) -> subprocess.CompletedProcess[st
 
 def outcome(settings: Settings) -> dict[str, Any]:
     """What an ingest leaves: the objects table, the items of both catalogs, the store's keys.  A scene's
-    ``metadata.json`` records when and how fast it was made (its bytes differ from run to run: only its
-    key and copies are compared)."""
+    ``metadata.json`` records when and how fast it was made, and a catalog record (``catalog/…``) the
+    items as committed, with their times (their bytes differ from run to run: only their keys and copies
+    are compared)."""
     with connect(settings.internal_database_dsn) as conn:
-        objects = {k: (None, None, c) if k.endswith("/metadata.json") else (s, n, c) for k, s, n, c in conn.execute(
+        objects = {k: (None, None, c) if k.endswith("/metadata.json") or k.startswith("catalog/") else (s, n, c)
+                   for k, s, n, c in conn.execute(
             "SELECT key, sha256, size, copies FROM rsarchive.objects ORDER BY key").fetchall()}
         items = sorted(r[0] for r in conn.execute("SELECT id FROM pgstac.items").fetchall())
     with connect(settings.public_database_dsn) as conn:

@@ -245,9 +245,11 @@ def test_unpaid_delivery_is_not_released(client: Any, archive: Any) -> None:
     # a link made anyway is refused, in both languages, naming the amount due
     held = client.get(f"/downloads/{_token_for(archive, rid, 'alice')}", headers=alice)
     assert held.status_code == 402
-    text = held.json()["description"]
-    assert f"{due:,}".replace(",", ".") + " đ" in text and f"{due:,} VND" in text
-    assert "chưa được cung cấp" in text and "not released" in text
+    answer = held.json()
+    vi, en = answer["description_vi"], answer["description_en"]
+    assert answer["description"] == vi  # Vietnamese unless asked otherwise
+    assert f"{due:,}".replace(",", ".") + " đ" in vi and f"{due:,} VND" in en
+    assert "chưa được cung cấp" in vi and "not released" in en
     # a requester cannot record a payment; bad payments are refused and nothing is stored
     body = {"amount": due // 2, "paid_on": "2026-01-05", "reference": "BL-17"}
     assert client.post(f"/api/requests/{rid}/payments", json=body, headers=alice).status_code == 403

@@ -151,3 +151,26 @@ def test_object_store_cut_off_during_a_commit_the_job_retries_and_finishes_after
 
     report = audit(Archive.from_settings(for_process(settings, "audit")))  # every recorded object whole in both stores
     assert report.clean, report.summary()
+
+
+def test_products_of_the_several_host_run_are_bit_identical_to_a_local_run(cluster: Cluster, downlink: Path,
+                                                                           fresh_settings, tmp_path: Path) -> None:
+    """The pass the workers on other hosts made (first test) against the same downlink ingested here, in
+    this process, on the session's stack: every raw and product file has the same sha256."""
+    from rsarchive.jobs import JobQueue, Worker
+    from rsarchive.jobs.ingest import IngestRunner
+
+    def files(dsn: str) -> dict[str, str]:
+        with connect(dsn) as conn:
+            rows = conn.execute("SELECT key, sha256 FROM rsarchive.objects WHERE form IN ('raw', 'product') "
+                                "AND key ~ '\\.(tif|TIF)$'").fetchall()
+        return dict(rows)
+
+    remote = {k: v for k, v in files(cluster.settings().internal_database_dsn).items()}
+    local_settings = fresh_settings.derive(archive_root=tmp_path)
+    submit(local_settings, downlink, None, PIPELINE)
+    done = Worker(JobQueue(local_settings.internal_database_dsn), IngestRunner(local_settings)).run_once()
+    assert done is not None and done.state == "succeeded", done and done.error
+    local = files(local_settings.internal_database_dsn)
+    assert local and len(local) >= 4
+    assert {k: remote.get(k) for k in local} == local

@@ -232,3 +232,29 @@ def test_cli_audit_exit_codes(settings: Settings, archive: Archive) -> None:
     assert both.returncode == 9 and "unrepairable" in both.stdout
     gc = run("storage", "gc", "--older-than", "0")
     assert gc.returncode == 0 and "removed 0 staging" in gc.stdout
+
+
+def test_a_transfer_cut_short_by_its_source_names_the_source(tmp_path: Path) -> None:
+    """The source failing mid-stream (here: its file shorter than recorded) is the error a transfer
+    reports, not the target's complaint about the short stream (a conflict with the object already
+    there): an audit or a retry must see a read failure, never 'different content'."""
+    from rsarchive.storage.archive import transfer
+    from rsarchive.storage.local import LocalStore
+
+    source, target = LocalStore(tmp_path / "a"), LocalStore(tmp_path / "b")
+    key = level0_key("vnredsat1", dt.datetime(2026, 12, 8, 1, 0, tzinfo=dt.timezone.utc), "p1", "pass.cadu")
+    data = os.urandom(3 << 20)
+    sha = hashlib.sha256(data).hexdigest()
+    for store in (source, target):
+        store.put(key, _bytes_file(tmp_path, data), expected_sha256=sha)
+    with open(source.path(key), "r+b") as handle:  # the source's bytes cut short behind its back
+        handle.truncate(1 << 20)
+    with pytest.raises(IntegrityError, match="file:///.*/a"):
+        transfer(source, key, target, expected_sha256=sha, expected_size=len(data))
+    assert target.get(key, None).sha256 == sha  # the target's object untouched
+
+
+def _bytes_file(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / f"payload-{hashlib.sha256(data).hexdigest()[:8]}"
+    path.write_bytes(data)
+    return path

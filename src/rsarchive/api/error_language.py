@@ -24,6 +24,7 @@ texts, and otherwise puts a Vietnamese summary of the ``code`` in front of the E
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 from urllib.parse import parse_qs
@@ -216,9 +217,22 @@ class LocalizedErrors:
             data = None
         headers = list(start.get("headers") or ())
         if isinstance(data, dict) and (isinstance(data.get("code"), str) or "detail" in data):
-            body = json.dumps(localize(data, lang, start["status"]), ensure_ascii=False).encode("utf-8")
+            # a value echoed from the request may be ±inf or NaN (``bbox=inf,…``): strict JSON has no such number
+            body = json.dumps(_finite(localize(data, lang, start["status"])), ensure_ascii=False,
+                              allow_nan=False).encode("utf-8")
             headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-language")]
             headers += [(b"content-length", str(len(body)).encode()), (b"content-language", lang.encode()),
                         (b"vary", b"Accept-Language")]
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float written as text (``"inf"``), so that it is valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

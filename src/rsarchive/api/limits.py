@@ -21,6 +21,7 @@ vertices of ``intersects`` and  ``api_max_geometry_vertices``          400
 of geometry literals in filters
 ``fields``, ``sortby`` entries  ``api_max_list_entries``               400
 ``ids``, ``collections``        ``api_max_ids``                        400
+``bbox`` numbers                finite (no ``nan``, ``inf``, ``1e309``) 400
 ``limit``                       ``api_max_page_size``                  lowered to the limit
 ==============================  =====================================  ======================
 
@@ -242,6 +243,22 @@ def _json_parameter(name: str, value: str) -> Any:
                             code="InvalidParameter") from None
 
 
+def _finite_bbox(numbers: list[Any]) -> None:
+    """A bbox whose numbers are not all finite (``nan``, ``inf``, ``1e309``) is refused: it would search
+    nothing meaningful (or everything) and cannot be echoed in strict JSON."""
+    import math
+
+    for number in numbers:
+        try:
+            value = float(number)
+        except (TypeError, ValueError):
+            return  # not a number: the STAC API's own check names it
+        if not math.isfinite(value):
+            raise LimitExceeded(400, f"bbox: {number} không phải số hữu hạn (cần các số tây,nam,đông,bắc)",
+                                f"bbox: {number} is not a finite number (west,south,east,north expected)",
+                                code="InvalidParameter")
+
+
 def check_query_params(params: list[tuple[str, str]], limits: Limits) -> list[tuple[str, str]] | None:
     """Check GET parameters; the parameters with ``limit`` lowered, or None when unchanged."""
     checker = _Checker(limits)
@@ -258,6 +275,8 @@ def check_query_params(params: list[tuple[str, str]], limits: Limits) -> list[tu
                 checker.vertices(name, parsed)
         elif name in ("fields", "sortby", "ids", "collections"):
             checker.entries(name, _split(value))
+        elif name == "bbox":
+            _finite_bbox(value.split(","))
         elif name == "limit":
             lowered = checker.page_size(value)
             if lowered != value:
@@ -276,6 +295,8 @@ def check_search(body: dict[str, Any], limits: Limits) -> bool:
         checker.filter_tree(flt)
     if body.get("intersects") is not None:
         checker.vertices("intersects", body["intersects"])
+    if isinstance(body.get("bbox"), list):
+        _finite_bbox(body["bbox"])
     for name in ("ids", "collections", "sortby"):
         if isinstance(body.get(name), list):
             checker.entries(name, len(body[name]))

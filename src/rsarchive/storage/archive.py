@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rsarchive.db import connect
-from rsarchive.errors import IntegrityError, NotFoundError, StorageError, UsageError
+from rsarchive.errors import IntegrityError, NotFoundError, RsArchiveError, StorageError, UsageError
 from rsarchive.storage import records
 from rsarchive.storage.base import ObjectInfo, ObjectStore, Source
 from rsarchive.storage.factory import open_store
@@ -61,7 +61,11 @@ def transfer(source: ObjectStore, key: str, target: ObjectStore, *, expected_sha
     except BaseException:
         reader.close()
         thread.join()
-        if failure and not isinstance(failure[0], (BrokenPipeError, OSError)):
+        # The reading side failing on its own (the source store down, refusing, or answering short)
+        # cut the stream short: that is the cause, and the write's complaint about the bytes it got
+        # (a conflict with the object already there, a wrong checksum) only its consequence.  A
+        # broken pipe means the write failed first and the reader could not go on.
+        if failure and _caused_by_source(failure[0]):
             raise failure[0] from None
         raise
     reader.close()
@@ -69,6 +73,13 @@ def transfer(source: ObjectStore, key: str, target: ObjectStore, *, expected_sha
     if failure:
         raise failure[0]
     return info
+
+
+def _caused_by_source(exc: BaseException) -> bool:
+    """True when a transfer's reading side failed by itself, not because the writing side closed the pipe."""
+    if isinstance(exc, BrokenPipeError):
+        return False
+    return isinstance(exc, RsArchiveError) or not isinstance(exc, OSError)
 
 
 class Archive:
