@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: the main job on the embedded default, end to end:
 #   services up → simulate a 3-scene downlink → ingest (level-0 + copy, raw, product,
-#   catalog, publish) → print where to look and a working analyst example → serve the
-#   STAC API, STAC Browser and request pages in the foreground until Ctrl-C.
+#   catalog, publish) → print where to look and a working analyst example → start a worker,
+#   a watched folder and the scheduler of duties in the background → serve the STAC API,
+#   STAC Browser and request pages in the foreground until Ctrl-C (which stops them all).
 # A second `make demo` reuses what is there (same downlink = same job).
 # DEMO_PIPELINE=ingest-level0 uses the reference CPF (1750/7000 detectors; minutes per scene).
 # DEMO_COPY_SEAWEED=1 keeps the copies on a second, independent SeaweedFS (copy_seaweed: its own
@@ -24,7 +25,9 @@ host=$("$RSARCHIVE" config show --key api_host)
 port=$("$RSARCHIVE" config show --key api_port)
 cpf=$("$PY" -c "from rsarchive.jobs.pipeline import load_pipeline; print(load_pipeline('$PIPELINE').cpf)")
 demo="$root/demo"
-mkdir -p "$demo"
+incoming="$demo/incoming"
+logs="$demo/logs"
+mkdir -p "$demo" "$incoming" "$logs"
 
 echo "== 1. services: PostgreSQL 15 + PostGIS + pgSTAC (internal and public databases), SeaweedFS S3"
 "$RSARCHIVE" services up   # (+ the copy's own SeaweedFS with DEMO_COPY_SEAWEED=1)
@@ -79,6 +82,19 @@ cat <<TXT
     items = api.search(collections=["vnredsat1-product"]).item_collection()
     print(odc.stac.load(items, bands=["B3", "B4"], resolution=10, chunks={}))
 
-== 5. serving on $base (Ctrl-C stops the server; the services keep running: .venv/bin/rsarchive services down)
+== 5. running until Ctrl-C (the services keep running after it: .venv/bin/rsarchive services down)
+  Watched folder       $incoming
+                       drop a downlink there (a .cadu file; its reception record as FILE.json beside it,
+                       or FILE.done when it is complete): it is queued once and ingested by the worker
+  Scheduled duties     .venv/bin/rsarchive scheduler status   (audits, export, backups, reminders, yearly report)
+  Logs                 $logs/{worker,watch,scheduler}.log
+  Metrics              $base/metrics   (from this machine)
+  Serving on           $base
 TXT
-exec "$RSARCHIVE" serve --host "$host" --port "$port"
+# The worker, the watcher and the scheduler run beside the server; Ctrl-C reaches all of them (one
+# process group), and whatever still runs when the server ends is stopped.
+"$RSARCHIVE" worker > "$logs/worker.log" 2>&1 &
+"$RSARCHIVE" watch "$incoming" --pipeline "$PIPELINE" > "$logs/watch.log" 2>&1 &
+"$RSARCHIVE" scheduler > "$logs/scheduler.log" 2>&1 &
+trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
+"$RSARCHIVE" serve --host "$host" --port "$port"
