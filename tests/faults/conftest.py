@@ -22,6 +22,7 @@ from rsarchive.jobs import JobQueue
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive, audit, collect_garbage
 from rsarchive.testing import faults, stack
+from rsarchive.testing.processes import settings_env
 
 SWEEP = os.environ.get("RSARCHIVE_FAULT_SWEEP") == "1"
 PIPELINE = "ingest-level0-small"
@@ -84,10 +85,7 @@ ENV_SETTINGS = ("archive_root", "pg_port", "internal_db", "public_db", "seaweed_
 
 def env(settings: Settings) -> dict[str, str]:
     """The environment of an operator's ``rsarchive`` command on these settings."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith("RSARCHIVE_")}
-    for name in ENV_SETTINGS:
-        out[f"RSARCHIVE_{name.upper()}"] = str(getattr(settings, name))
-    return out
+    return settings_env(settings, *ENV_SETTINGS)
 
 
 def rsarchive(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

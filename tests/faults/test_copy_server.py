@@ -30,6 +30,7 @@ from rsarchive.settings import Settings
 from rsarchive.storage import Archive, audit
 from rsarchive.storage.domains import shared_failure_domains
 from rsarchive.testing import stack
+from rsarchive.testing.processes import settings_env
 
 pytestmark = pytest.mark.services
 
@@ -57,13 +58,11 @@ def two_servers() -> Iterator[Settings]:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RSARCHIVE_", "AWS_"))}
-    for name in ("archive_root", "secrets_file", "pg_port", "seaweed_s3_port", "seaweed_master_port",
-                 "seaweed_volume_port", "seaweed_filer_port", "copy_seaweed", "copy_seaweed_s3_port",
-                 "copy_seaweed_master_port", "copy_seaweed_volume_port", "copy_seaweed_filer_port", "store_url",
-                 "copy_store_url", "s3_endpoint_url", "s3_access_key", "s3_secret_key"):
-        env[f"RSARCHIVE_{name.upper()}"] = str(getattr(settings, name))
-    return env
+    env = settings_env(settings, "seaweed_master_port", "seaweed_volume_port", "seaweed_filer_port", "copy_seaweed",
+                       "copy_seaweed_s3_port", "copy_seaweed_master_port", "copy_seaweed_volume_port",
+                       "copy_seaweed_filer_port", "store_url", "copy_store_url", "s3_endpoint_url", "s3_access_key",
+                       "s3_secret_key")
+    return {k: v for k, v in env.items() if not k.startswith("AWS_")}  # the keys are the settings' own
 
 
 def _rsarchive(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,7 @@ from rsarchive.jobs import JobQueue
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive, audit, collect_garbage
 from rsarchive.storage.local import LocalStore
+from rsarchive.testing.processes import settings_env
 
 PIPELINE = "ingest-level0-small"
 RECEPTION = ('{"station": "VNSC-HN", "pass_id": "full1", "aos": "2026-03-15T03:38:00Z", '
@@ -77,11 +78,7 @@ def one_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RSARCHIVE_")}
-    for name in ("archive_root", "pg_port", "internal_db", "public_db", "seaweed_s3_port", "primary_bucket",
-                 "copy_bucket", "secrets_file", "store_url", "copy_store_url"):
-        env[f"RSARCHIVE_{name.upper()}"] = str(getattr(settings, name))
-    return env
+    return settings_env(settings, "store_url", "copy_store_url")
 
 
 def ingest(settings: Settings, downlink: Path) -> subprocess.CompletedProcess[str]:

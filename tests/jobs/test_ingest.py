@@ -24,6 +24,7 @@ from rsarchive.jobs.progress import run_workers
 from rsarchive.settings import Settings
 from rsarchive.storage import Archive, audit, collect_garbage
 from rsarchive.testing import stack
+from rsarchive.testing.processes import settings_env
 
 pytestmark = pytest.mark.services
 PIPELINE = "ingest-level0-small"
@@ -77,11 +78,7 @@ def _assert_one_clean_set(settings: Settings, scenes: int = 2) -> None:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RSARCHIVE_")}
-    for name in ("archive_root", "pg_port", "internal_db", "public_db", "seaweed_s3_port", "primary_bucket",
-                 "copy_bucket", "secrets_file"):
-        env[f"RSARCHIVE_{name.upper()}"] = str(getattr(settings, name))
-    return env
+    return settings_env(settings)
 
 
 def test_ingest_makes_level0_raw_product_items_and_publishes(settings: Settings, downlink: Path) -> None:
